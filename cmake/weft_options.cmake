@@ -1,0 +1,39 @@
+# Validation of weft's cache options. Every failure names the value and lists the choices.
+
+function(weft_check_backend)
+  if(NOT WEFT_CONTEXT_BACKEND IN_LIST WEFT_CONTEXT_BACKEND_CHOICES)
+    message(FATAL_ERROR "WEFT_CONTEXT_BACKEND='${WEFT_CONTEXT_BACKEND}' is not a known backend; "
+                        "choose one of: ${WEFT_CONTEXT_BACKEND_CHOICES}")
+  endif()
+  if(WEFT_CONTEXT_BACKEND STREQUAL "asm" AND NOT weft_asm_supported)
+    message(FATAL_ERROR "WEFT_CONTEXT_BACKEND='asm' supports only x86-64 Linux, not "
+                        "${CMAKE_SYSTEM_NAME}/${CMAKE_SYSTEM_PROCESSOR}; choose one of: boost")
+  endif()
+endfunction()
+
+# Turns WEFT_SANITIZE ("address,undefined") into compiler flags in <out>, and sets
+# weft_sanitize_status for the status line. Unknown names stop configuration.
+function(weft_sanitizer_flags out)
+  set(known address undefined thread)
+  string(REPLACE "," ";" names "${WEFT_SANITIZE}")
+  list(TRANSFORM names STRIP)
+  list(REMOVE_ITEM names "")
+  foreach(name IN LISTS names)
+    if(NOT name IN_LIST known)
+      message(FATAL_ERROR "WEFT_SANITIZE: '${name}' is not a known sanitizer; choose from: ${known}")
+    endif()
+  endforeach()
+  if("thread" IN_LIST names AND "address" IN_LIST names)
+    message(FATAL_ERROR "WEFT_SANITIZE: 'thread' and 'address' cannot be combined")
+  endif()
+  set(flags "")
+  if(names)
+    list(JOIN names "," joined)
+    set(flags -fsanitize=${joined} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    set(weft_sanitize_status "${joined}" PARENT_SCOPE)
+  else()
+    set(weft_sanitize_status "none" PARENT_SCOPE)
+  endif()
+  set(${out} "${flags}" PARENT_SCOPE)
+  set(weft_sanitize_names "${names}" PARENT_SCOPE)
+endfunction()

@@ -1,0 +1,123 @@
+/* weft's hand-written context switch for x86-64 System V (Linux).
+ *
+ *   void weft_asm_switch(void** from_sp, void* to_sp);
+ *     rdi = from_sp: where the caller's stack pointer is stored once its frame is saved
+ *     rsi = to_sp:   the stack pointer of the context to resume (points at a saved frame)
+ *
+ * The frame (offsets in asm_x86_64_sysv.h) holds what the ABI makes callee-saved: rbx, rbp,
+ * r12-r15, rsp (implicitly: it is the context), the MXCSR control bits and the x87 control
+ * word. The caller's `call` already pushed the return address, which becomes the frame's RIP
+ * slot, so the frame is built by moving rsp down FRAME_SIZE-8 bytes.
+ *
+ * Alignment invariant: a caller's rsp is 16-byte aligned before its `call`, so the frame
+ * start (rsp after the lea) is 16-byte aligned too; new stacks are built the same way.
+ *
+ * Deliberately not saved: rax, rcx, rdx, rsi, rdi, r8-r11 and xmm0-15/ymm/zmm (caller-saved:
+ * the compiler already spilled anything live), the MXCSR status flags and x87 status word
+ * (caller-saved), the x87 register stack (empty at calls by the ABI), and fs (the thread
+ * pointer belongs to the thread, not to the context).
+ *
+ * Loading MXCSR (ldmxcsr) and the x87 control word (fldcw) is slow, while storing them is
+ * cheap, so the resumed values are loaded only when they differ from the current ones.
+ */
+#define WEFT_BUILD_ASM 1
+#include "asm_x86_64_sysv.h"
+
+#if defined(__CET__) && (__CET__ & 1)
+#define WEFT_ENDBR endbr64
+#else
+#define WEFT_ENDBR
+#endif
+
+.text
+
+/* The switch body; \resume is `ret` or `jmp`. */
+.macro WEFT_SWITCH name, resume
+.globl \name
+.hidden \name
+.type \name, @function
+.align 16
+\name:
+    .cfi_startproc
+    WEFT_ENDBR
+    leaq    -(WEFT_CTX_FRAME_SIZE - 8)(%rsp), %rsp   /* the return address is the RIP slot */
+    .cfi_adjust_cfa_offset (WEFT_CTX_FRAME_SIZE - 8)
+    stmxcsr WEFT_CTX_MXCSR(%rsp)
+    fnstcw  WEFT_CTX_X87CW(%rsp)
+    movq    %r12, WEFT_CTX_R12(%rsp)
+    movq    %r13, WEFT_CTX_R13(%rsp)
+    movq    %r14, WEFT_CTX_R14(%rsp)
+    movq    %r15, WEFT_CTX_R15(%rsp)
+    movq    %rbx, WEFT_CTX_RBX(%rsp)
+    movq    %rbp, WEFT_CTX_RBP(%rsp)
+
+    movq    %rsp, (%rdi)                 /* the caller is now a suspended context */
+    movq    %rsi, %rsp                   /* from here on we run on the resumed stack */
+
+    /* MXCSR: load only if the control bits differ (the red zone below rsp is scratch). */
+    movl    WEFT_CTX_MXCSR(%rsp), %eax
+    stmxcsr -8(%rsp)
+    movl    -8(%rsp), %ecx
+    xorl    %eax, %ecx
+    testl   $WEFT_MXCSR_CONTROL_MASK, %ecx
+    jz      1f
+    ldmxcsr WEFT_CTX_MXCSR(%rsp)
+1:
+    /* x87 control word: likewise. */
+    movzwl  WEFT_CTX_X87CW(%rsp), %eax
+    fnstcw  -8(%rsp)
+    cmpw    -8(%rsp), %ax
+    je      2f
+    fldcw   WEFT_CTX_X87CW(%rsp)
+2:
+    movq    WEFT_CTX_R12(%rsp), %r12
+    movq    WEFT_CTX_R13(%rsp), %r13
+    movq    WEFT_CTX_R14(%rsp), %r14
+    movq    WEFT_CTX_R15(%rsp), %r15
+    movq    WEFT_CTX_RBX(%rsp), %rbx
+    movq    WEFT_CTX_RBP(%rsp), %rbp
+.ifc \resume, ret
+    leaq    (WEFT_CTX_FRAME_SIZE - 8)(%rsp), %rsp  /* leave only the RIP slot */
+    .cfi_adjust_cfa_offset -(WEFT_CTX_FRAME_SIZE - 8)
+    ret
+.else
+    movq    WEFT_CTX_RIP(%rsp), %rcx
+    leaq    WEFT_CTX_FRAME_SIZE(%rsp), %rsp        /* pop the whole frame, RIP slot included */
+    .cfi_adjust_cfa_offset -WEFT_CTX_FRAME_SIZE
+    jmp     *%rcx
+.endif
+    .cfi_endproc
+.size \name, .-\name
+.endm
+
+WEFT_SWITCH weft_asm_switch_ret, ret
+WEFT_SWITCH weft_asm_switch_jmp, jmp
+
+/* The faster of the two on the machines we measured (bench/switch, README). */
+.globl weft_asm_switch
+.hidden weft_asm_switch
+.type weft_asm_switch, @function
+.set weft_asm_switch, weft_asm_switch_jmp
+
+/* First code on a new stack. make_context built a frame whose RIP is this label, with
+ * r12 = entry, r13 = arg and rbp = 0, and rsp 16-byte aligned here, so the call below
+ * enters `entry` with the ABI's alignment. The return address column is undefined, so
+ * debuggers and unwinders end the backtrace at this frame. */
+.globl weft_asm_trampoline
+.hidden weft_asm_trampoline
+.type weft_asm_trampoline, @function
+.align 16
+weft_asm_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip
+    WEFT_ENDBR                        /* reached by an indirect jmp */
+#ifdef WEFT_SWITCH_ANNOTATIONS
+    call    weft_context_started      /* sanitizer bookkeeping for the first entry */
+#endif
+    movq    %r13, %rdi
+    call    *%r12
+    ud2                               /* entry must never return */
+    .cfi_endproc
+.size weft_asm_trampoline, .-weft_asm_trampoline
+
+.section .note.GNU-stack,"",@progbits

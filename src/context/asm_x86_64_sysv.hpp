@@ -1,0 +1,37 @@
+// The hand-written x86-64 SysV backend: the switch itself is in asm_x86_64_sysv.S.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "asm_x86_64_sysv.h"
+
+namespace weft::asm_x86_64 {
+
+struct backend {
+  static constexpr std::string_view name = "asm";
+
+  // Builds a saved_frame near the top of `s` that resumes in weft_asm_trampoline, which calls
+  // entry(arg). The new context inherits the creator's MXCSR and x87 control word.
+  static void* make(stack_span s, context_entry entry, void* arg) noexcept {
+    auto top = reinterpret_cast<std::uintptr_t>(s.top()) & ~std::uintptr_t{15};
+    // 16 spare bytes above the frame keep rsp 16-byte aligned when the trampoline starts.
+    auto* frame = reinterpret_cast<saved_frame*>(top - 16 - sizeof(saved_frame));
+    std::uint32_t mxcsr;
+    std::uint16_t x87_control_word;
+    asm volatile("stmxcsr %0" : "=m"(mxcsr));
+    asm volatile("fnstcw %0" : "=m"(x87_control_word));
+    *frame = saved_frame{mxcsr, x87_control_word, 0,
+                         reinterpret_cast<std::uint64_t>(entry), reinterpret_cast<std::uint64_t>(arg),
+                         0, 0, 0, 0 /* rbp = 0 ends frame-pointer chains */,
+                         reinterpret_cast<void*>(&weft_asm_trampoline)};
+    reinterpret_cast<void**>(top - 16)[0] = nullptr;  // no return address above the trampoline
+    return frame;
+  }
+
+  static void jump(context& from, context& to) noexcept {
+    weft_asm_switch(&context_access::handle(from), context_access::handle(to));
+  }
+};
+
+}  // namespace weft::asm_x86_64

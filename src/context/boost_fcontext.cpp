@@ -1,0 +1,59 @@
+// The Boost.Context backend. jump_fcontext returns the fcontext of whoever jumped to us; it is
+// stored into the context that jumped, which the jumper passed as the transfer's data.
+#include <boost/context/detail/fcontext.hpp>
+
+#include <cstdint>
+
+#include "backend.hpp"
+#include "switch_annotations.hpp"
+
+namespace weft::boost_fcontext {
+namespace fc = boost::context::detail;
+
+namespace {
+
+// Kept at the top of a new context's stack until the trampoline has read it.
+struct start_record {
+  context_entry entry;
+  void* arg;
+};
+
+// What a jump passes: the context being left (to receive its fcontext) and the one entered.
+struct jump_note {
+  context* from;
+  context* to;
+};
+
+start_record* record_of(stack_span s) noexcept {
+  auto top = reinterpret_cast<std::uintptr_t>(s.top()) & ~std::uintptr_t{15};
+  return reinterpret_cast<start_record*>(top - sizeof(start_record) - 16);
+}
+
+void trampoline(fc::transfer_t t) noexcept {
+  auto* note = static_cast<jump_note*>(t.data);
+  context_access::handle(*note->from) = t.fctx;
+  start_record start = *record_of(context_access::stack(*note->to));
+#ifdef WEFT_SWITCH_ANNOTATIONS
+  weft_context_started();
+#endif
+  start.entry(start.arg);
+  __builtin_trap();  // entry must never return
+}
+
+}  // namespace
+
+void* backend::make(stack_span s, context_entry entry, void* arg) noexcept {
+  start_record* record = record_of(s);
+  *record = start_record{entry, arg};
+  auto usable = static_cast<std::size_t>(reinterpret_cast<char*>(record) - static_cast<char*>(s.low));
+  return fc::make_fcontext(record, usable, &trampoline);
+}
+
+void backend::jump(context& from, context& to) noexcept {
+  jump_note note{&from, &to};
+  fc::transfer_t t = fc::jump_fcontext(context_access::handle(to), &note);
+  // Back in `from`: whoever jumped here left a note naming the context it left.
+  context_access::handle(*static_cast<jump_note*>(t.data)->from) = t.fctx;
+}
+
+}  // namespace weft::boost_fcontext

@@ -1,6 +1,10 @@
 // weft/weft.hpp: the whole public API of weft.
 #pragma once
 
+#include <weft/await.hpp>
 #include <weft/context.hpp>
+#include <weft/executor.hpp>
 #include <weft/stack.hpp>
 #include <weft/stack_pool.hpp>
+#include <weft/sync.hpp>
+#include <weft/this_fiber.hpp>

@@ -16,6 +16,12 @@ namespace {
 
 // The stack the running code is on; starts as the thread's own stack.
 thread_local stack_span running_stack{};
+#ifdef WEFT_ASAN
+// The fake stack of the execution being resumed, read from `to` before the switch. The resumed
+// side cannot read it from its own `from` afterwards: while suspended, a context may be moved
+// and the object it was saved into destroyed.
+thread_local void* resumed_fake_stack = nullptr;
+#endif
 
 stack_span thread_stack() noexcept {
   stack_span s{};
@@ -42,6 +48,12 @@ void on_destroy([[maybe_unused]] context& c) noexcept {
 #endif
 }
 
+// Not ASan-instrumented: with detect_stack_use_after_return, an instrumented frame would live
+// on the fiber's fake stack, which a final switch's __sanitizer_start_switch_fiber(nullptr, ...)
+// frees, and returning from that frame would then write to unmapped memory.
+#ifdef WEFT_ASAN
+__attribute__((no_sanitize_address))
+#endif
 void before_switch(context& from, context& to, [[maybe_unused]] bool final) noexcept {
   if (running_stack.low == nullptr) running_stack = thread_stack();
   // A context that captured a running flow learns its stack now, as it is suspended.
@@ -49,6 +61,7 @@ void before_switch(context& from, context& to, [[maybe_unused]] bool final) noex
   running_stack = context_access::stack(to);
 #ifdef WEFT_ASAN
   stack_span target = context_access::stack(to);
+  resumed_fake_stack = context_access::asan_fake_stack(to);
   __sanitizer_start_switch_fiber(final ? nullptr : &context_access::asan_fake_stack(from),
                                  target.low, target.size);
 #endif
@@ -59,10 +72,11 @@ void before_switch(context& from, context& to, [[maybe_unused]] bool final) noex
 #endif
 }
 
-void after_switch(context& from) noexcept {
-  running_stack = context_access::stack(from);
+// `from` is not read: it may be a moved-from or destroyed object by now. before_switch on the
+// resuming side already set running_stack and resumed_fake_stack from the live object.
+void after_switch(context& /*from*/) noexcept {
 #ifdef WEFT_ASAN
-  __sanitizer_finish_switch_fiber(context_access::asan_fake_stack(from), nullptr, nullptr);
+  __sanitizer_finish_switch_fiber(resumed_fake_stack, nullptr, nullptr);
 #endif
 }
 

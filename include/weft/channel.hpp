@@ -1,0 +1,139 @@
+// weft/channel.hpp: a typed FIFO between fibers and threads.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include <weft/detail/waiter.hpp>
+
+namespace weft {
+
+// A FIFO channel of T with room for `capacity` buffered values (0: rendezvous, where a send
+// completes only when a receiver takes the value). Every blocking call suspends only the
+// calling fiber; from a plain thread it blocks the thread, so threads and fibers can talk.
+// Safe to use from any number of fibers and threads at once. Buffer memory is allocated as
+// values arrive, so a huge capacity costs nothing until used.
+template <class T>
+class channel {
+ public:
+  explicit channel(std::size_t capacity = 0) : capacity_(capacity) {}
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+
+  // Delivers v, suspending while the channel is full (or, for capacity 0, until a receiver
+  // takes it). Returns false, without delivering, once the channel is closed, including when
+  // close() happens while it waits.
+  bool send(T v) {
+    std::unique_lock guard(lock_);
+    if (closed_) return false;
+    if (hand_to_receiver(v, guard)) return true;
+    if (buffer_.size() < capacity_) {
+      buffer_.push_back(std::move(v));
+      return true;
+    }
+    detail::waiter w;
+    w.data = &v;
+    senders_.push_back(w);
+    guard.release();
+    detail::block(w, lock_, detail::wait_kind::channel_send, this);
+    return w.ok;
+  }
+
+  // Takes the oldest value, suspending while the channel is empty. Returns std::nullopt once
+  // the channel is closed and drained.
+  std::optional<T> recv() {
+    std::unique_lock guard(lock_);
+    if (std::optional<T> v = take(guard)) return v;
+    if (closed_) return std::nullopt;
+    std::optional<T> slot;
+    detail::waiter w;
+    w.data = &slot;
+    receivers_.push_back(w);
+    guard.release();
+    detail::block(w, lock_, detail::wait_kind::channel_recv, this);
+    return slot;
+  }
+
+  // Like send, but never suspends: returns false if the channel is full or closed. Moves from
+  // v only on success.
+  bool try_send(T& v) {
+    std::unique_lock guard(lock_);
+    if (closed_) return false;
+    if (hand_to_receiver(v, guard)) return true;
+    if (buffer_.size() >= capacity_) return false;
+    buffer_.push_back(std::move(v));
+    return true;
+  }
+
+  // Like recv, but never suspends: std::nullopt if no value is available now.
+  std::optional<T> try_recv() {
+    std::unique_lock guard(lock_);
+    return take(guard);
+  }
+
+  // Closes the channel: waiting senders return false, waiting receivers get what is buffered
+  // and then std::nullopt. Later sends return false. Closing twice is harmless.
+  void close() {
+    detail::waiter_queue woken;
+    {
+      std::lock_guard guard(lock_);
+      closed_ = true;
+      move_all(senders_, woken);
+      move_all(receivers_, woken);
+    }
+    detail::wake_all(woken);
+  }
+
+  bool closed() const {
+    std::lock_guard guard(lock_);
+    return closed_;
+  }
+  std::size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  static void move_all(detail::waiter_queue& from, detail::waiter_queue& to) noexcept {
+    while (detail::waiter* w = from.pop_front()) to.push_back(*w);
+  }
+
+  // A waiting receiver takes v directly (the buffer is then empty). Releases the lock.
+  bool hand_to_receiver(T& v, std::unique_lock<detail::spinlock>& guard) {
+    detail::waiter* r = receivers_.pop_front();
+    if (!r) return false;
+    static_cast<std::optional<T>*>(r->data)->emplace(std::move(v));
+    r->ok = true;
+    guard.unlock();
+    detail::wake(*r);
+    return true;
+  }
+
+  // The next value, refilling the buffer from a waiting sender; unlocks before waking it.
+  std::optional<T> take(std::unique_lock<detail::spinlock>& guard) {
+    detail::waiter* s = senders_.pop_front();
+    std::optional<T> v;
+    if (!buffer_.empty()) {
+      v.emplace(std::move(buffer_.front()));
+      buffer_.pop_front();
+      if (s) buffer_.push_back(std::move(*static_cast<T*>(s->data)));
+    } else if (s) {
+      v.emplace(std::move(*static_cast<T*>(s->data)));
+    }
+    if (s) {
+      s->ok = true;
+      guard.unlock();
+      detail::wake(*s);
+    }
+    return v;
+  }
+
+  mutable detail::spinlock lock_;
+  std::size_t capacity_;
+  bool closed_ = false;
+  std::deque<T> buffer_;
+  detail::waiter_queue senders_;
+  detail::waiter_queue receivers_;
+};
+
+}  // namespace weft

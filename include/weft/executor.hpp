@@ -1,0 +1,219 @@
+// weft/executor.hpp: layer 2, fibers with join handles on an executor.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include <weft/detail/fiber.hpp>
+
+namespace weft {
+
+// How an executor runs its fibers.
+struct executor_options {
+  std::size_t workers = 1;             // OS threads running fibers; the thread calling run() is one
+  std::size_t stack_size = 64 * 1024;  // per fiber, rounded up to pages; the control block and
+                                       // the captured callable live at its top
+  bool guard_pages = true;             // PROT_NONE page below every stack (see max_guarded_stacks)
+  // Guarded stacks cost two memory mappings each, and Linux caps a process's mappings
+  // (vm.max_map_count, 65530 by default). At most this many fibers of the process get a guard
+  // page at once; the rest get stacks without one, carved from shared slabs, and weft says so
+  // once on stderr. 0: derived from vm.max_map_count (half of it, less a reserve).
+  std::size_t max_guarded_stacks = 0;
+  // Released stacks are kept for reuse, up to this many per executor (0: keep all).
+  std::size_t max_cached_stacks = 0;
+};
+
+// Thrown by run() (and join() driving it) when fibers remain that nothing can ever wake: no
+// fiber is ready, no timer is pending, no await is outstanding, no work_guard is alive and no
+// plain thread is blocked in a weft call. The message names each fiber and what it waits on.
+struct deadlock_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class T>
+class join_handle;
+
+namespace detail {
+struct handle_access {
+  template <class T>
+  static join_handle<T> make(fiber_result<T>* f) noexcept { return join_handle<T>(f); }
+};
+}  // namespace detail
+
+// A pool of fibers run by `workers` OS threads. Fibers run cooperatively: a fiber keeps its
+// worker until it yields, blocks in a weft call, or finishes.
+class executor {
+ public:
+  executor();
+  explicit executor(executor_options options);
+  // Unwinds every fiber still suspended (its blocking call throws an internal exception that
+  // only weft catches; do not swallow it with catch (...)), then frees all stacks. Fibers still
+  // waiting in weft::await() are waited for. Must not be called from one of its own fibers.
+  ~executor();
+  executor(const executor&) = delete;
+  executor& operator=(const executor&) = delete;
+
+  // Creates a fiber running f(args...), with f and args decay-copied onto the fiber's stack.
+  // Called from one of this executor's fibers, the new fiber starts at once and the caller
+  // resumes as soon as it suspends or finishes (depth-first); otherwise it is queued, and it
+  // starts when run() (or a join driving it) runs. Thread-safe. Throws std::system_error when
+  // no stack can be mapped, std::length_error when f and args leave too little stack, and
+  // std::logic_error while the executor is being destroyed.
+  template <class F, class... Args>
+  auto spawn(F&& f, Args&&... args) -> join_handle<std::invoke_result_t<F, Args...>>;
+
+  // Runs fibers on the calling thread (plus workers - 1 helper threads) until none is left.
+  // Throws weft::deadlock_error when fibers remain that nothing can wake, and std::logic_error
+  // if called from a fiber or while another thread runs this executor.
+  void run();
+
+  // Keeps run() waiting instead of reporting a deadlock while it lives: hold one while a
+  // thread outside weft will later wake fibers (e.g. by sending on a channel). Movable.
+  class work_guard {
+   public:
+    explicit work_guard(executor& ex);
+    work_guard(work_guard&& other) noexcept : core_(std::exchange(other.core_, nullptr)) {}
+    work_guard& operator=(work_guard&&) = delete;
+    ~work_guard();
+    void reset() noexcept;  // releases early
+
+   private:
+    detail::executor_core* core_;
+  };
+
+  const executor_options& options() const noexcept;
+  std::size_t live_fibers() const noexcept;  // spawned and not yet finished
+
+ private:
+  std::unique_ptr<detail::executor_core> core_;
+};
+
+// The result of a spawned fiber. Move-only; destroying an unjoined handle detaches the fiber.
+// It is also a C++20 awaiter, so a stackless coroutine can `co_await` a fiber's result.
+template <class T>
+class join_handle {
+ public:
+  join_handle() noexcept = default;
+  join_handle(join_handle&& other) noexcept : fiber_(std::exchange(other.fiber_, nullptr)) {}
+  join_handle& operator=(join_handle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fiber_ = std::exchange(other.fiber_, nullptr);
+    }
+    return *this;
+  }
+  ~join_handle() { reset(); }
+
+  // Waits until the fiber ends and returns its result or rethrows its exception. In a fiber it
+  // suspends only that fiber. Outside fibers it blocks the thread; if no thread is running the
+  // executor, it runs it on the calling thread until then (and may throw deadlock_error).
+  // Throws std::logic_error on an empty handle (joined already, detached or moved from).
+  T join() {
+    require("join");
+    detail::wait_until_finished(*fiber_);
+    return take_result();
+  }
+
+  bool done() const noexcept { return fiber_ && fiber_->finished.load(std::memory_order_acquire); }
+  bool joinable() const noexcept { return fiber_ != nullptr; }
+  // The fiber's id (as this_fiber::id() returns inside it), or 0 for an empty handle.
+  std::uint64_t id() const noexcept { return fiber_ ? fiber_->id : 0; }
+
+  // Lets the fiber run on without a handle; an exception escaping it then terminates the
+  // process after printing the fiber's id and name. Throws std::logic_error on an empty handle.
+  void detach() {
+    require("detach");
+    detail::detach_handle(*std::exchange(fiber_, nullptr));
+  }
+
+  // C++20 awaiter: `co_await handle` (or std::move(handle)) suspends the coroutine until the
+  // fiber ends; the coroutine is resumed on the thread that finishes the fiber.
+  bool await_ready() const noexcept { return !fiber_ || done(); }
+  bool await_suspend(std::coroutine_handle<> h) {
+    require("co_await");
+    return detail::await_finished(*fiber_, h);
+  }
+  T await_resume() {
+    require("co_await");
+    return take_result();
+  }
+
+ private:
+  friend struct detail::handle_access;
+  explicit join_handle(detail::fiber_result<T>* f) noexcept : fiber_(f) {}
+
+  void require(const char* call) const {
+    if (!fiber_)
+      throw std::logic_error(std::string("weft::join_handle::") + call +
+                             ": the handle is empty (joined already, detached, or moved from)");
+  }
+  T take_result() {
+    auto* f = std::exchange(fiber_, nullptr);
+    struct releaser {
+      detail::fiber* f;
+      ~releaser() { detail::release_handle(*f); }
+    } release{f};
+    if (f->error) std::rethrow_exception(f->error);
+    return f->take();
+  }
+  void reset() noexcept {
+    if (fiber_) detail::detach_handle(*std::exchange(fiber_, nullptr));
+  }
+
+  detail::fiber_result<T>* fiber_ = nullptr;
+};
+
+namespace detail {
+// executor::spawn and weft::spawn: build the task at the top of a pooled stack and launch it.
+template <class F, class... Args>
+auto spawn_on(executor_core& core, F&& f, Args&&... args)
+    -> join_handle<std::invoke_result_t<F, Args...>> {
+  using result = std::invoke_result_t<F, Args...>;
+  auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable
+      -> result { return std::invoke(std::move(fn), std::move(bound_args)...); };
+  using task_type = task<decltype(bound), result>;
+  fiber_memory memory = allocate_fiber(core, sizeof(task_type), alignof(task_type));
+  task_type* t;
+  try {
+    t = ::new (memory.object) task_type(std::move(bound));
+  } catch (...) {
+    free_fiber_memory(core, memory);
+    throw;
+  }
+  launch(core, t, memory);
+  return handle_access::make<result>(t);
+}
+}  // namespace detail
+
+template <class F, class... Args>
+auto executor::spawn(F&& f, Args&&... args) -> join_handle<std::invoke_result_t<F, Args...>> {
+  return detail::spawn_on(*core_, std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+// In a fiber: spawns on the executor running it (see executor::spawn). Outside fibers it
+// throws std::logic_error.
+template <class F, class... Args>
+auto spawn(F&& f, Args&&... args) {
+  detail::executor_core* core = detail::current_core();
+  if (!core) throw std::logic_error("weft::spawn: called outside a fiber; use executor::spawn");
+  return detail::spawn_on(*core, std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+// Creates an executor with `options`, runs f() as its first fiber until every fiber ends, and
+// returns f's result (or rethrows its exception). Throws deadlock_error as executor::run does.
+template <class F>
+auto run(F&& f, executor_options options = {}) {
+  executor ex(options);
+  auto handle = ex.spawn(std::forward<F>(f));
+  ex.run();
+  return handle.join();
+}
+
+}  // namespace weft

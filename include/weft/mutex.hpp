@@ -1,0 +1,27 @@
+// weft/mutex.hpp: a fiber-aware mutual-exclusion lock.
+#pragma once
+
+#include <weft/detail/waiter.hpp>
+
+namespace weft {
+
+// A mutex whose lock() suspends only the calling fiber (a plain thread blocks). Ownership is
+// handed to waiters in FIFO order, so no waiter starves. Works with std::unique_lock and
+// std::lock_guard. Not recursive.
+class mutex {
+ public:
+  mutex() = default;
+  mutex(const mutex&) = delete;
+  mutex& operator=(const mutex&) = delete;
+
+  void lock();        // waits until the mutex is ours
+  bool try_lock();    // takes it if free; never waits
+  void unlock();      // hands it to the oldest waiter; throws std::logic_error if not locked
+
+ private:
+  detail::spinlock lock_;
+  bool locked_ = false;
+  detail::waiter_queue waiters_;
+};
+
+}  // namespace weft

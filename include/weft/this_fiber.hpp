@@ -1,0 +1,62 @@
+// weft/this_fiber.hpp: what the running fiber can do to itself.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace weft::detail {
+// Suspends the calling fiber until `deadline` (never earlier). Throws std::logic_error
+// naming `call` outside a fiber.
+void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call);
+
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) {
+  using steady = std::chrono::steady_clock;
+  const auto now = steady::now();
+  if (d <= d.zero()) return now;
+  // Saturate instead of overflowing for huge durations; round up so a sleep is never short.
+  using seconds_d = std::chrono::duration<long double>;
+  if (std::chrono::duration_cast<seconds_d>(d) >=
+      std::chrono::duration_cast<seconds_d>(steady::time_point::max() - now))
+    return steady::time_point::max();
+  return now + std::chrono::ceil<steady::duration>(d);
+}
+}  // namespace weft::detail
+
+namespace weft::this_fiber {
+
+// Lets every other fiber that is ready now run before the caller continues; the caller goes
+// behind them. Returns at once if none is ready. Throws std::logic_error outside a fiber.
+void yield();
+
+// Suspends the calling fiber for at least `d` (other fibers keep running); sleepers wake in
+// deadline order. Throws std::logic_error outside a fiber.
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> d) {
+  detail::sleep_until(detail::deadline_after(d), "weft::this_fiber::sleep_for");
+}
+
+// Suspends the calling fiber until `t` on Clock (at least), converting to the steady clock
+// once. Throws std::logic_error outside a fiber.
+template <class Clock, class Dur>
+void sleep_until(std::chrono::time_point<Clock, Dur> t) {
+  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>)
+    detail::sleep_until(std::chrono::ceil<std::chrono::steady_clock::duration>(t) ,
+                        "weft::this_fiber::sleep_until");
+  else
+    detail::sleep_until(detail::deadline_after(t - Clock::now()), "weft::this_fiber::sleep_until");
+}
+
+// The running fiber's id: unique in the process, never 0. Returns 0 outside fibers.
+std::uint64_t id() noexcept;
+
+// Names the running fiber for traces and diagnostics. Throws std::logic_error outside a fiber.
+void set_name(std::string_view name);
+
+// The running fiber's name ("" if unnamed or outside fibers).
+std::string name();
+
+}  // namespace weft::this_fiber

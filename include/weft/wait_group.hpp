@@ -1,0 +1,31 @@
+// weft/wait_group.hpp: waiting for a counted set of tasks, as Go's sync.WaitGroup.
+#pragma once
+
+#include <cstddef>
+
+#include <weft/detail/waiter.hpp>
+
+namespace weft {
+
+// A counter: add() before starting work, done() when each piece ends, wait() until it is zero.
+// Safe from any fiber or thread.
+class wait_group {
+ public:
+  wait_group() = default;
+  wait_group(const wait_group&) = delete;
+  wait_group& operator=(const wait_group&) = delete;
+
+  // Adds n (may be negative) to the counter; at zero every waiter wakes. Throws
+  // std::logic_error, leaving the counter unchanged, if it would become negative.
+  void add(std::ptrdiff_t n = 1);
+  void done();   // add(-1)
+  void wait();   // suspends the caller until the counter is zero (returns at once if it is)
+  std::ptrdiff_t count() const;
+
+ private:
+  mutable detail::spinlock lock_;
+  std::ptrdiff_t count_ = 0;
+  detail::waiter_queue waiters_;
+};
+
+}  // namespace weft

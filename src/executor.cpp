@@ -1,0 +1,243 @@
+// executor and executor_core: fiber lifecycle, remote wakeups, parking, deadlock reports.
+#include <cstdio>
+#include <exception>
+#include <sstream>
+#include <thread>
+#include <typeinfo>
+
+#include "executor_core.hpp"
+
+namespace weft::detail {
+namespace {
+
+std::atomic<std::uint64_t> next_fiber_id{1};
+
+// Everything a thread needs to know about where it is. Read through non-inlined functions, so
+// a fiber resumed on another thread never sees a cached address of the old thread's copy.
+thread_local worker* tls_worker = nullptr;
+thread_local fiber* tls_fiber = nullptr;
+
+void report_detached_exception(const fiber& f) noexcept {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(f.error);
+  } catch (const std::exception& e) {
+    what = std::string(typeid(e).name()) + ": " + e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "weft: exception escaped detached fiber %llu \"%s\": %s\n",
+               static_cast<unsigned long long>(f.id), f.name.c_str(), what.c_str());
+  std::fflush(stderr);
+}
+
+// The first and last code of every fiber.
+void fiber_main(void* arg) {
+  auto* f = static_cast<fiber*>(arg);
+  worker* w = current_worker();
+  w->after_switch();
+  if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun
+  else f->body(f);                // stores the result or the exception
+  if (f->cancelled)
+    f->error = std::make_exception_ptr(std::runtime_error(
+        "weft: fiber " + std::to_string(f->id) + " was unwound: its executor was destroyed"));
+  w = current_worker();  // the fiber may have moved
+  w->core().on_finished(f);
+  w->exit(*f);
+}
+
+}  // namespace
+
+fiber* current_fiber() noexcept { return tls_fiber; }
+worker* current_worker() noexcept { return tls_worker; }
+void set_current(worker* w, fiber* f) noexcept {
+  tls_worker = w;
+  tls_fiber = f;
+}
+
+executor_core* current_core() noexcept {
+  fiber* f = current_fiber();
+  return f ? f->owner : nullptr;
+}
+
+executor_core::executor_core(executor_options options)
+    : options_(options),
+      allocator_(options.stack_size, options.guard_pages, options.max_guarded_stacks,
+                 options.max_cached_stacks),
+      worker_(*this) {}
+
+void executor_core::release() noexcept {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align) {
+  if (shutting_down())
+    throw std::logic_error("weft::executor::spawn: the executor is being destroyed");
+  fiber_memory m = allocator_.allocate(bytes, align);
+  retain();
+  return m;
+}
+
+void executor_core::free_region(const stack_span& region, bool guarded) noexcept {
+  allocator_.free(region, guarded);
+  release();
+}
+
+void executor_core::launch(fiber* f, const fiber_memory& memory) {
+  f->owner = this;
+  f->home = &worker_;
+  f->id = next_fiber_id.fetch_add(1, std::memory_order_relaxed);
+  f->region = memory.region;
+  f->guarded = memory.guarded;
+  f->ctx = context(memory.stack, &fiber_main, f);
+  {
+    std::lock_guard guard(live_lock_);
+    f->next_live = live_head_;
+    if (live_head_) live_head_->prev_live = f;
+    live_head_ = f;
+  }
+  live_.fetch_add(1, std::memory_order_acq_rel);
+  fiber* self = current_fiber();
+  worker* w = current_worker();
+  if (self && self->owner == this && w == &worker_) {
+    w->start_now(*self, *f);  // depth-first: the child runs now
+  } else {
+    push_remote(f);
+  }
+}
+
+void executor_core::on_finished(fiber* f) noexcept {
+  {
+    std::lock_guard guard(live_lock_);
+    if (f->prev_live) f->prev_live->next_live = f->next_live;
+    else live_head_ = f->next_live;
+    if (f->next_live) f->next_live->prev_live = f->prev_live;
+  }
+  f->lock.lock();
+  f->finished.store(true, std::memory_order_release);
+  waiter* joiner = f->joiners.pop_front();
+  std::coroutine_handle<> coroutine = std::exchange(f->awaiting_coroutine, nullptr);
+  const bool detached = f->detached;
+  f->lock.unlock();
+  live_.fetch_sub(1, std::memory_order_acq_rel);
+  if (detached && f->error && !f->cancelled) {
+    report_detached_exception(*f);
+    std::terminate();
+  }
+  if (joiner) wake(*joiner);
+  if (coroutine) coroutine.resume();
+  if (live() == 0) notify_parked();  // a thread may be waiting for run() to end
+}
+
+void executor_core::schedule(fiber* f) noexcept {
+  worker* w = current_worker();
+  if (w == f->home) w->make_ready(f);
+  else push_remote(f);
+}
+
+void executor_core::push_remote(fiber* f) noexcept {
+  std::lock_guard guard(remote_mutex_);
+  remote_.push_back(f);
+  remote_pending_.store(true, std::memory_order_release);
+  if (parked_) remote_cv_.notify_one();
+}
+
+bool executor_core::take_remote(ready_queue& into) noexcept {
+  if (!remote_pending_.load(std::memory_order_acquire)) return false;
+  std::lock_guard guard(remote_mutex_);
+  into.append(remote_);
+  remote_pending_.store(false, std::memory_order_relaxed);
+  return true;
+}
+
+void executor_core::notify_parked() noexcept {
+  std::lock_guard guard(remote_mutex_);
+  if (parked_) remote_cv_.notify_all();
+}
+
+bool executor_core::park(bool have_timers, std::chrono::steady_clock::time_point deadline) {
+  using namespace std::chrono_literals;
+  std::unique_lock guard(remote_mutex_);
+  if (!remote_.empty()) return true;
+  const bool external = pending_awaits.load() > 0 || work_guards.load() > 0;
+  const bool threads = threads_blocked_in_weft() > 0;
+  if (!have_timers && !external && !threads) return false;
+  // Plain threads leaving weft calls do not notify us: re-check now and then while they are
+  // the only reason to wait.
+  if (!have_timers && !external) deadline = std::chrono::steady_clock::now() + 50ms;
+  parked_ = true;
+  if (deadline == std::chrono::steady_clock::time_point::max())
+    remote_cv_.wait(guard, [&] {
+      return !remote_.empty() ||
+             (!have_timers && pending_awaits.load() == 0 && work_guards.load() == 0);
+    });
+  else
+    remote_cv_.wait_until(guard, deadline, [&] { return !remote_.empty(); });
+  parked_ = false;
+  return true;
+}
+
+bool executor_core::try_claim_run() noexcept { return !running_.exchange(true); }
+void executor_core::end_run() noexcept {
+  running_.store(false);
+}
+
+void executor_core::run_until(fiber* until) { worker_.run_loop(until); }
+
+void executor_core::unwind_all() {
+  shutting_down_.store(true, std::memory_order_release);
+  if (live() == 0) return;
+  if (!try_claim_run()) {
+    std::fprintf(stderr, "weft: an executor was destroyed while a thread was running it\n");
+    std::terminate();
+  }
+  struct end_run {
+    executor_core& core;
+    ~end_run() { core.end_run(); }
+  } release{*this};
+  // Every live fiber is marked; blocked ones are taken out of their primitives and made ready,
+  // so their blocking call throws fiber_unwind and their stacks unwind. Fibers inside await()
+  // cannot be taken back from whoever holds their handle: they are waited for.
+  ready_queue unblocked;
+  {
+    std::lock_guard guard(live_lock_);
+    for (fiber* f = live_head_; f; f = f->next_live) {
+      f->cancelled = true;
+      waiter* w = f->current_waiter;
+      if (!w || f->waiting_on == wait_kind::await) continue;
+      w->lock->lock();
+      const bool queued = w->queue != nullptr;
+      if (queued) w->queue->remove(*w);
+      w->lock->unlock();
+      if (queued) unblocked.push_back(f);
+    }
+  }
+  worker_.clear_timers_into_ready();
+  {
+    std::lock_guard guard(remote_mutex_);
+    remote_.append(unblocked);
+    remote_pending_.store(true);
+  }
+  try {
+    worker_.run_loop(nullptr);
+  } catch (const deadlock_error& e) {
+    std::fprintf(stderr, "weft: while unwinding fibers at executor destruction: %s\n", e.what());
+    std::terminate();
+  }
+}
+
+std::string executor_core::describe_blocked() const {
+  std::ostringstream out;
+  std::lock_guard guard(live_lock_);
+  std::size_t count = 0;
+  for (fiber* f = live_head_; f; f = f->next_live) ++count;
+  out << "weft: deadlock: " << count << (count == 1 ? " fiber" : " fibers")
+      << " can never be woken (no fiber is ready, no timer or await is pending, no plain thread"
+         " is blocked in weft):";
+  for (fiber* f = live_head_; f; f = f->next_live) {
+    out << "\n  fiber " << f->id << " \"" << f->name << "\" waits on " << to_string(f->waiting_on);
+    if (f->wait_object) out << " " << f->wait_object;
+  }
+  return out.str();
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,175 @@
+#include "fiber_allocator.hpp"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "stack_memory.hpp"
+
+namespace weft::detail {
+namespace {
+
+// Guarded regions mapped by every executor of the process.
+std::atomic<std::size_t> guarded_in_use{0};
+std::atomic<std::size_t> guarded_limit{0};  // 0: not yet computed
+std::once_flag fallback_warning;
+
+constexpr std::size_t regions_per_slab = 256;
+constexpr std::size_t max_slab_bytes = std::size_t{256} << 20;
+
+}  // namespace
+
+std::size_t default_guarded_budget() noexcept {
+  std::size_t max_map_count = 65530;
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  in >> max_map_count;
+  constexpr std::size_t reserve = 4096;  // mappings left for the rest of the program
+  return max_map_count > 2 * reserve ? (max_map_count - reserve) / 2 : max_map_count / 4;
+}
+
+fiber_allocator::fiber_allocator(std::size_t stack_size, bool guard_pages,
+                                 std::size_t max_guarded, std::size_t max_cached)
+    : region_size_(round_stack_size(stack_size, "weft::executor_options::stack_size")),
+      guard_pages_(guard_pages),
+      max_cached_(max_cached) {
+  if (max_guarded != 0) guarded_limit.store(max_guarded);
+  else if (guarded_limit.load() == 0) guarded_limit.store(default_guarded_budget());
+}
+
+fiber_allocator::~fiber_allocator() {
+  for (auto [low, id] : valgrind_ids_) deregister_stack(id);
+  const std::size_t page = page_size();
+  for (const stack_span& r : free_guarded_) {
+    ::munmap(static_cast<char*>(r.low) - page, r.size + page);
+    guarded_in_use.fetch_sub(1);
+  }
+  for (const stack_span& s : slabs_) ::munmap(s.low, s.size);
+}
+
+bool fiber_allocator::reserve_guarded() noexcept {
+  std::size_t used = guarded_in_use.load();
+  do {
+    if (used >= guarded_limit.load()) return false;
+  } while (!guarded_in_use.compare_exchange_weak(used, used + 1));
+  return true;
+}
+
+stack_span fiber_allocator::map_guarded() {
+  const std::size_t page = page_size();
+  const char* who = "weft::spawn";
+  void* base = map_region(region_size_ + page, region_size_, who);
+  protect_guard(base, region_size_ + page, region_size_, who);
+  stack_span r{static_cast<char*>(base) + page, region_size_};
+  remember_region(r);
+  return r;
+}
+
+stack_span fiber_allocator::carve_unguarded() {
+  if (slab_next_ == slab_end_) {
+    std::size_t count = regions_per_slab;
+    while (count > 1 && count * region_size_ > max_slab_bytes) count /= 2;
+    const std::size_t bytes = count * region_size_;
+    void* slab = map_region(bytes, region_size_, "weft::spawn");
+    slabs_.push_back(stack_span{slab, bytes});
+    slab_next_ = static_cast<char*>(slab);
+    slab_end_ = slab_next_ + bytes;
+  }
+  stack_span r{slab_next_, region_size_};
+  slab_next_ += region_size_;
+  remember_region(r);
+  return r;
+}
+
+void fiber_allocator::remember_region([[maybe_unused]] stack_span r) {
+#ifdef WEFT_VALGRIND
+  unsigned id = 0;
+  register_stack(r, id);
+  valgrind_ids_.emplace(r.low, id);
+#endif
+}
+
+void fiber_allocator::forget_region([[maybe_unused]] stack_span r) noexcept {
+#ifdef WEFT_VALGRIND
+  auto it = valgrind_ids_.find(r.low);
+  if (it != valgrind_ids_.end()) {
+    deregister_stack(it->second);
+    valgrind_ids_.erase(it);
+  }
+#endif
+}
+
+fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align) {
+  if (align < 16) align = 16;
+  const std::size_t page = page_size();
+  if (bytes + align + page > region_size_)
+    throw std::length_error("weft::spawn: the callable and its arguments take " +
+                            std::to_string(bytes) + " bytes, leaving less than a page of a " +
+                            std::to_string(region_size_) +
+                            "-byte stack; raise executor_options::stack_size or capture less");
+  fiber_memory m;
+  {
+    std::lock_guard guard(lock_);
+    if (guard_pages_ && !free_guarded_.empty()) {
+      m.region = free_guarded_.back();
+      free_guarded_.pop_back();
+      m.guarded = true;
+    } else if (guard_pages_ && reserve_guarded()) {
+      try {
+        m.region = map_guarded();
+      } catch (...) {
+        guarded_in_use.fetch_sub(1);
+        throw;
+      }
+      m.guarded = true;
+    } else {
+      if (guard_pages_)
+        std::call_once(fallback_warning, [] {
+          std::fprintf(stderr,
+                       "weft: %zu guarded stacks are in use, the budget derived from "
+                       "vm.max_map_count (executor_options::max_guarded_stacks); further fiber "
+                       "stacks have no guard page\n",
+                       guarded_limit.load());
+        });
+      if (!free_unguarded_.empty()) {
+        m.region = free_unguarded_.back();
+        free_unguarded_.pop_back();
+      } else {
+        m.region = carve_unguarded();
+      }
+    }
+  }
+  auto top = reinterpret_cast<std::uintptr_t>(m.region.top());
+  auto object = (top - bytes) & ~(std::uintptr_t{align} - 1);
+  m.object = reinterpret_cast<void*>(object);
+  m.stack = stack_span{m.region.low, static_cast<std::size_t>(object - reinterpret_cast<std::uintptr_t>(m.region.low))};
+  return m;
+}
+
+void fiber_allocator::free(const stack_span& region, bool guarded) noexcept {
+  std::lock_guard guard(lock_);
+  try {
+    if (!guarded) {
+      free_unguarded_.push_back(region);
+      return;
+    }
+    if (max_cached_ == 0 || free_guarded_.size() < max_cached_) {
+      free_guarded_.push_back(region);
+      return;
+    }
+  } catch (...) {  // no memory to remember it: unmap a guarded one, leak-free either way
+  }
+  if (guarded) {
+    forget_region(region);
+    const std::size_t page = page_size();
+    ::munmap(static_cast<char*>(region.low) - page, region.size + page);
+    guarded_in_use.fetch_sub(1);
+  }
+}
+
+}  // namespace weft::detail

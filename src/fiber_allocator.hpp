@@ -1,0 +1,55 @@
+// Memory for fibers: one region per fiber holding its stack and, at the top, its control block
+// and task. Regions are pooled for reuse. Guarded regions (own mapping + guard page) are
+// limited by a process-wide budget derived from vm.max_map_count; past it, regions come
+// without a guard page from shared slabs, and weft says so once on stderr.
+#pragma once
+
+#include <cstddef>
+#include <unordered_map>
+#include <vector>
+
+#include <weft/detail/fiber.hpp>
+
+namespace weft::detail {
+
+class fiber_allocator {
+ public:
+  // Throws as weft::stack does for a size of 0 or one too large.
+  fiber_allocator(std::size_t stack_size, bool guard_pages, std::size_t max_guarded,
+                  std::size_t max_cached);
+  ~fiber_allocator();
+  fiber_allocator(const fiber_allocator&) = delete;
+  fiber_allocator& operator=(const fiber_allocator&) = delete;
+
+  // A region with room for `bytes` (aligned to `align`) at its top. Thread-safe. Throws
+  // std::length_error if the object leaves less than a page of stack, std::system_error when
+  // memory cannot be mapped.
+  fiber_memory allocate(std::size_t bytes, std::size_t align);
+  // Takes a region back for reuse. Thread-safe.
+  void free(const stack_span& region, bool guarded) noexcept;
+
+  std::size_t region_size() const noexcept { return region_size_; }
+
+ private:
+  bool reserve_guarded() noexcept;
+  stack_span map_guarded();
+  stack_span carve_unguarded();
+  void remember_region(stack_span r);          // valgrind registration of a new region
+  void forget_region(stack_span r) noexcept;
+
+  std::size_t region_size_;
+  bool guard_pages_;
+  std::size_t max_cached_;
+  spinlock lock_;
+  std::vector<stack_span> free_guarded_;
+  std::vector<stack_span> free_unguarded_;
+  std::vector<stack_span> slabs_;
+  char* slab_next_ = nullptr;
+  char* slab_end_ = nullptr;
+  std::unordered_map<void*, unsigned> valgrind_ids_;  // WEFT_VALGRIND builds only
+};
+
+// The process-wide number of guarded stacks allowed at once (see executor_options).
+std::size_t default_guarded_budget() noexcept;
+
+}  // namespace weft::detail

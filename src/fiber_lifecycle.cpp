@@ -1,0 +1,124 @@
+// The detail:: functions that <weft/executor.hpp>'s templates call, and executor's members.
+#include <stdexcept>
+
+#include "executor_core.hpp"
+
+namespace weft::detail {
+
+fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t align) {
+  return core.allocate(bytes, align);
+}
+
+void free_fiber_memory(executor_core& core, const fiber_memory& memory) noexcept {
+  core.free_region(memory.region, memory.guarded);
+}
+
+void launch(executor_core& core, fiber* f, const fiber_memory& memory) { core.launch(f, memory); }
+
+void wait_until_finished(fiber& f) {
+  if (f.finished.load(std::memory_order_acquire)) return;
+  executor_core& core = *f.owner;
+  if (!current_fiber() && core.try_claim_run()) {
+    // A plain thread and nobody runs the executor: drive it here until f is done.
+    struct end_run {
+      executor_core& core;
+      ~end_run() { core.end_run(); }
+    } release{core};
+    core.run_until(&f);
+    return;
+  }
+  f.lock.lock();
+  if (f.finished.load(std::memory_order_acquire)) {
+    f.lock.unlock();
+    return;
+  }
+  waiter w;
+  f.joiners.push_back(w);
+  block(w, f.lock, wait_kind::join, &f);
+}
+
+bool await_finished(fiber& f, std::coroutine_handle<> h) {
+  std::lock_guard guard(f.lock);
+  if (f.finished.load(std::memory_order_acquire)) return false;
+  f.awaiting_coroutine = h;
+  return true;
+}
+
+namespace {
+void drop_reference(fiber& f) noexcept {
+  if (f.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    executor_core* core = f.owner;
+    stack_span region = f.region;
+    bool guarded = f.guarded;
+    f.destroy(&f);
+    core->free_region(region, guarded);
+  }
+}
+}  // namespace
+
+void release_handle(fiber& f) noexcept { drop_reference(f); }
+
+void detach_handle(fiber& f) noexcept {
+  f.lock.lock();
+  f.detached = true;
+  const bool lost_exception = f.finished.load(std::memory_order_acquire) && f.error && !f.cancelled;
+  f.lock.unlock();
+  if (lost_exception) {  // finished with an exception nobody will ever see
+    std::fprintf(stderr, "weft: exception of fiber %llu \"%s\" was never joined; its handle was dropped\n",
+                 static_cast<unsigned long long>(f.id), f.name.c_str());
+    std::terminate();
+  }
+  drop_reference(f);
+}
+
+}  // namespace weft::detail
+
+namespace weft {
+
+executor::executor() : executor(executor_options{}) {}
+
+executor::executor(executor_options options) : core_(new detail::executor_core(options)) {
+  if (options.workers == 0)
+    throw std::invalid_argument("weft::executor: executor_options::workers must be at least 1");
+}
+
+executor::~executor() {
+  detail::executor_core* core = core_.release();
+  if (detail::current_fiber() && detail::current_fiber()->owner == core) {
+    std::fprintf(stderr, "weft: an executor was destroyed by one of its own fibers\n");
+    std::terminate();
+  }
+  core->unwind_all();
+  core->release();
+}
+
+void executor::run() {
+  if (detail::current_fiber())
+    throw std::logic_error("weft::executor::run: called from a fiber; only plain threads run executors");
+  if (!core_->try_claim_run())
+    throw std::logic_error("weft::executor::run: another thread is already running this executor");
+  struct end_run {
+    detail::executor_core& core;
+    ~end_run() { core.end_run(); }
+  } release{*core_};
+  core_->run_until(nullptr);
+}
+
+const executor_options& executor::options() const noexcept { return core_->options(); }
+std::size_t executor::live_fibers() const noexcept { return core_->live(); }
+
+executor::work_guard::work_guard(executor& ex) : core_(ex.core_.get()) {
+  core_->retain();
+  core_->work_guards.fetch_add(1);
+}
+
+executor::work_guard::~work_guard() { reset(); }
+
+void executor::work_guard::reset() noexcept {
+  if (!core_) return;
+  core_->work_guards.fetch_sub(1);
+  core_->notify_parked();
+  std::exchange(core_, nullptr)->release();
+}
+
+}  // namespace weft

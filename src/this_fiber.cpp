@@ -1,0 +1,85 @@
+// this_fiber:: functions and the await() bridge's bookkeeping.
+#include <weft/await.hpp>
+#include <weft/this_fiber.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "executor_core.hpp"
+
+namespace weft::detail {
+namespace {
+fiber& require_fiber(const char* call) {
+  fiber* f = current_fiber();
+  if (!f) throw std::logic_error(std::string(call) + ": called outside a fiber");
+  if (f->cancelled) throw fiber_unwind{};
+  return *f;
+}
+}  // namespace
+
+void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call) {
+  fiber& self = require_fiber(call);
+  worker* w = current_worker();
+  w->add_timer(&self, deadline);
+  self.waiting_on = wait_kind::sleep;
+  w->suspend(self);
+  self.waiting_on = wait_kind::none;
+  if (self.cancelled) throw fiber_unwind{};
+}
+
+void await_begin() noexcept {
+  if (executor_core* core = current_core()) core->pending_awaits.fetch_add(1);
+}
+
+void await_end() noexcept {
+  if (executor_core* core = current_core()) {
+    core->pending_awaits.fetch_sub(1);
+    core->notify_parked();
+  }
+}
+
+void await_resumed(await_rendezvous& r) noexcept {
+  r.lock.lock();
+  r.resumed = true;
+  waiter* w = r.blocked.pop_front();
+  r.lock.unlock();
+  if (w) wake(*w);
+}
+
+void await_block(await_rendezvous& r) {
+  r.lock.lock();
+  if (r.resumed) {
+    r.lock.unlock();
+    return;
+  }
+  waiter w;
+  r.blocked.push_back(w);
+  block(w, r.lock, wait_kind::await, &r);
+}
+
+}  // namespace weft::detail
+
+namespace weft::this_fiber {
+
+void yield() {
+  detail::fiber& self = detail::require_fiber("weft::this_fiber::yield");
+  detail::current_worker()->yield(self);
+}
+
+std::uint64_t id() noexcept {
+  detail::fiber* f = detail::current_fiber();
+  return f ? f->id : 0;
+}
+
+void set_name(std::string_view name) {
+  detail::fiber* f = detail::current_fiber();
+  if (!f) throw std::logic_error("weft::this_fiber::set_name: called outside a fiber");
+  f->name.assign(name);
+}
+
+std::string name() {
+  detail::fiber* f = detail::current_fiber();
+  return f ? f->name : std::string();
+}
+
+}  // namespace weft::this_fiber

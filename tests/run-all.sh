@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# weft's test command (CI runs exactly this): builds every configuration below into
+# build/ci-<name> and runs its tests with ctest, skipping the `bench` label.
+#
+#   tests/run-all.sh              all configurations
+#   tests/run-all.sh asm boost    only the named ones
+#
+# Ends with one line `N passed, N failed`, summed over the configurations; a configuration
+# that does not configure or build counts as one failure. Exits non-zero if anything failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+# One configuration per entry, fields separated by `|`:
+#   name | cmake arguments | environment of its tests (VAR=value ...) | extra ctest arguments
+# Arguments are split on whitespace. Add TSan or valgrind configurations here.
+configs=(
+  "asm            | -DCMAKE_BUILD_TYPE=Release -DWEFT_CONTEXT_BACKEND=asm   |  |"
+  "boost          | -DCMAKE_BUILD_TYPE=Release -DWEFT_CONTEXT_BACKEND=boost |  |"
+  "asm-asan-ubsan | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CONTEXT_BACKEND=asm -DWEFT_SANITIZE=address,undefined
+                  | ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 |"
+)
+
+jobs=$(nproc)
+common_args=(-G Ninja)
+if command -v ccache >/dev/null 2>&1; then
+  common_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+ctest_args=(--output-on-failure -j2 -LE bench)
+
+trim() { local s=$*; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "${s%"${s##*[![:space:]]}"}"; }
+
+names=()
+for entry in "${configs[@]}"; do
+  names+=("$(trim "${entry%%|*}")")
+done
+selected=("$@")
+if [ ${#selected[@]} -eq 0 ]; then
+  selected=("${names[@]}")
+fi
+for want in "${selected[@]}"; do
+  found=0
+  for name in "${names[@]}"; do [ "$name" = "$want" ] && found=1; done
+  if [ $found -eq 0 ]; then
+    echo "run-all: unknown configuration '$want'; choose from: ${names[*]}" >&2
+    exit 2
+  fi
+done
+
+total_passed=0
+total_failed=0
+results=()
+
+# run_config <name> <cmake args> <env> <ctest args>: configures, builds and tests one
+# configuration, adding its counts to the totals.
+run_config() {
+  local name=$1 dir=build/ci-$1 log=build/ci-$1.ctest.log
+  local -a cmake_argv env_argv extra_argv
+  read -ra cmake_argv <<<"$2"
+  read -ra env_argv <<<"$3"
+  read -ra extra_argv <<<"$4"
+  local start=$SECONDS passed=0 failed=0 note=""
+
+  echo
+  echo "=== [$name] cmake ${cmake_argv[*]}"
+  if ! cmake -S . -B "$dir" "${common_args[@]}" "${cmake_argv[@]}"; then
+    failed=1 note="configure failed"
+  elif ! cmake --build "$dir" -j"$jobs"; then
+    failed=1 note="build failed"
+  else
+    echo "=== [$name] ${env_argv[*]:+${env_argv[*]} }ctest ${ctest_args[*]} ${extra_argv[*]}"
+    set +e
+    (cd "$dir" && env "${env_argv[@]}" ctest "${ctest_args[@]}" "${extra_argv[@]}") 2>&1 | tee "$log"
+    set -e
+    # ctest: "97% tests passed, 1 tests failed out of 40"; "No tests were found!!!" is a failure.
+    local line
+    line=$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+    if [ -n "$line" ]; then
+      local total
+      read -r failed _ _ _ _ total <<<"$line"
+      passed=$((total - failed))
+      [ "$total" -gt 0 ] || { failed=1 note="no tests"; }
+    else
+      failed=1 note="ctest ran no tests"
+    fi
+  fi
+
+  local secs=$((SECONDS - start))
+  results+=("$(printf '%-16s %4d passed, %3d failed  %5ds %s' "$name" "$passed" "$failed" "$secs" "$note")")
+  echo "=== [$name] $passed passed, $failed failed${note:+ ($note)} in ${secs}s"
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+}
+
+mkdir -p build
+for entry in "${configs[@]}"; do
+  IFS='|' read -r name cmake_field env_field ctest_field <<<"$(tr '\n' ' ' <<<"$entry")"
+  name=$(trim "$name")
+  for want in "${selected[@]}"; do
+    if [ "$want" = "$name" ]; then
+      run_config "$name" "$cmake_field" "$env_field" "$ctest_field"
+    fi
+  done
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything weft needs to build, test and benchmark on Debian 12 (run as root).
+# Idempotent: when every package is already installed it touches neither apt nor the network.
+# See third_party/README.md for what each package provides and how CMake finds it.
+set -euo pipefail
+
+packages=(
+  build-essential g++        # compiler, make, libc headers
+  cmake ninja-build ccache   # build system, generator, compiler cache
+  libboost-context-dev       # WEFT_CONTEXT_BACKEND=boost
+  libboost-fiber-dev         # benchmark baseline (Boost.Fiber)
+  libfmt-dev                 # trace output formatting
+  catch2                     # tests (Catch2 v2)
+  gdb valgrind               # debugging; valgrind/valgrind.h for WEFT_VALGRIND
+  clang libclang-rt-14-dev   # fuzzer and sanitizer runtimes for clang
+  python3                    # helper scripts
+)
+
+is_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  is_installed "$p" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run this script as root" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -17,8 +17,10 @@
  * (caller-saved), the x87 register stack (empty at calls by the ABI), and fs (the thread
  * pointer belongs to the thread, not to the context).
  *
- * Loading MXCSR (ldmxcsr) and the x87 control word (fldcw) is slow, while storing them is
- * cheap, so the resumed values are loaded only when they differ from the current ones.
+ * Cost, measured on AMD Zen 4 (bench/switch_bench.cpp, README): stmxcsr is the expensive
+ * part (about 2.5 ns a switch) and cannot be skipped without losing the caller's MXCSR;
+ * ldmxcsr is cheap; fldcw is slower than fnstcw, so the x87 control word is reloaded only
+ * when it differs. Reading MXCSR a second time to skip ldmxcsr doubled the cost.
  */
 #define WEFT_BUILD_ASM 1
 #include "asm_x86_64_sysv.h"
@@ -54,22 +56,14 @@
     movq    %rsp, (%rdi)                 /* the caller is now a suspended context */
     movq    %rsi, %rsp                   /* from here on we run on the resumed stack */
 
-    /* MXCSR: load only if the control bits differ (the red zone below rsp is scratch). */
-    movl    WEFT_CTX_MXCSR(%rsp), %eax
-    stmxcsr -8(%rsp)
-    movl    -8(%rsp), %ecx
-    xorl    %eax, %ecx
-    testl   $WEFT_MXCSR_CONTROL_MASK, %ecx
-    jz      1f
-    ldmxcsr WEFT_CTX_MXCSR(%rsp)
-1:
-    /* x87 control word: likewise. */
+    ldmxcsr WEFT_CTX_MXCSR(%rsp)         /* cheap; comparing first costs a 2nd stmxcsr */
+    /* x87 control word: fldcw is the slow one, so load it only when it differs. */
     movzwl  WEFT_CTX_X87CW(%rsp), %eax
-    fnstcw  -8(%rsp)
+    fnstcw  -8(%rsp)                     /* the red zone below rsp is scratch */
     cmpw    -8(%rsp), %ax
-    je      2f
+    je      1f
     fldcw   WEFT_CTX_X87CW(%rsp)
-2:
+1:
     movq    WEFT_CTX_R12(%rsp), %r12
     movq    WEFT_CTX_R13(%rsp), %r13
     movq    WEFT_CTX_R14(%rsp), %r14

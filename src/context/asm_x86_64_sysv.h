@@ -25,9 +25,6 @@
 #define WEFT_CTX_RIP 0x38
 #define WEFT_CTX_FRAME_SIZE 0x40
 
-/* MXCSR bits 0-5 are exception status flags: caller-saved, so ignored when comparing. */
-#define WEFT_MXCSR_CONTROL_MASK 0xffc0
-
 #ifndef WEFT_BUILD_ASM
 #include <cstddef>
 #include <cstdint>

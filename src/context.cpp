@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "context/backend.hpp"
-#include "context/switch_annotations.hpp"
+#include "context/switch.hpp"
 
 namespace weft {
 
@@ -42,16 +42,8 @@ void context::swap(context& other) noexcept {
   std::swap(owns_tsan_fiber_, other.owns_tsan_fiber_);
 }
 
-void switch_context(context& from, context& to) noexcept {
-  annotations::before_switch(from, to, false);
-  backend::jump(from, to);
-  annotations::after_switch(from);
-}
+void switch_context(context& from, context& to) noexcept { switch_inline(from, to); }
 
-void switch_context_final(context& from, context& to) noexcept {
-  annotations::before_switch(from, to, true);
-  backend::jump(from, to);
-  __builtin_unreachable();
-}
+void switch_context_final(context& from, context& to) noexcept { switch_final_inline(from, to); }
 
 }  // namespace weft

@@ -1,5 +1,6 @@
 // executor and executor_core: fiber lifecycle, remote wakeups, parking, deadlock reports.
 #include <cstdio>
+#include <memory>
 #include <exception>
 #include <sstream>
 #include <thread>
@@ -10,12 +11,29 @@
 namespace weft::detail {
 namespace {
 
-std::atomic<std::uint64_t> next_fiber_id{1};
+// Fiber ids are unique in the process; each thread takes them from the global counter in
+// blocks, so spawning costs no atomic operation.
+std::atomic<std::uint64_t> next_id_block{1};
+constexpr std::uint64_t id_block_size = 1024;
+__attribute__((tls_model("initial-exec"))) thread_local std::uint64_t next_id = 0;
+__attribute__((tls_model("initial-exec"))) thread_local std::uint64_t id_limit = 0;
 
-// Everything a thread needs to know about where it is. Read through non-inlined functions, so
-// a fiber resumed on another thread never sees a cached address of the old thread's copy.
-thread_local worker* tls_worker = nullptr;
-thread_local fiber* tls_fiber = nullptr;
+std::uint64_t new_fiber_id() noexcept {
+  if (next_id == id_limit) {
+    next_id = next_id_block.fetch_add(id_block_size, std::memory_order_relaxed);
+    id_limit = next_id + id_block_size;
+  }
+  return next_id++;
+}
+
+// Where this thread is: its worker and running fiber. Read and written only through the
+// non-inlined functions below, so a fiber resumed on another thread never uses an address of
+// the old thread's copy that the compiler cached across a switch.
+struct thread_position {
+  worker* current_worker = nullptr;
+  fiber* current_fiber = nullptr;
+};
+__attribute__((tls_model("initial-exec"))) thread_local thread_position position;
 
 void report_detached_exception(const fiber& f) noexcept {
   std::string what = "unknown exception";
@@ -35,6 +53,7 @@ void fiber_main(void* arg) {
   auto* f = static_cast<fiber*>(arg);
   worker* w = current_worker();
   w->after_switch();
+  w->core().add_started(f);
   if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun
   else f->body(f);                // stores the result or the exception
   if (f->cancelled)
@@ -47,12 +66,9 @@ void fiber_main(void* arg) {
 
 }  // namespace
 
-fiber* current_fiber() noexcept { return tls_fiber; }
-worker* current_worker() noexcept { return tls_worker; }
-void set_current(worker* w, fiber* f) noexcept {
-  tls_worker = w;
-  tls_fiber = f;
-}
+__attribute__((noinline)) fiber* current_fiber() noexcept { return position.current_fiber; }
+__attribute__((noinline)) worker* current_worker() noexcept { return position.current_worker; }
+__attribute__((noinline)) void set_current(worker* w, fiber* f) noexcept { position = {w, f}; }
 
 executor_core* current_core() noexcept {
   fiber* f = current_fiber();
@@ -85,16 +101,11 @@ void executor_core::free_region(const stack_span& region, bool guarded) noexcept
 void executor_core::launch(fiber* f, const fiber_memory& memory) {
   f->owner = this;
   f->home = &worker_;
-  f->id = next_fiber_id.fetch_add(1, std::memory_order_relaxed);
+  f->id = new_fiber_id();
   f->region = memory.region;
   f->guarded = memory.guarded;
-  f->ctx = context(memory.stack, &fiber_main, f);
-  {
-    std::lock_guard guard(live_lock_);
-    f->next_live = live_head_;
-    if (live_head_) live_head_->prev_live = f;
-    live_head_ = f;
-  }
+  std::destroy_at(&f->ctx);
+  std::construct_at(&f->ctx, memory.stack, &fiber_main, f);
   live_.fetch_add(1, std::memory_order_acq_rel);
   fiber* self = current_fiber();
   worker* w = current_worker();
@@ -105,13 +116,17 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   }
 }
 
+void executor_core::add_started(fiber* f) noexcept {
+  f->prev_live = nullptr;
+  f->next_live = started_head_;
+  if (started_head_) started_head_->prev_live = f;
+  started_head_ = f;
+}
+
 void executor_core::on_finished(fiber* f) noexcept {
-  {
-    std::lock_guard guard(live_lock_);
-    if (f->prev_live) f->prev_live->next_live = f->next_live;
-    else live_head_ = f->next_live;
-    if (f->next_live) f->next_live->prev_live = f->prev_live;
-  }
+  if (f->prev_live) f->prev_live->next_live = f->next_live;
+  else started_head_ = f->next_live;
+  if (f->next_live) f->next_live->prev_live = f->prev_live;
   f->lock.lock();
   f->finished.store(true, std::memory_order_release);
   waiter* joiner = f->joiners.pop_front();
@@ -199,8 +214,7 @@ void executor_core::unwind_all() {
   // cannot be taken back from whoever holds their handle: they are waited for.
   ready_queue unblocked;
   {
-    std::lock_guard guard(live_lock_);
-    for (fiber* f = live_head_; f; f = f->next_live) {
+    for (fiber* f = started_head_; f; f = f->next_live) {
       f->cancelled = true;
       waiter* w = f->current_waiter;
       if (!w || f->waiting_on == wait_kind::await) continue;
@@ -227,13 +241,12 @@ void executor_core::unwind_all() {
 
 std::string executor_core::describe_blocked() const {
   std::ostringstream out;
-  std::lock_guard guard(live_lock_);
   std::size_t count = 0;
-  for (fiber* f = live_head_; f; f = f->next_live) ++count;
+  for (fiber* f = started_head_; f; f = f->next_live) ++count;
   out << "weft: deadlock: " << count << (count == 1 ? " fiber" : " fibers")
       << " can never be woken (no fiber is ready, no timer or await is pending, no plain thread"
          " is blocked in weft):";
-  for (fiber* f = live_head_; f; f = f->next_live) {
+  for (fiber* f = started_head_; f; f = f->next_live) {
     out << "\n  fiber " << f->id << " \"" << f->name << "\" waits on " << to_string(f->waiting_on);
     if (f->wait_object) out << " " << f->wait_object;
   }

@@ -106,6 +106,7 @@ class executor_core {
   void free_region(const stack_span& region, bool guarded) noexcept;
 
   void launch(fiber* f, const fiber_memory& memory);
+  void add_started(fiber* f) noexcept;  // on the worker's thread, as f first runs
   void on_finished(fiber* f) noexcept;  // live list and counters
   // Makes a blocked fiber ready from any thread.
   void schedule(fiber* f) noexcept;
@@ -143,8 +144,9 @@ class executor_core {
   std::atomic<bool> shutting_down_{false};
   std::atomic<std::size_t> live_{0};
 
-  mutable spinlock live_lock_;
-  fiber* live_head_ = nullptr;
+  // Fibers that have started and not finished, touched only by the thread running the worker
+  // (never-started fibers are all in run queues).
+  fiber* started_head_ = nullptr;
 
   std::mutex remote_mutex_;
   std::condition_variable remote_cv_;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "context/switch.hpp"
 #include "executor_core.hpp"
 
 namespace weft::detail {
@@ -84,15 +85,10 @@ void worker::after_switch() noexcept {
 }
 
 void worker::switch_to(fiber& self, fiber* next) noexcept {
-  if (next) {
-    set_current(this, next);
-    switch_context(self.ctx, next->ctx);
-  } else {
-    set_current(this, nullptr);
-    switch_context(self.ctx, loop_context_);
-  }
-  // Resumed, possibly much later.
-  set_current(this, &self);
+  // Whoever switches to a fiber first makes it the thread's current one, so nothing needs
+  // setting once we are resumed.
+  set_current(this, next);
+  switch_inline(self.ctx, next ? next->ctx : loop_context_);
   after_switch();
 }
 
@@ -116,8 +112,7 @@ void worker::exit(fiber& self) noexcept {
   actions_.finished = &self;
   fiber* next = next_ready();
   set_current(this, next);
-  switch_context_final(self.ctx, next ? next->ctx : loop_context_);
-  __builtin_unreachable();
+  switch_final_inline(self.ctx, next ? next->ctx : loop_context_);
 }
 
 void worker::run_loop(fiber* until) {
@@ -129,7 +124,7 @@ void worker::run_loop(fiber* until) {
     if (until ? until->finished.load(std::memory_order_acquire) : core_.live() == 0) return;
     if (fiber* next = next_ready()) {
       set_current(this, next);
-      switch_context(loop_context_, next->ctx);
+      switch_inline(loop_context_, next->ctx);
       set_current(this, nullptr);
       after_switch();
       continue;

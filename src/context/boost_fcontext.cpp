@@ -30,6 +30,10 @@ start_record* record_of(stack_span s) noexcept {
 }
 
 void trampoline(fc::transfer_t t) noexcept {
+  // The outermost frame: Boost's make_fcontext, which calls us, has no CFI (Boost 1.74), so
+  // debuggers and unwinders walking past this frame read the start record as return addresses
+  // (gdb showed "?? ()" frames). An undefined return address ends every backtrace here.
+  asm volatile(".cfi_undefined rip");
   auto* note = static_cast<jump_note*>(t.data);
   context_access::handle(*note->from) = t.fctx;
   start_record start = *record_of(context_access::stack(*note->to));

@@ -7,6 +7,9 @@
 #include <typeinfo>
 
 #include "executor_core.hpp"
+#include "overflow_handler.hpp"
+#include "registry.hpp"
+#include "trace_points.hpp"
 
 namespace weft::detail {
 namespace {
@@ -35,14 +38,19 @@ struct thread_position {
 };
 __attribute__((tls_model("initial-exec"))) thread_local thread_position position;
 
-void report_detached_exception(const fiber& f) noexcept {
-  std::string what = "unknown exception";
+// "type: what()" of an exception, for diagnostics.
+std::string describe_exception(const std::exception_ptr& error) {
   try {
-    std::rethrow_exception(f.error);
+    std::rethrow_exception(error);
   } catch (const std::exception& e) {
-    what = std::string(typeid(e).name()) + ": " + e.what();
+    return std::string(typeid(e).name()) + ": " + e.what();
   } catch (...) {
+    return "unknown exception";
   }
+}
+
+void report_detached_exception(const fiber& f) noexcept {
+  std::string what = describe_exception(f.error);
   std::fprintf(stderr, "weft: exception escaped detached fiber %llu \"%s\": %s\n",
                static_cast<unsigned long long>(f.id), f.name.c_str(), what.c_str());
   std::fflush(stderr);
@@ -54,11 +62,14 @@ void fiber_main(void* arg) {
   worker* w = current_worker();
   w->after_switch();
   w->core().add_started(f);
+  WEFT_TRACE_EVENT(trace::event_kind::start, f);
   if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun
   else f->body(f);                // stores the result or the exception
   if (f->cancelled)
     f->error = std::make_exception_ptr(std::runtime_error(
         "weft: fiber " + std::to_string(f->id) + " was unwound: its executor was destroyed"));
+  WEFT_TRACE_EVENT(f->error ? trace::event_kind::exception : trace::event_kind::finish, f,
+                   f->error ? describe_exception(f->error) : std::string());
   w = current_worker();  // the fiber may have moved
   w->core().on_finished(f);
   w->exit(*f);
@@ -79,10 +90,16 @@ executor_core::executor_core(executor_options options)
     : options_(options),
       allocator_(options.stack_size, options.guard_pages, options.max_guarded_stacks,
                  options.max_cached_stacks),
-      worker_(*this) {}
+      worker_(*this) {
+  install_overflow_handler();
+  register_core(*this);
+}
 
 void executor_core::release() noexcept {
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    unregister_core(*this);
+    delete this;
+  }
 }
 
 fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align) {
@@ -108,6 +125,7 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   std::construct_at(&f->ctx, memory.stack, &fiber_main, f);
   live_.fetch_add(1, std::memory_order_acq_rel);
   fiber* self = current_fiber();
+  WEFT_TRACE_EVENT(trace::event_kind::spawn, f, {}, self ? self->id : 0);
   worker* w = current_worker();
   if (self && self->owner == this && w == &worker_) {
     w->start_now(*self, *f);  // depth-first: the child runs now

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "executor_core.hpp"
+#include "trace_points.hpp"
 
 namespace weft::detail {
 namespace {
@@ -22,6 +23,7 @@ void sleep_until(std::chrono::steady_clock::time_point deadline, const char* cal
   worker* w = current_worker();
   w->add_timer(&self, deadline);
   self.waiting_on = wait_kind::sleep;
+  WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
   w->suspend(self);
   self.waiting_on = wait_kind::none;
   if (self.cancelled) throw fiber_unwind{};

@@ -4,7 +4,10 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <weft/this_fiber.hpp>
+
 #include "executor_core.hpp"
+#include "trace_points.hpp"
 
 namespace weft::detail {
 
@@ -99,6 +102,7 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
   self->waiting_on = what;
   self->wait_object = object;
   self->current_waiter = &w;
+  WEFT_TRACE_EVENT(trace::event_kind::block, self, to_string(what));
   worker* current = current_worker();
   current->actions().unlock = &lock;  // released once our context is saved
   current->suspend(*self);
@@ -112,7 +116,10 @@ void wake(waiter& w) noexcept {
   fiber* f = w.blocked_fiber;
   thread_parker* parker = w.parker;
   // From here on `w` may be gone: its owner can resume at any moment.
-  if (f) f->owner->schedule(f);
+  if (f) {
+    WEFT_TRACE_EVENT(trace::event_kind::wake, f, {}, this_fiber::id());
+    f->owner->schedule(f);
+  }
   else parker->unpark();
 }
 

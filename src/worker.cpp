@@ -4,6 +4,8 @@
 
 #include "context/switch.hpp"
 #include "executor_core.hpp"
+#include "overflow_handler.hpp"
+#include "trace_points.hpp"
 
 namespace weft::detail {
 
@@ -49,6 +51,7 @@ void worker::collect_due_timers() noexcept {
     fiber* f = timers_.back().sleeper;
     timers_.pop_back();
     f->waiting_on = wait_kind::none;
+    WEFT_TRACE_EVENT(trace::event_kind::wake, f, "timer");
     ready_.push_back(f);
   }
 }
@@ -90,6 +93,7 @@ void worker::switch_to(fiber& self, fiber* next) noexcept {
   set_current(this, next);
   switch_inline(self.ctx, next ? next->ctx : loop_context_);
   after_switch();
+  WEFT_TRACE_EVENT(trace::event_kind::resume, &self);
 }
 
 void worker::suspend(fiber& self) noexcept { switch_to(self, next_ready()); }
@@ -97,6 +101,7 @@ void worker::suspend(fiber& self) noexcept { switch_to(self, next_ready()); }
 void worker::yield(fiber& self) noexcept {
   fiber* next = next_ready();
   if (!next) return;
+  WEFT_TRACE_EVENT(trace::event_kind::yield, &self);
   actions_.requeue = &self;
   actions_.requeue_front = false;
   switch_to(self, next);
@@ -116,6 +121,7 @@ void worker::exit(fiber& self) noexcept {
 }
 
 void worker::run_loop(fiber* until) {
+  ensure_signal_stack();  // stack overflow reports need an alternate signal stack
   struct restore_current {
     ~restore_current() { set_current(nullptr, nullptr); }
   } restore;

@@ -8,3 +8,4 @@
 #include <weft/stack_pool.hpp>
 #include <weft/sync.hpp>
 #include <weft/this_fiber.hpp>
+#include <weft/trace.hpp>

@@ -1,0 +1,321 @@
+// Tracing: the stderr, chrome and user-sink outputs behind <weft/trace.hpp>.
+#include <weft/trace.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "executor_core.hpp"
+#include "trace_points.hpp"
+
+namespace weft::trace {
+
+std::string_view to_string(event_kind k) noexcept {
+  switch (k) {
+    case event_kind::spawn: return "spawn";
+    case event_kind::start: return "start";
+    case event_kind::resume: return "resume";
+    case event_kind::yield: return "yield";
+    case event_kind::block: return "block";
+    case event_kind::wake: return "wake";
+    case event_kind::sleep: return "sleep";
+    case event_kind::finish: return "finish";
+    case event_kind::exception: return "exception";
+    case event_kind::park: return "park";
+    case event_kind::steal: return "steal";
+  }
+  return "?";
+}
+
+}  // namespace weft::trace
+
+#ifdef WEFT_TRACE
+namespace weft::detail {
+
+std::atomic<bool> tracing_on{false};
+
+namespace {
+
+using trace::event;
+using trace::event_kind;
+
+// An event kept for the chrome file, owning its strings.
+struct stored_event {
+  std::uint64_t time_ns;
+  std::uint32_t worker;
+  event_kind kind;
+  std::uint64_t fiber_id;
+  std::uint64_t other_fiber;
+  std::string fiber_name;
+  std::string detail;
+};
+
+enum class output { none, text, chrome, user };
+
+struct tracer {
+  std::mutex mutex;
+  output mode = output::none;
+  trace::sink user_sink;
+  std::string chrome_path;
+  std::deque<stored_event> ring;
+  std::size_t capacity = 1'000'000;
+  std::uint64_t dropped = 0;
+  std::chrono::steady_clock::time_point start;
+  bool exit_hook_installed = false;
+};
+
+tracer& the_tracer() {
+  static tracer* t = new tracer;  // never destroyed: usable from atexit and late threads
+  return *t;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    else out += c;
+  }
+  return out;
+}
+
+// "name (fiber id)", using the last name the fiber had in the trace (names are often set
+// after a fiber starts).
+std::string fiber_label(const std::map<std::uint64_t, std::string>& names, std::uint64_t id) {
+  auto it = names.find(id);
+  return it == names.end() || it->second.empty() ? fmt::format("fiber {}", id)
+                                                 : fmt::format("{} (fiber {})", it->second, id);
+}
+
+// Chrome trace-event JSON: one track per worker with a complete ("X") slice for each stretch
+// a fiber runs, instant events for the rest, and flow arrows from waker to woken.
+void write_chrome(tracer& t) {
+  std::FILE* out = std::fopen(t.chrome_path.c_str(), "w");
+  if (!out) {
+    std::fprintf(stderr, "weft: cannot write trace file %s\n", t.chrome_path.c_str());
+    return;
+  }
+  std::vector<std::string> items;
+  std::map<std::uint32_t, const stored_event*> running;  // worker -> slice start
+  std::map<std::uint64_t, std::uint64_t> pending_flow;   // woken fiber -> flow id
+  std::map<std::uint32_t, bool> workers;
+  std::uint64_t next_flow = 1;
+  std::map<std::uint64_t, std::string> names;
+  for (const stored_event& e : t.ring)
+    if (!e.fiber_name.empty()) names[e.fiber_id] = e.fiber_name;
+  auto us = [](std::uint64_t ns) { return fmt::format("{:.3f}", static_cast<double>(ns) / 1000.0); };
+  auto end_slice = [&](std::uint32_t worker, std::uint64_t end_ns) {
+    auto it = running.find(worker);
+    if (it == running.end()) return;
+    const stored_event& b = *it->second;
+    items.push_back(fmt::format(
+        R"({{"name":"{}","cat":"fiber","ph":"X","ts":{},"dur":{},"pid":1,"tid":{},"args":{{"fiber":{}}}}})",
+        json_escape(fiber_label(names, b.fiber_id)), us(b.time_ns), us(end_ns - b.time_ns), worker, b.fiber_id));
+    running.erase(it);
+  };
+  for (const stored_event& e : t.ring) {
+    workers[e.worker] = true;
+    switch (e.kind) {
+      case event_kind::start:
+      case event_kind::resume: {
+        end_slice(e.worker, e.time_ns);
+        running[e.worker] = &e;
+        auto flow = pending_flow.find(e.fiber_id);
+        if (flow != pending_flow.end()) {
+          items.push_back(fmt::format(
+              R"({{"name":"wake","cat":"wake","ph":"f","bp":"e","id":{},"ts":{},"pid":1,"tid":{}}})",
+              flow->second, us(e.time_ns), e.worker));
+          pending_flow.erase(flow);
+        }
+        continue;
+      }
+      case event_kind::yield:
+      case event_kind::block:
+      case event_kind::sleep:
+      case event_kind::finish:
+      case event_kind::exception:
+        end_slice(e.worker, e.time_ns);
+        break;
+      case event_kind::wake:
+        if (e.other_fiber != 0) {
+          std::uint64_t id = next_flow++;
+          pending_flow[e.fiber_id] = id;
+          items.push_back(fmt::format(
+              R"({{"name":"wake","cat":"wake","ph":"s","id":{},"ts":{},"pid":1,"tid":{}}})", id,
+              us(e.time_ns), e.worker));
+        }
+        break;
+      default:
+        break;
+    }
+    std::string name = std::string(trace::to_string(e.kind));
+    if (!e.detail.empty()) name += " " + e.detail;
+    items.push_back(fmt::format(
+        R"({{"name":"{}","cat":"event","ph":"i","s":"t","ts":{},"pid":1,"tid":{},"args":{{"fiber":{},"fiber_name":"{}","other":{}}}}})",
+        json_escape(name), us(e.time_ns), e.worker, e.fiber_id, json_escape(e.fiber_name),
+        e.other_fiber));
+  }
+  std::vector<std::uint32_t> still_running;
+  for (auto& [worker, slice] : running) still_running.push_back(worker);
+  for (std::uint32_t worker : still_running) end_slice(worker, t.ring.back().time_ns);
+  for (auto& [worker, unused] : workers) {
+    (void)unused;
+    items.push_back(fmt::format(
+        R"({{"name":"thread_name","ph":"M","pid":1,"tid":{},"args":{{"name":"{}"}}}})", worker,
+        worker == 0 ? std::string("plain threads") : fmt::format("weft worker {}", worker)));
+  }
+  std::fprintf(out, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"dropped_events\":%llu},\"traceEvents\":[\n",
+               static_cast<unsigned long long>(t.dropped));
+  for (std::size_t i = 0; i < items.size(); ++i)
+    std::fprintf(out, "%s%s\n", items[i].c_str(), i + 1 < items.size() ? "," : "");
+  std::fprintf(out, "]}\n");
+  std::fclose(out);
+}
+
+// Stops the current output (writing a chrome file); the tracer's mutex is held.
+void stop_locked(tracer& t) {
+  tracing_on.store(false);
+  if (t.mode == output::chrome) write_chrome(t);
+  t.mode = output::none;
+  t.user_sink = nullptr;
+  t.ring.clear();
+  t.dropped = 0;
+}
+
+void start_locked(tracer& t, output mode) {
+  stop_locked(t);
+  t.mode = mode;
+  t.start = std::chrono::steady_clock::now();
+  tracing_on.store(true);
+}
+
+void enable_from_environment() {
+  const char* spec = std::getenv("WEFT_TRACE");
+  if (!spec || !*spec) return;
+  try {
+    trace::enable(spec);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft: ignoring WEFT_TRACE=%s: %s\n", spec, e.what());
+  }
+}
+
+// Reads WEFT_TRACE once, at start-up.
+const bool environment_read = (enable_from_environment(), true);
+
+}  // namespace
+
+void record(event_kind kind, const fiber* f, std::string_view detail, std::uint64_t other) noexcept {
+  tracer& t = the_tracer();
+  std::lock_guard guard(t.mutex);
+  if (t.mode == output::none) return;
+  worker* w = current_worker();
+  event e{static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t.start)
+                  .count()),
+          w ? 1u : 0u, kind, f ? f->id : 0, f ? std::string_view(f->name) : std::string_view(),
+          detail, other};
+  try {
+    switch (t.mode) {
+      case output::text:
+        fmt::print(stderr, "weft {:>12.3f} us  w{}  {:<9}  fiber {:>6} {:<18} {}{}\n",
+                   static_cast<double>(e.time_ns) / 1000.0, e.worker, trace::to_string(kind),
+                   e.fiber_id, fmt::format("\"{}\"", e.fiber_name), detail,
+                   other ? fmt::format("{}{}", detail.empty() ? "" : " ",
+                                       kind == event_kind::spawn ? fmt::format("(parent {})", other)
+                                                                 : fmt::format("(by fiber {})", other))
+                         : std::string());
+        break;
+      case output::chrome:
+        if (t.ring.size() >= t.capacity) {
+          t.ring.pop_front();
+          ++t.dropped;
+        }
+        t.ring.push_back(stored_event{e.time_ns, e.worker, kind, e.fiber_id, other,
+                                      std::string(e.fiber_name), std::string(detail)});
+        break;
+      case output::user:
+        t.user_sink(e);
+        break;
+      case output::none:
+        break;
+    }
+  } catch (...) {  // tracing must never break the program it watches
+  }
+}
+
+}  // namespace weft::detail
+
+namespace weft::trace {
+
+void enable(std::string_view spec) {
+  using namespace weft::detail;
+  tracer& t = the_tracer();
+  std::lock_guard guard(t.mutex);
+  if (spec == "stderr") {
+    start_locked(t, output::text);
+  } else if (spec.substr(0, 7) == "chrome:" && spec.size() > 7) {
+    t.chrome_path = std::string(spec.substr(7));
+    start_locked(t, output::chrome);
+    if (!t.exit_hook_installed) {
+      t.exit_hook_installed = true;
+      std::atexit([] { disable(); });
+    }
+  } else {
+    throw std::invalid_argument("weft::trace::enable: unknown trace spec '" + std::string(spec) +
+                                "'; use \"stderr\" or \"chrome:PATH\"");
+  }
+}
+
+void enable(sink s) {
+  using namespace weft::detail;
+  if (!s) throw std::invalid_argument("weft::trace::enable: empty sink");
+  tracer& t = the_tracer();
+  std::lock_guard guard(t.mutex);
+  start_locked(t, output::user);
+  t.user_sink = std::move(s);
+}
+
+void disable() {
+  using namespace weft::detail;
+  tracer& t = the_tracer();
+  std::lock_guard guard(t.mutex);
+  stop_locked(t);
+}
+
+bool enabled() noexcept { return weft::detail::tracing_on.load(); }
+
+void set_chrome_capacity(std::size_t events) {
+  using namespace weft::detail;
+  tracer& t = the_tracer();
+  std::lock_guard guard(t.mutex);
+  t.capacity = events == 0 ? 1 : events;
+  while (t.ring.size() > t.capacity) {
+    t.ring.pop_front();
+    ++t.dropped;
+  }
+}
+
+}  // namespace weft::trace
+
+#else  // WEFT_TRACE off: the API exists and says so.
+namespace weft::trace {
+namespace {
+[[noreturn]] void compiled_out() {
+  throw std::logic_error("weft::trace: weft was built with WEFT_TRACE=OFF; no trace points exist");
+}
+}  // namespace
+void enable(std::string_view) { compiled_out(); }
+void enable(sink) { compiled_out(); }
+void disable() {}
+bool enabled() noexcept { return false; }
+void set_chrome_capacity(std::size_t) {}
+}  // namespace weft::trace
+#endif

@@ -1,0 +1,162 @@
+// Tracing: event order through a user sink, the stderr line format, and errors.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+namespace {
+
+struct recorded {
+  weft::trace::event_kind kind;
+  std::uint64_t fiber;
+  std::string name;
+  std::string detail;
+  std::uint64_t other;
+};
+
+// Collects events from a user sink while alive.
+struct recorder {
+  std::mutex mutex;
+  std::vector<recorded> events;
+  recorder() {
+    weft::trace::enable([this](const weft::trace::event& e) {
+      std::lock_guard guard(mutex);
+      events.push_back({e.kind, e.fiber_id, std::string(e.fiber_name), std::string(e.detail),
+                        e.other_fiber});
+    });
+  }
+  ~recorder() { weft::trace::disable(); }
+  std::vector<std::string> script(std::uint64_t first_id) {
+    std::vector<std::string> out;
+    for (auto& e : events)
+      out.push_back(std::string(weft::trace::to_string(e.kind)) + " " +
+                    std::to_string(e.fiber - first_id) + (e.detail.empty() ? "" : " " + e.detail));
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a scripted program produces its events in order", "[trace]") {
+  std::vector<std::string> script;
+  std::uint64_t main_id = 0;
+  {
+    recorder r;
+    weft::run([&] {
+      main_id = weft::this_fiber::id();
+      weft::this_fiber::set_name("main");
+      weft::event ev;
+      auto child = weft::spawn([&] {
+        weft::this_fiber::set_name("child");
+        ev.wait();           // block event
+        weft::this_fiber::yield();
+      });
+      ev.set();              // wake child (by main)
+      weft::this_fiber::sleep_for(std::chrono::milliseconds(1));
+      child.join();
+    });
+    script = r.script(main_id);
+  }
+  // Ids are relative to the main fiber: main is 0, child is 1.
+  const std::vector<std::string> expected = {
+      "spawn 0",        // main queued from the plain thread
+      "start 0",
+      "spawn 1",        // child spawned by main, runs at once
+      "start 1",
+      "block 1 event",
+      "resume 0",
+      "wake 1",         // main sets the event
+      "sleep 0",
+      "resume 1",
+      "finish 1",       // child's yield finds nobody ready: no yield event
+      "wake 0 timer",
+      "resume 0",
+      "finish 0",
+  };
+  CHECK(script == expected);
+}
+
+TEST_CASE("wake and spawn events name the other fiber; names travel", "[trace]") {
+  recorder r;
+  std::uint64_t main_id = 0, child_id = 0;
+  weft::run([&] {
+    weft::this_fiber::set_name("parent");
+    main_id = weft::this_fiber::id();
+    weft::event ev;
+    auto child = weft::spawn([&] {
+      child_id = weft::this_fiber::id();
+      ev.wait();
+    });
+    ev.set();
+    child.join();
+  });
+  bool saw_spawn = false, saw_wake = false;
+  for (auto& e : r.events) {
+    if (e.kind == weft::trace::event_kind::spawn && e.fiber == child_id) {
+      saw_spawn = true;
+      CHECK(e.other == main_id);
+    }
+    if (e.kind == weft::trace::event_kind::wake && e.fiber == child_id) {
+      saw_wake = true;
+      CHECK(e.other == main_id);
+    }
+    if (e.fiber == main_id && e.kind == weft::trace::event_kind::finish) CHECK(e.name == "parent");
+  }
+  CHECK(saw_spawn);
+  CHECK(saw_wake);
+}
+
+TEST_CASE("an exception escaping a fiber is an exception event with its message", "[trace]") {
+  recorder r;
+  CHECK_THROWS_AS(weft::run([] { throw std::runtime_error("boom"); }), std::runtime_error);
+  bool found = false;
+  for (auto& e : r.events)
+    if (e.kind == weft::trace::event_kind::exception) {
+      found = true;
+      CHECK(e.detail.find("boom") != std::string::npos);
+    }
+  CHECK(found);
+}
+
+TEST_CASE("stderr tracing prints one aligned line per event", "[trace]") {
+  std::FILE* capture = std::tmpfile();
+  REQUIRE(capture);
+  std::fflush(stderr);
+  int saved = dup(fileno(stderr));
+  dup2(fileno(capture), fileno(stderr));
+  weft::trace::enable("stderr");
+  weft::run([] {
+    weft::this_fiber::set_name("solo");
+    weft::this_fiber::yield();
+  });
+  weft::trace::disable();
+  std::fflush(stderr);
+  dup2(saved, fileno(stderr));
+  close(saved);
+  std::rewind(capture);
+  std::vector<std::string> lines;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, capture)) lines.emplace_back(buf);
+  std::fclose(capture);
+  REQUIRE(lines.size() == 3);  // spawn, start, finish
+  CHECK(lines[0].find("spawn") != std::string::npos);
+  CHECK(lines[1].find("start") != std::string::npos);
+  CHECK(lines[2].find("finish") != std::string::npos);
+  CHECK(lines[2].find("\"solo\"") != std::string::npos);
+  // Aligned: the event name starts in the same column on every line.
+  const auto column = lines[0].find("spawn");
+  CHECK(lines[1].find("start") == column);
+  CHECK(lines[2].find("finish") == column);
+  CHECK(lines[0].rfind("weft ", 0) == 0);
+}
+
+TEST_CASE("a bad trace spec is rejected with the choices", "[trace]") {
+  CHECK_THROWS_WITH(weft::trace::enable("nowhere"), Catch::Contains("chrome:PATH"));
+  CHECK_FALSE(weft::trace::enabled());
+}

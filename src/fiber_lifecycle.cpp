@@ -83,12 +83,15 @@ executor::executor(executor_options options) : core_(new detail::executor_core(o
 }
 
 executor::~executor() {
-  detail::executor_core* core = core_.release();
+  // core_ stays set while the fibers unwind: code on their stacks may still call spawn() on
+  // this executor, which must throw std::logic_error, not dereference a null core.
+  detail::executor_core* core = core_.get();
   if (detail::current_fiber() && detail::current_fiber()->owner == core) {
     std::fprintf(stderr, "weft: an executor was destroyed by one of its own fibers\n");
     std::terminate();
   }
   core->unwind_all();
+  core_.release();
   core->release();
 }
 

@@ -96,7 +96,17 @@ void worker::switch_to(fiber& self, fiber* next) noexcept {
   WEFT_TRACE_EVENT(trace::event_kind::resume, &self);
 }
 
-void worker::suspend(fiber& self) noexcept { switch_to(self, next_ready()); }
+void worker::suspend(fiber& self) noexcept {
+  fiber* next = next_ready();
+  if (next == &self) {
+    // A sleep whose deadline passed before anything else became ready: its own timer made
+    // it the next fiber. Switching to ourselves would resume a stale saved context; just do
+    // what the resumed side would have done and carry on.
+    after_switch();
+    return;
+  }
+  switch_to(self, next);
+}
 
 void worker::yield(fiber& self) noexcept {
   fiber* next = next_ready();

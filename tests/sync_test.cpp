@@ -24,17 +24,32 @@ using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 
 // Counting replacement of the global allocation functions: while a thread's counter is set,
-// it adds every byte that thread allocates with operator new.
+// it adds every byte that thread allocates with operator new. Every non-aligned form is
+// replaced, so each allocation pairs malloc with free (sanitizers check the pairing); the
+// aligned forms stay the runtime's own, allocating and freeing together.
 namespace {
 thread_local std::size_t* allocation_counter = nullptr;
-}
-void* operator new(std::size_t n) {
+void* counted_malloc(std::size_t n) noexcept {
   if (allocation_counter) *allocation_counter += n;
-  if (void* p = std::malloc(n ? n : 1)) return p;
+  return std::malloc(n ? n : 1);
+}
+}  // namespace
+void* operator new(std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
   throw std::bad_alloc();
 }
+void* operator new[](std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 std::vector<int> iota_vector(int n, int from = 0) {

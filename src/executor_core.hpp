@@ -25,6 +25,7 @@ class ready_queue {
   void append(ready_queue& other) noexcept;  // moves all of `other` to our back
 
  private:
+  friend struct registry_layout;  // registry.cpp: field offsets for debuggers
   fiber* head_ = nullptr;
   fiber* tail_ = nullptr;
 };
@@ -82,6 +83,7 @@ class worker {
   void add_timer(fiber* f, std::chrono::steady_clock::time_point deadline);
 
  private:
+  friend struct registry_layout;
   void collect_due_timers() noexcept;
   bool wait_for_work();  // false: nothing can ever make a fiber ready
   void switch_to(fiber& self, fiber* next) noexcept;
@@ -155,6 +157,7 @@ class executor_core {
   bool parked_ = false;
 
   friend class ::weft::executor;
+  friend struct registry_layout;
 };
 
 // The calling thread's fiber and worker (non-inlined: fibers may resume on other threads).

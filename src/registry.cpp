@@ -1,0 +1,206 @@
+// The executor registry and the layout description that tools/weft-gdb.py reads.
+#include "registry.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "context/backend.hpp"
+#include "executor_core.hpp"
+
+// The debugger's entry points (see registry.hpp). Plain C symbols, kept by the linker as long as
+// this file is linked in, which every program creating an executor does.
+extern "C" {
+struct weft_registry_node {
+  weft_registry_node* next;
+  weft::detail::executor_core* core;
+};
+[[gnu::used, gnu::visibility("default")]] weft_registry_node* weft_registry_head = nullptr;
+[[gnu::used, gnu::visibility("default")]] char weft_debug_layout[2048] = "";
+}
+
+namespace weft::detail {
+
+// Appends "key=value;" fields to a fixed buffer.
+struct layout_writer {
+  char* out;
+  std::size_t size;
+  std::size_t used = 0;
+
+  void add(const char* key, std::size_t value) noexcept { print("%s=%zu;", key, value); }
+  template <class... Args>
+  void print(const char* format, Args... args) noexcept {
+    if (used >= size) return;
+    const int n = std::snprintf(out + used, size - used, format, args...);
+    if (n > 0) used += static_cast<std::size_t>(n);
+  }
+};
+
+// Reads private offsets: a friend of executor_core (and of the classes holding the queues).
+struct registry_layout {
+  static void describe(char* out, std::size_t size) noexcept;
+  // Where the executor keeps its fibers, for whichever shape executor_core has: the fields
+  // that exist (and that we may read) are described, the others left out.
+  template <class Core, class Worker, class Queue>
+  static void describe_lists(layout_writer& w) noexcept;
+};
+
+namespace {
+
+std::mutex registry_mutex;
+std::once_flag layout_written;
+
+// The frame a switch leaves on a suspended stack, for both backends; the asm numbers come from
+// asm_x86_64_sysv.h, Boost's from its jump_fcontext for x86-64 SysV ELF (the same layout since
+// Boost 1.61; builds of Boost with shadow-stack support (BOOST_USE_CET/SHSTK) add a slot).
+#if defined(WEFT_CONTEXT_BACKEND_ASM)
+constexpr std::size_t frame_r12 = WEFT_CTX_R12, frame_r13 = WEFT_CTX_R13,
+                      frame_r14 = WEFT_CTX_R14, frame_r15 = WEFT_CTX_R15,
+                      frame_rbx = WEFT_CTX_RBX, frame_rbp = WEFT_CTX_RBP,
+                      frame_rip = WEFT_CTX_RIP, frame_size = WEFT_CTX_FRAME_SIZE;
+#else
+constexpr std::size_t frame_r12 = 0x08, frame_r13 = 0x10, frame_r14 = 0x18, frame_r15 = 0x20,
+                      frame_rbx = 0x28, frame_rbp = 0x30, frame_rip = 0x38, frame_size = 0x40;
+#endif
+
+// "ptr0,size8" when std::string keeps its data pointer first and its length after it
+// (libstdc++'s C++11 ABI), checked on a real string; "unknown" otherwise.
+const char* string_layout() noexcept {
+  const std::string probe(40, 'x');  // long enough to live on the heap
+  const char* data = nullptr;
+  std::size_t length = 0;
+  std::memcpy(&data, reinterpret_cast<const char*>(&probe), sizeof data);
+  std::memcpy(&length, reinterpret_cast<const char*>(&probe) + sizeof data, sizeof length);
+  return data == probe.data() && length == probe.size() ? "ptr0,size8" : "unknown";
+}
+
+// "begin0,end8" when std::vector starts with pointers to its first element and past its last
+// one (libstdc++), checked on a real vector; "unknown" otherwise.
+const char* vector_layout() noexcept {
+  std::vector<void*> probe(3);
+  void** begin = nullptr;
+  void** end = nullptr;
+  std::memcpy(&begin, reinterpret_cast<const char*>(&probe), sizeof begin);
+  std::memcpy(&end, reinterpret_cast<const char*>(&probe) + sizeof begin, sizeof end);
+  return begin == probe.data() && end == probe.data() + 3 ? "begin0,end8" : "unknown";
+}
+
+// How far below the top of a new context's stack (rounded down to 16 bytes) the backend puts
+// the frame that the context's first switch resumes. A fiber's stack ends where its control
+// block starts, so a fiber whose saved context is still there has never run.
+std::size_t start_frame_depth() noexcept {
+  alignas(16) static unsigned char scratch[512];
+  const stack_span span{scratch, sizeof scratch};
+  context probe(span, [](void*) {}, nullptr);  // prepared, never switched to
+  const auto top = reinterpret_cast<std::uintptr_t>(span.top()) & ~std::uintptr_t{15};
+  return top - reinterpret_cast<std::uintptr_t>(context_access::handle(probe));
+}
+
+}  // namespace
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // fine for these non-virtual classes
+
+template <class Core, class Worker, class Queue>
+void registry_layout::describe_lists(layout_writer& w) noexcept {
+  constexpr bool one_worker = requires { &Core::started_head_; &Core::worker_; &Core::remote_;
+                                         &Worker::ready_; &Queue::head_; };
+  constexpr bool many_workers = requires { &Core::workers_; &Worker::live_head; };
+  static_assert(one_worker || many_workers,
+                "registry.cpp and tools/weft-gdb.py do not know where this executor_core keeps "
+                "its fibers: teach them (or make registry_layout a friend where needed)");
+  // One worker: the fibers that have started, plus the never-started ones in the run queues.
+  if constexpr (one_worker) {
+    w.add("core.started_head", offsetof(Core, started_head_));
+    w.add("core.ready_head", offsetof(Core, worker_) + offsetof(Worker, ready_) +
+                                 offsetof(Queue, head_));
+    w.add("core.remote_head", offsetof(Core, remote_) + offsetof(Queue, head_));
+  }
+  // Several workers, each with a list of the live fibers spawned on it.
+  if constexpr (many_workers) {
+    static_assert(sizeof(typename decltype(Core::workers_)::value_type) == sizeof(void*),
+                  "workers_ holds plain pointers to workers");
+    w.add("core.workers", offsetof(Core, workers_));
+    w.add("worker.live_head", offsetof(Worker, live_head));
+    w.print("vector=%s;", vector_layout());
+  }
+}
+
+void registry_layout::describe(char* out, std::size_t size) noexcept {
+  context probe;
+  const std::size_t context_sp = static_cast<std::size_t>(
+      reinterpret_cast<char*>(&context_access::handle(probe)) - reinterpret_cast<char*>(&probe));
+  layout_writer w{out, size};
+  w.print("weft-debug 1;backend=%s;", std::string(context_backend_type::name).c_str());
+  w.add("pointer", sizeof(void*));
+  w.add("node.next", offsetof(weft_registry_node, next));
+  w.add("node.core", offsetof(weft_registry_node, core));
+  w.add("core.live", offsetof(executor_core, live_));
+  describe_lists<executor_core, worker, ready_queue>(w);
+  w.add("fiber.ctx_sp", offsetof(fiber, ctx) + context_sp);
+  w.add("fiber.start_depth", start_frame_depth());
+  w.add("fiber.id", offsetof(fiber, id));
+  w.add("fiber.name", offsetof(fiber, name));
+  w.add("fiber.finished", offsetof(fiber, finished));
+  w.add("fiber.waiting_on", offsetof(fiber, waiting_on));
+  w.add("fiber.wait_object", offsetof(fiber, wait_object));
+  w.add("fiber.next_ready", offsetof(fiber, next_ready));
+  w.add("fiber.next_live", offsetof(fiber, next_live));
+  w.add("fiber.region_low", offsetof(fiber, region) + offsetof(stack_span, low));
+  w.add("fiber.region_size", offsetof(fiber, region) + offsetof(stack_span, size));
+  w.add("fiber.guarded", offsetof(fiber, guarded));
+  static_assert(sizeof(wait_kind) == 1 && sizeof(bool) == 1 && sizeof(std::atomic<bool>) == 1);
+  w.add("frame.r12", frame_r12);
+  w.add("frame.r13", frame_r13);
+  w.add("frame.r14", frame_r14);
+  w.add("frame.r15", frame_r15);
+  w.add("frame.rbx", frame_rbx);
+  w.add("frame.rbp", frame_rbp);
+  w.add("frame.rip", frame_rip);
+  w.add("frame.size", frame_size);
+  w.print("string=%s;", string_layout());
+  w.print("wait_kinds=");
+  for (int k = 0; k < 64; ++k) {
+    const std::string_view name = to_string(static_cast<wait_kind>(k));
+    if (name == "?") break;
+    w.print(k == 0 ? "%.*s" : "|%.*s", static_cast<int>(name.size()), name.data());
+  }
+  w.print(";");
+}
+
+#pragma GCC diagnostic pop
+
+void register_core(executor_core& core) noexcept {
+  // Written with the first executor, before any fiber exists for a debugger to look at.
+  std::call_once(layout_written,
+                 [] { registry_layout::describe(weft_debug_layout, sizeof weft_debug_layout); });
+  auto* node = new (std::nothrow) weft_registry_node{nullptr, &core};
+  if (node == nullptr) return;
+  std::lock_guard guard(registry_mutex);
+  node->next = weft_registry_head;
+  weft_registry_head = node;
+}
+
+void unregister_core(executor_core& core) noexcept {
+  weft_registry_node* found = nullptr;
+  {
+    std::lock_guard guard(registry_mutex);
+    for (weft_registry_node** link = &weft_registry_head; *link; link = &(*link)->next) {
+      if ((*link)->core == &core) {
+        found = *link;
+        *link = found->next;
+        break;
+      }
+    }
+  }
+  delete found;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,66 @@
+// Target program of the gdb_fibers tests (tests/gdb_fibers.py, tools/weft-gdb.py): fibers
+// suspended in several ways, then one fiber stops in weft_gdb_fibers_stop(), where gdb lists
+// the fibers and unwinds a suspended one. Run alone, it finishes normally.
+#include <atomic>
+#include <chrono>
+
+#include <weft/weft.hpp>
+
+namespace {
+
+weft::event gate;
+weft::channel<int> numbers;
+std::atomic<bool> done{false};
+
+}  // namespace
+
+// The breakpoint spot, called by the fiber named "inspector".
+extern "C" [[gnu::noinline]] void weft_gdb_fibers_stop() { asm volatile("" ::: "memory"); }
+
+// Frames that weft-bt must show in the suspended fibers' backtraces.
+extern "C" [[gnu::noinline]] void weft_gdb_wait_on_event() {
+  gate.wait();
+  asm volatile("" ::: "memory");  // keeps the call above from becoming a tail call
+}
+extern "C" [[gnu::noinline]] int weft_gdb_receive() {
+  const int v = numbers.recv().value_or(-1);
+  asm volatile("" ::: "memory");
+  return v;
+}
+extern "C" [[gnu::noinline]] void weft_gdb_nap() {
+  weft::this_fiber::sleep_for(std::chrono::seconds(1));
+  asm volatile("" ::: "memory");
+}
+
+int main() {
+  weft::executor ex;
+  // Never run: its fiber stays "not started", in the executor's remote queue.
+  weft::executor idle;
+  idle.spawn([] { weft::this_fiber::set_name("never-run"); }).detach();
+
+  ex.spawn([] {
+    weft::this_fiber::set_name("event-waiter");
+    weft_gdb_wait_on_event();
+  }).detach();
+  ex.spawn([] {
+    weft::this_fiber::set_name("channel-reader");
+    weft_gdb_receive();
+  }).detach();
+  ex.spawn([] {
+    weft::this_fiber::set_name("sleeper");
+    weft_gdb_nap();
+  }).detach();
+  ex.spawn([] {
+    weft::this_fiber::set_name("yielder");
+    while (!done.load()) weft::this_fiber::yield();
+  }).detach();
+  ex.spawn([] {
+    weft::this_fiber::set_name("inspector");
+    weft_gdb_fibers_stop();
+    gate.set();
+    numbers.send(1);
+    done.store(true);
+  }).detach();
+  ex.run();
+  return 0;
+}

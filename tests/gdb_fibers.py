@@ -1,0 +1,130 @@
+# gdb -nx -batch -x gdb_fibers.py gdb_fibers: tests tools/weft-gdb.py (WEFT_GDB_SCRIPT) on the
+# program tests/gdb_fibers.cpp stopped in weft_gdb_fibers_stop(): `info weft-fibers` must list
+# every fiber with its state, and `weft-bt` must unwind suspended fibers through the frames
+# that suspended them, down to the backend's trampoline (WEFT_BT_OUTERMOST), then leave gdb on
+# the current frame. WEFT_GDB_MODE=live checks the stopped process; WEFT_GDB_MODE=core saves a
+# core file (WEFT_GDB_CORE) with gcore, kills the process and checks the core file.
+# Exits gdb with 0 on success.
+import os
+import re
+
+import gdb
+
+problems = []
+
+
+def check(condition, what):
+    if not condition:
+        problems.append(what)
+        print("FAIL: " + what)
+
+
+def run(command):
+    text = gdb.execute(command, to_string=True)
+    print("(gdb) %s\n%s" % (command, text))
+    return text
+
+
+# A row of the listing: mark, id, state, waits-on, stack size, "name".
+ROW = re.compile(r'^(?P<mark>[* ])\s*(?P<id>\d+)\s+(?P<state>.+?)\s{2,}(?P<waits>.+?)\s{2,}'
+                 r'(?P<stack>\d+)\s+"(?P<name>[^"]*)"$')
+
+
+def check_listing():
+    text = run("info weft-fibers")
+    rows = {}
+    for line in text.splitlines():
+        m = ROW.match(line)
+        if m:
+            rows[m.group("name")] = m.groupdict()
+    check(text.count("executor 0x") == 2, "two executors listed")
+    expected = {
+        "event-waiter": ("blocked", "event 0x"),
+        "channel-reader": ("blocked", "channel recv 0x"),
+        "sleeper": ("sleeping", "sleep"),
+        "yielder": ("ready", "-"),
+        "inspector": ("running (thread 1)", "-"),
+        "": ("not started", "-"),
+    }
+    for name, (state, waits) in expected.items():
+        row = rows.get(name)
+        check(row is not None, "fiber %r listed" % name)
+        if row is None:
+            continue
+        check(row["state"] == state, "fiber %r is %r, not %r" % (name, state, row["state"]))
+        check(row["waits"].startswith(waits),
+              "fiber %r waits on %r..., not %r" % (name, waits, row["waits"]))
+        check(row["stack"] == "65536", "fiber %r has a 65536-byte stack" % name)
+    check(rows.get("inspector", {}).get("mark") == "*", "the running fiber is marked with *")
+    return {name: int(row["id"]) for name, row in rows.items()}
+
+
+def frames(bt):
+    return [line for line in bt.splitlines() if re.match(r"#\d+\s", line)]
+
+
+def check_backtrace(ids, name, must_show, outermost):
+    bt = run("weft-bt %d" % ids[name])
+    lines = frames(bt)
+    check(len(lines) >= 3, "weft-bt of %r shows frames" % name)
+    check(lines and lines[0].startswith("#0 "), "weft-bt of %r starts at frame #0" % name)
+    for function in must_show:
+        check(function in bt, "weft-bt of %r shows %s" % (name, function))
+    check("weft_gdb_fibers_stop" not in bt,
+          "weft-bt of %r does not show the current thread's frames" % name)
+    check("??" not in bt, "weft-bt of %r: every frame named" % name)
+    check("Backtrace stopped" not in bt and "corrupt stack" not in bt,
+          "weft-bt of %r ends cleanly" % name)
+    check(lines and outermost in lines[-1], "weft-bt of %r ends at %s" % (name, outermost))
+
+
+def check_all(outermost):
+    ids = check_listing()
+    if any(n not in ids for n in ("event-waiter", "channel-reader", "sleeper", "inspector")):
+        return
+    gdb.execute("frame 1", to_string=True)  # weft-bt must come back to a selected outer frame
+    before = gdb.selected_frame()
+    check_backtrace(ids, "event-waiter", ["weft_gdb_wait_on_event", "weft::event::wait"],
+                    outermost)
+    check_backtrace(ids, "channel-reader", ["weft_gdb_receive", "weft::detail::block"], outermost)
+    check_backtrace(ids, "sleeper", ["weft_gdb_nap"], outermost)
+    check(gdb.selected_frame() == before, "weft-bt leaves the selected frame as it was")
+    bt = run("bt")
+    check(frames(bt) and "weft_gdb_fibers_stop" in frames(bt)[0],
+          "after weft-bt, bt is the current thread's again")
+    running = run("weft-bt %d" % ids["inspector"])
+    check("weft_gdb_fibers_stop" in running, "weft-bt of the running fiber shows its thread")
+    not_started = run("weft-bt %d" % ids[""])
+    check("has not run yet" in not_started, "weft-bt of a fiber that never ran says so")
+
+
+def main():
+    mode = os.environ.get("WEFT_GDB_MODE", "live")
+    outermost = os.environ["WEFT_BT_OUTERMOST"]
+    gdb.execute("set pagination off")
+    gdb.execute("set confirm off")
+    gdb.execute("source " + os.environ["WEFT_GDB_SCRIPT"])
+    gdb.execute("break weft_gdb_fibers_stop")
+    gdb.execute("run")
+    if mode == "core":
+        core = os.environ["WEFT_GDB_CORE"]
+        if os.path.exists(core):
+            os.remove(core)
+        gdb.execute("gcore " + core)
+        gdb.execute("kill")
+        gdb.execute("core-file " + core)
+        check_all(outermost)
+        os.remove(core)
+    else:
+        check_all(outermost)
+        gdb.execute("kill")
+    print("FAIL: %d problems" % len(problems) if problems else "PASS (%s)" % mode)
+    return 1 if problems else 0
+
+
+try:
+    status = main()
+except Exception as e:  # a gdb error (no breakpoint hit, no process): fail, do not hang
+    print("FAIL: " + str(e))
+    status = 2
+gdb.execute("quit %d" % status)

@@ -3,6 +3,8 @@
 //   overflow             a fiber ("deep") recurses forever into its guard page
 //   overflow-big-frames  the same with frames larger than the guard page
 //   overflow-thread      the same in an executor run by a second thread
+//   overflow-workers     the same in an executor with 4 workers, after yields that let the
+//                        fiber move to a worker thread
 //   overflow-user        the same with an application SIGSEGV handler installed before weft's
 //   null-write           a fiber writes through a (near-)null pointer
 //   null-write-main      the main thread does, after an executor exists
@@ -63,13 +65,19 @@ void install_user_handler() {
   sigaction(SIGSEGV, &action, nullptr);
 }
 
-void run_fiber(void (*body)(), bool on_thread = false) {
-  auto go = [body] {
-    weft::run([body] {
+void run_fiber(void (*body)(), bool on_thread = false, std::size_t workers = 1) {
+  auto go = [body, workers] {
+    weft::executor_options options;
+    options.workers = workers;
+    weft::run([body, workers] {
       weft::this_fiber::set_name("deep");
       say_id();
+      for (std::size_t i = 1; i < workers; ++i) {  // busy siblings, and chances to move
+        weft::spawn([] { for (int k = 0; k < 100; ++k) weft::this_fiber::yield(); }).detach();
+        weft::this_fiber::yield();
+      }
       body();
-    });
+    }, options);
   };
   if (on_thread) std::thread(go).join();
   else go();
@@ -87,6 +95,7 @@ int main(int argc, char** argv) {
   if (mode == "overflow") run_fiber(overflow);
   else if (mode == "overflow-big-frames") run_fiber(overflow_big);
   else if (mode == "overflow-thread") run_fiber(overflow, true);
+  else if (mode == "overflow-workers") run_fiber(overflow, false, 4);
   else if (mode == "overflow-user") {
     install_user_handler();
     run_fiber(overflow);

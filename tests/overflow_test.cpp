@@ -69,16 +69,18 @@ std::string overflow_line(const death& d) {
 
 }  // namespace
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_TEST_ASAN 1
+// AddressSanitizer and ThreadSanitizer install their own SIGSEGV handler before main().
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_TEST_SANITIZER_SEGV 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_TEST_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WEFT_TEST_SANITIZER_SEGV 1
 #endif
 #endif
 
 TEST_CASE("a fiber running into its guard page is reported, then aborts", "[overflow]") {
-  for (const char* mode : {"overflow", "overflow-big-frames", "overflow-thread", "overflow-user"}) {
+  for (const char* mode : {"overflow", "overflow-big-frames", "overflow-thread", "overflow-workers",
+                           "overflow-user"}) {
     INFO("mode " << mode);
     const death d = run_child(mode);
     INFO(d.how() << ", stderr:\n" << d.err);
@@ -94,9 +96,9 @@ TEST_CASE("an ordinary segfault stays an ordinary segfault", "[overflow]") {
     const death d = run_child(mode);
     INFO(d.how() << ", stderr:\n" << d.err);
     CHECK(d.err.find("stack overflow") == std::string::npos);
-#ifdef WEFT_TEST_ASAN
-    // AddressSanitizer's handler was there first; weft hands it the fault, and it reports it.
-    CHECK(d.err.find("AddressSanitizer: SEGV") != std::string::npos);
+#ifdef WEFT_TEST_SANITIZER_SEGV
+    // The sanitizer's handler was there first; weft hands it the fault, and it reports it.
+    CHECK(d.err.find("Sanitizer: SEGV") != std::string::npos);
     CHECK_FALSE(d.exited(0));
 #else
     CHECK(d.signaled(SIGSEGV));

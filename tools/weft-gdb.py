@@ -50,13 +50,13 @@ def _symbol_address(name):
 
 
 class Layout:
-    """The offsets that the program wrote into weft_debug_layout as it started."""
+    """The offsets that the program wrote into weft_debug_layout with its first executor."""
 
     def __init__(self):
         raw = _read(_symbol_address("weft_debug_layout"), 2048)
         text = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
         if not text:
-            raise WeftError("weft_debug_layout is empty: the program has not started yet")
+            raise WeftError("weft_debug_layout is empty: no executor was created yet")
         fields = text.split(";")
         header = fields[0].split()
         if len(header) != 2 or header[0] != "weft-debug" or header[1] != "1":

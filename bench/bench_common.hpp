@@ -5,6 +5,8 @@
 //   --reps N      measured repetitions of each candidate (interleaved round-robin)
 //   --iters N     operations per repetition
 //   --csv FILE    also write the results as CSV: tier,name,median_ns,min_ns,max_ns,ratio
+//   --filter TEXT run only the candidates whose "tier/name" contains TEXT, or one of the
+//                 '|'-separated alternatives in TEXT (default: all)
 #pragma once
 
 #include <algorithm>
@@ -45,6 +47,22 @@ struct options {
   int reps = 9;
   std::uint64_t iters = 2'000'000;
   std::string csv;  // empty: no CSV file
+  std::string filter;  // empty: every candidate
+
+  // Whether the candidate `name` of `tier` is to run: "tier/name" contains --filter's text or
+  // one of its '|'-separated alternatives.
+  bool selected(std::string_view tier, std::string_view name) const {
+    if (filter.empty()) return true;
+    std::string key = std::string(tier) + "/" + std::string(name);
+    std::string_view rest = filter;
+    for (;;) {
+      std::size_t bar = rest.find('|');
+      std::string_view alt = rest.substr(0, bar);
+      if (!alt.empty() && key.find(alt) != std::string::npos) return true;
+      if (bar == std::string_view::npos) return false;
+      rest.remove_prefix(bar + 1);
+    }
+  }
 };
 
 namespace detail {
@@ -52,10 +70,12 @@ namespace detail {
 [[noreturn]] inline void usage(const char* prog, const options& defaults, int status) {
   std::FILE* out = status == 0 ? stdout : stderr;
   std::fprintf(out,
-               "usage: %s [--reps N] [--iters N] [--csv FILE]\n"
-               "  --reps N     measured repetitions of each candidate (default %d)\n"
-               "  --iters N    operations per repetition (default %llu)\n"
-               "  --csv FILE   also write tier,name,median_ns,min_ns,max_ns,ratio to FILE\n",
+               "usage: %s [--reps N] [--iters N] [--csv FILE] [--filter TEXT]\n"
+               "  --reps N       measured repetitions of each candidate (default %d)\n"
+               "  --iters N      operations per repetition (default %llu)\n"
+               "  --csv FILE     also write tier,name,median_ns,min_ns,max_ns,ratio to FILE\n"
+               "  --filter TEXT  run only the candidates whose tier/name contains TEXT (or one of\n"
+               "                 its '|'-separated alternatives)\n",
                prog, defaults.reps, static_cast<unsigned long long>(defaults.iters));
   std::exit(status);
 }
@@ -90,7 +110,7 @@ inline options parse_options(int argc, char** argv, options defaults = {}) {
       flag = arg.substr(0, eq);
       value = argv[i] + eq + 1;
     }
-    if (flag != "--reps" && flag != "--iters" && flag != "--csv") {
+    if (flag != "--reps" && flag != "--iters" && flag != "--csv" && flag != "--filter") {
       std::fprintf(stderr, "%s: unknown argument '%s'\n", prog, argv[i]);
       detail::usage(prog, defaults, 2);
     }
@@ -105,6 +125,8 @@ inline options parse_options(int argc, char** argv, options defaults = {}) {
       o.reps = detail::parse_positive<int>(prog, flag, value, defaults);
     } else if (flag == "--iters") {
       o.iters = detail::parse_positive<std::uint64_t>(prog, flag, value, defaults);
+    } else if (flag == "--filter") {
+      o.filter = value;
     } else {
       if (*value == '\0') {
         std::fprintf(stderr, "%s: --csv needs a file name\n", prog);

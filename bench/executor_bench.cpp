@@ -1,25 +1,55 @@
-// weft_executor_bench: the executor's operations against Boost.Fiber (pooled stacks), measured
-// interleaved in one process, plus skynet and a million blocked fibers, each in a child process
-// so that its peak RSS is its own.
+// weft_executor_bench: the executor's operations against Boost.Fiber (pooled stacks) and
+// std::thread, measured interleaved in one process; skynet and live-fiber memory, each run in
+// a child process so that its peak RSS is its own; and the cost of trace points.
 //
-//   yield round trip   two fibers yielding to each other; ns per A->B->A
-//   spawn+join         a fiber spawns an empty fiber and joins it; ns per pair
-//   skynet N           a 10-ary tree of fibers with N leaves, join-based sum; ms and peak RSS
-//   event 1M           1M fibers blocked on one event (16 KiB stacks, no guard); RSS per fiber
+//   yield        two fibers yielding to each other; ns per A->B->A round trip
+//                (std::thread: two threads handing a turn over with a condition variable)
+//   spawn+join   a fiber spawns an empty fiber and joins it; ns per pair
+//                (std::thread: create an empty thread and join it)
+//   skynet       a 10-ary tree of fibers with N leaves, join-based sum; ms per run, peak RSS.
+//                weft on 1 and 2 workers at 10k, 100k and 1M leaves; Boost.Fiber round_robin
+//                (one thread, pooled stacks) and work_stealing (two threads, malloc'd stacks:
+//                the pool is not thread-safe) and std::thread (a thread per node) at 10k and
+//                100k (at 1M Boost.Fiber needs ~17 GB and std::thread hits EAGAIN)
+//   memory       N fibers blocked at once (16 KiB stacks, no guard pages, weft and Boost.Fiber
+//                alike); KiB of peak RSS per live fiber, less an idle child's peak RSS
+//   trace        yield and spawn+join with trace points compiled in: tracing off, on into a
+//                no-op user sink, and on into the Chrome ring buffer. In a WEFT_TRACE=OFF build
+//                only the "trace off" candidates run (that is the compiled-out figure)
+//
+// Every tier's ratio is to its weft candidate (trace: to "trace off"). Candidates of one tier
+// are measured interleaved: each repetition visits every candidate once, starting one further
+// along each time. --filter selects candidates by "tier/name" (see bench_common.hpp).
+//
+// CSV rows beyond the tiers above, for bench/compare: "skynet-rss" (peak RSS in MiB, in the
+// median/min/max columns), "skynet-threads" (how many OS threads ran skynet leaves, for the
+// multi-worker candidates) and "skynet-os-limit" (runs the OS refused, std::thread's EAGAIN:
+// median = min = failed runs, max = runs tried; such runs are no samples and no failure).
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/fiber/all.hpp>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include <weft/trace.hpp>
 #include <weft/weft.hpp>
 
 #include "bench_common.hpp"
@@ -69,6 +99,34 @@ double boost_yield(std::uint64_t round_trips) {
   return ns_since(start) / static_cast<double>(round_trips);
 }
 
+// Two threads hand a turn back and forth through a mutex and two condition variables; one
+// round trip is main -> other -> main.
+double thread_ping_pong(std::uint64_t round_trips) {
+  std::mutex m;
+  std::condition_variable to_other, to_main;
+  bool others_turn = false;
+  std::thread other([&] {
+    std::unique_lock lock(m);
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      to_other.wait(lock, [&] { return others_turn; });
+      others_turn = false;
+      to_main.notify_one();
+    }
+  });
+  auto start = clock_type::now();
+  {
+    std::unique_lock lock(m);
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      others_turn = true;
+      to_other.notify_one();
+      to_main.wait(lock, [&] { return !others_turn; });
+    }
+  }
+  double ns = ns_since(start);
+  other.join();
+  return ns / static_cast<double>(round_trips);
+}
+
 // ---- spawn + join ------------------------------------------------------------------------
 
 double weft_spawn_join(std::uint64_t pairs) {
@@ -95,25 +153,83 @@ double boost_spawn_join(std::uint64_t pairs) {
   return ns / static_cast<double>(pairs);
 }
 
+double thread_create_join(std::uint64_t pairs) {
+  auto start = clock_type::now();
+  for (std::uint64_t i = 0; i < pairs; ++i) std::thread([] {}).join();
+  return ns_since(start) / static_cast<double>(pairs);
+}
+
+// ---- trace overhead ----------------------------------------------------------------------
+
+enum class trace_mode { off, noop_sink, chrome };
+
+// Whether this build has trace points (trace::enable throws std::logic_error if not).
+bool trace_compiled_in() {
+  try {
+    weft::trace::enable(weft::trace::sink([](const weft::trace::event&) {}));
+  } catch (const std::logic_error&) {
+    return false;
+  }
+  weft::trace::disable();
+  return true;
+}
+
+// Runs measure() with tracing as `mode` says; turning tracing on and off (and writing the
+// Chrome trace to /dev/null) happens outside the timed region.
+double with_tracing(trace_mode mode, const std::function<double()>& measure) {
+  if (mode == trace_mode::noop_sink)
+    weft::trace::enable(weft::trace::sink([](const weft::trace::event& e) {
+      std::uint64_t id = e.fiber_id;
+      do_not_optimize(id);
+    }));
+  else if (mode == trace_mode::chrome)
+    weft::trace::enable("chrome:/dev/null");
+  double ns = measure();
+  weft::trace::disable();
+  return ns;
+}
+
 // ---- skynet ------------------------------------------------------------------------------
 
+// Multi-worker candidates count the OS threads that ran a leaf (one thread_local flag each).
+thread_local bool leaf_thread_counted = false;
+std::atomic<int> leaf_threads{0};
+
+template <bool CountThreads>
 std::uint64_t weft_skynet_node(std::uint64_t num, std::uint64_t size) {
-  if (size == 1) return num;
+  if (size == 1) {
+    if constexpr (CountThreads) {
+      if (!leaf_thread_counted) {
+        leaf_thread_counted = true;
+        leaf_threads.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    return num;
+  }
   std::array<weft::join_handle<std::uint64_t>, 10> children;
   for (std::uint64_t i = 0; i < 10; ++i)
-    children[i] = weft::spawn(&weft_skynet_node, num + i * (size / 10), size / 10);
+    children[i] = weft::spawn(&weft_skynet_node<CountThreads>, num + i * (size / 10), size / 10);
   std::uint64_t sum = 0;
   for (auto& c : children) sum += c.join();
   return sum;
 }
 
-std::uint64_t boost_skynet_node(std::uint64_t num, std::uint64_t size) {
-  if (size == 1) return num;
+// Boost.Fiber: `stacks()` gives the stack allocator (the pooled one is not thread-safe, so the
+// work-stealing candidate uses malloc'd fixed-size stacks).
+template <class Stacks>
+std::uint64_t boost_skynet_node(Stacks stacks, std::uint64_t num, std::uint64_t size) {
+  if (size == 1) {
+    if (!leaf_thread_counted) {
+      leaf_thread_counted = true;
+      leaf_threads.fetch_add(1, std::memory_order_relaxed);
+    }
+    return num;
+  }
   std::array<boost::fibers::fiber, 10> children;
   std::array<std::uint64_t, 10> sums{};
   for (std::uint64_t i = 0; i < 10; ++i)
-    children[i] = boost::fibers::fiber(std::allocator_arg, boost_stacks(), [&sums, i, num, size] {
-      sums[i] = boost_skynet_node(num + i * (size / 10), size / 10);
+    children[i] = boost::fibers::fiber(std::allocator_arg, stacks(), [&sums, stacks, i, num, size] {
+      sums[i] = boost_skynet_node(stacks, num + i * (size / 10), size / 10);
     });
   std::uint64_t sum = 0;
   for (std::uint64_t i = 0; i < 10; ++i) {
@@ -123,13 +239,83 @@ std::uint64_t boost_skynet_node(std::uint64_t num, std::uint64_t size) {
   return sum;
 }
 
+struct pooled_stacks {
+  boost::fibers::pooled_fixedsize_stack& operator()() const { return boost_stacks(); }
+};
+struct malloc_stacks {
+  boost::fibers::fixedsize_stack operator()() const {
+    return boost::fibers::fixedsize_stack(64 * 1024);
+  }
+};
+
+std::uint64_t boost_round_robin_skynet(std::uint64_t leaves) {
+  std::uint64_t sum = 0;
+  boost::fibers::fiber root(std::allocator_arg, boost_stacks(),
+                            [&] { sum = boost_skynet_node(pooled_stacks{}, 0, leaves); });
+  root.join();
+  return sum;
+}
+
+// Two threads, each with Boost.Fiber's work_stealing scheduler for 2 threads; the helper
+// thread's main fiber sleeps on a fiber condition variable until the tree is done.
+std::uint64_t boost_work_stealing_skynet(std::uint64_t leaves) {
+  using ws = boost::fibers::algo::work_stealing;
+  boost::fibers::mutex m;
+  boost::fibers::condition_variable_any cv;
+  bool done = false;
+  std::thread helper([&] {
+    boost::fibers::use_scheduling_algorithm<ws>(2);
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return done; });
+  });
+  boost::fibers::use_scheduling_algorithm<ws>(2);
+  std::uint64_t sum = 0;
+  boost::fibers::fiber root(std::allocator_arg, malloc_stacks{}(),
+                            [&] { sum = boost_skynet_node(malloc_stacks{}, 0, leaves); });
+  root.join();
+  {
+    std::unique_lock lock(m);
+    done = true;
+  }
+  cv.notify_all();
+  helper.join();
+  return sum;
+}
+
+// Set when creating a thread fails (EAGAIN: too many live threads for the OS limits); the
+// tree then finishes with a wrong sum and the run reports the failure.
+std::atomic<bool> thread_create_failed{false};
+
+std::uint64_t thread_skynet_node(std::uint64_t num, std::uint64_t size) {
+  if (size == 1) return num;
+  std::array<std::thread, 10> children;
+  std::array<std::uint64_t, 10> sums{};
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    try {
+      children[i] = std::thread([&sums, i, num, size] {
+        sums[i] = thread_skynet_node(num + i * (size / 10), size / 10);
+      });
+    } catch (const std::system_error&) {
+      thread_create_failed.store(true);
+    }
+  }
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    if (children[i].joinable()) children[i].join();
+    sum += sums[i];
+  }
+  return sum;
+}
+
 std::uint64_t skynet_expected(std::uint64_t leaves) { return leaves * (leaves - 1) / 2; }
 
-// ---- a million blocked fibers ------------------------------------------------------------
+// ---- many blocked fibers -----------------------------------------------------------------
 
-void weft_event_fibers(std::uint64_t count) {
+constexpr std::size_t memory_stack_size = 16 * 1024;
+
+bool weft_blocked_fibers(std::uint64_t count) {
   weft::executor_options o;
-  o.stack_size = 16 * 1024;
+  o.stack_size = memory_stack_size;
   o.guard_pages = false;
   weft::executor ex(o);
   weft::event ev;
@@ -142,11 +328,31 @@ void weft_event_fibers(std::uint64_t count) {
     ev.set();
   });
   ex.run();
-  if (finished != count) {
-    std::fprintf(stderr, "event fibers: %llu of %llu finished\n",
-                 static_cast<unsigned long long>(finished), static_cast<unsigned long long>(count));
-    std::exit(1);
+  return finished == count;
+}
+
+bool boost_blocked_fibers(std::uint64_t count) {
+  boost::fibers::pooled_fixedsize_stack stacks(memory_stack_size);
+  boost::fibers::mutex m;
+  boost::fibers::condition_variable cv;
+  bool go = false;
+  std::uint64_t finished = 0;
+  std::vector<boost::fibers::fiber> fibers;
+  fibers.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i)
+    fibers.emplace_back(std::allocator_arg, stacks, [&] {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return go; });
+      ++finished;
+    });
+  boost::this_fiber::yield();  // every fiber runs and blocks
+  {
+    std::unique_lock lock(m);
+    go = true;
   }
+  cv.notify_all();
+  for (auto& f : fibers) f.join();
+  return finished == count;
 }
 
 // ---- child-process measurements ----------------------------------------------------------
@@ -154,62 +360,107 @@ void weft_event_fibers(std::uint64_t count) {
 struct child_result {
   double ms = 0;
   double peak_rss_kib = 0;
+  double value = 0;  // what f returned
   bool ok = false;
+  bool os_limit = false;  // f returned os_limit_hit
 };
 
-// Runs f() in a forked child; returns its wall time and peak RSS.
-child_result in_child(const std::function<void()>& f) {
+constexpr double os_limit_hit = -2;  // f's result when the OS refused to create a thread
+
+// Runs f() in a forked child; returns its wall time, peak RSS and f's result. f returns a
+// negative number to report failure (os_limit_hit: an OS limit, not a wrong result).
+child_result in_child(const std::function<double()>& f) {
   int fds[2];
   if (pipe(fds) != 0) return {};
   std::fflush(stdout);
+  std::fflush(stderr);
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
     auto start = clock_type::now();
-    f();
-    double ms = ns_since(start) / 1e6;
-    if (write(fds[1], &ms, sizeof ms) != sizeof ms) _exit(3);
+    double value = -1;
+    try {
+      value = f();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      _exit(4);
+    }
+    double out[2] = {ns_since(start) / 1e6, value};
+    if (value == os_limit_hit) _exit(5);
+    if (value < 0) _exit(2);
+    if (write(fds[1], out, sizeof out) != sizeof out) _exit(3);
     _exit(0);
   }
   close(fds[1]);
   child_result r;
-  double ms = 0;
-  bool got = read(fds[0], &ms, sizeof ms) == sizeof ms;
+  double in[2] = {0, 0};
+  bool got = read(fds[0], in, sizeof in) == sizeof in;
   close(fds[0]);
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);
   r.ok = got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  r.ms = ms;
+  r.os_limit = WIFEXITED(status) && WEXITSTATUS(status) == 5;
+  r.ms = in[0];
+  r.value = in[1];
   r.peak_rss_kib = static_cast<double>(usage.ru_maxrss);
   return r;
 }
 
-// The baseline RSS of a child that does nothing, subtracted from per-fiber figures.
-double idle_child_rss_kib() { return in_child([] {}).peak_rss_kib; }
+// ---- interleaving ------------------------------------------------------------------------
 
 struct series {
+  series(std::string tier, std::string name, std::function<double()> measure = {}, int reps = 0)
+      : tier(std::move(tier)), name(std::move(name)), measure(std::move(measure)), reps(reps) {}
+
   std::string tier, name;
+  std::function<double()> measure;  // one sample
+  int reps = 0;                     // 0: all repetitions
   std::vector<double> samples;
-  std::function<double()> measure;
+  bool ok = true;
 };
 
-void interleave(std::vector<series>& all, int reps) {
-  for (auto& s : all) s.measure();  // warm-up
+// Measures every series `reps` times (fewer where a series says so), round-robin, starting one
+// series further along each repetition; `warm_up` runs each once first, unrecorded.
+void interleave(std::vector<series>& all, int reps, bool warm_up) {
+  if (all.empty()) return;
+  if (warm_up)
+    for (auto& s : all) s.measure();
   for (int rep = 0; rep < reps; ++rep)
     for (std::size_t k = 0; k < all.size(); ++k) {
       auto& s = all[(static_cast<std::size_t>(rep) + k) % all.size()];
+      if (s.reps > 0 && rep >= s.reps) continue;
       s.samples.push_back(s.measure());
     }
 }
 
-void add_rows(std::vector<weft::bench::result_row>& rows, std::vector<series>& all,
-              const std::string& baseline) {
+std::vector<series> selected(std::vector<series> all, const weft::bench::options& opt) {
+  std::erase_if(all, [&](const series& s) { return !opt.selected(s.tier, s.name); });
+  return all;
+}
+
+// Appends the series' rows (failed ones are left out), ratios to the row named `baseline`.
+void add_rows(std::vector<weft::bench::result_row>& rows, const std::vector<series>& all,
+              const std::string& baseline, double scale = 1) {
   std::vector<weft::bench::result_row> tier_rows;
-  for (auto& s : all)
-    tier_rows.push_back({s.tier, s.name, weft::bench::summarize(s.samples), NAN});
+  for (const auto& s : all) {
+    if (!s.ok) continue;
+    auto sum = weft::bench::summarize(s.samples);
+    tier_rows.push_back(
+        {s.tier, s.name, {sum.median * scale, sum.min * scale, sum.max * scale}, NAN});
+  }
   weft::bench::set_ratios(tier_rows, baseline);
   rows.insert(rows.end(), tier_rows.begin(), tier_rows.end());
+}
+
+void print_tier(const std::vector<weft::bench::result_row>& rows, std::size_t from,
+                const char* title, const char* unit, const char* ratio_title) {
+  std::vector<weft::bench::result_row> part(rows.begin() + static_cast<std::ptrdiff_t>(from),
+                                            rows.end());
+  if (part.empty()) return;
+  std::printf("\n%s\n", title);
+  weft::bench::print_table(part, unit, ratio_title);
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -220,73 +471,220 @@ int main(int argc, char** argv) {
   defaults.iters = 200'000;
   const weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
   const std::uint64_t n = opt.iters;
-  const bool quick = n < 100'000;
-  const std::uint64_t skynet_big = quick ? 100'000 : 1'000'000;
-  const std::uint64_t event_count = quick ? 100'000 : 1'000'000;
+  // std::thread candidates are ~100x slower: they run n / this many operations per rep.
+  constexpr std::uint64_t thread_divisor = 50;
+  const std::uint64_t thread_n = std::max<std::uint64_t>(n / thread_divisor, 10);
+  // Whole-program candidates (child processes) run at most this many repetitions.
+  const int whole_reps = std::max(1, std::min(opt.reps, 9));
+  const int thread_skynet_reps = std::max(1, std::min(opt.reps, 5));  // ~5 s a run
 
-  std::printf("weft_executor_bench: backend %.*s, %d reps interleaved, %llu ops per rep\n",
+  std::printf("weft_executor_bench: backend %.*s, %d reps interleaved, %llu ops per rep "
+              "(std::thread: %llu)\n",
               static_cast<int>(weft::context_backend().size()), weft::context_backend().data(),
-              opt.reps, static_cast<unsigned long long>(n));
+              opt.reps, static_cast<unsigned long long>(n),
+              static_cast<unsigned long long>(thread_n));
+#ifndef __OPTIMIZE__
+  std::printf("  WARNING: built without optimisation; use a Release build for real numbers\n");
+#endif
   std::vector<weft::bench::result_row> rows;
+  bool all_ok = true;
 
-  std::vector<series> yield{{"yield", "weft", {}, [&] { return weft_yield(n); }},
-                            {"yield", "boost.fiber", {}, [&] { return boost_yield(n); }}};
-  interleave(yield, opt.reps);
-  add_rows(rows, yield, "boost.fiber");
-
-  std::vector<series> spawn{{"spawn+join", "weft", {}, [&] { return weft_spawn_join(n); }},
-                            {"spawn+join", "boost.fiber", {}, [&] { return boost_spawn_join(n); }}};
-  interleave(spawn, opt.reps);
-  add_rows(rows, spawn, "boost.fiber");
-  std::printf("\nns per operation (ratio: to Boost.Fiber with pooled stacks, same run)\n");
-  weft::bench::print_table(rows, "ns", "vs boost");
-
-  // Whole-program tiers: each run in its own child process.
-  const double idle_rss = idle_child_rss_kib();
-  std::printf("\nskynet and memory (each run in a child process; RSS is the child's peak)\n");
-  std::printf("%-34s %10s %12s %14s\n", "candidate", "median ms", "peak RSS MiB", "check");
-  auto skynet_row = [&](const char* name, std::uint64_t leaves, bool boost, int reps) {
-    std::vector<double> ms, rss;
-    bool ok = true;
-    for (int i = 0; i < reps; ++i) {
-      child_result r = in_child([&] {
-        std::uint64_t sum = 0;
-        if (boost) {
-          boost::fibers::fiber root(std::allocator_arg, boost_stacks(),
-                                    [&] { sum = boost_skynet_node(0, leaves); });
-          root.join();
-        } else {
-          sum = weft::run([&] { return weft_skynet_node(0, leaves); });
-        }
-        if (sum != skynet_expected(leaves)) std::_Exit(2);
-      });
-      ok = ok && r.ok;
-      ms.push_back(r.ms);
-      rss.push_back(r.peak_rss_kib / 1024.0);
-    }
-    auto t = weft::bench::summarize(ms);
-    auto m = weft::bench::summarize(rss);
-    std::printf("%-34s %10.1f %12.1f %14s\n", name, t.median, m.median, ok ? "sum ok" : "FAILED");
-    rows.push_back({"skynet", name, {t.median * 1e6, t.min * 1e6, t.max * 1e6}, NAN});
-    return t.median;
+  // ---- whole-program tiers, first, while this process is small: each run is a child process,
+  // and a child's peak RSS includes what it shares with this process ----
+  struct whole {
+    std::string name;
+    std::uint64_t leaves;
+    std::function<std::uint64_t()> run;
+    bool count_threads = false;
+    int reps = 0;  // 0: whole_reps
   };
-  const int whole_reps = std::max(1, std::min(opt.reps, 5));
-  double weft_100k = skynet_row("weft skynet 100k", 100'000, false, whole_reps);
-  double boost_100k = skynet_row("boost.fiber skynet 100k", 100'000, true, whole_reps);
-  std::string big = "weft skynet " + std::to_string(skynet_big / 1000) + "k";
-  skynet_row(big.c_str(), skynet_big, false, whole_reps);
-  std::printf("  (Boost.Fiber at 1M leaves needs ~17 GB here: not run)\n");
-  std::printf("  weft/boost at 100k: %.2fx\n", weft_100k / boost_100k);
+  std::vector<whole> skynets;
+  for (std::uint64_t leaves : {10'000ull, 100'000ull, 1'000'000ull}) {
+    std::string size = leaves == 10'000 ? "10k" : leaves == 100'000 ? "100k" : "1M";
+    skynets.push_back({"weft 1 worker " + size, leaves, [leaves] {
+                         return weft::run([leaves] { return weft_skynet_node<false>(0, leaves); });
+                       }});
+    skynets.push_back({"weft 2 workers " + size, leaves,
+                       [leaves] {
+                         weft::executor_options o;
+                         o.workers = 2;
+                         auto root = [leaves] { return weft_skynet_node<true>(0, leaves); };
+                         return weft::run(root, o);
+                       },
+                       true});
+    if (leaves == 1'000'000) break;
+    // Boost.Fiber at 1M leaves needs ~17 GB here (the whole tree is live at once), and
+    // std::thread at 1M fails to create threads (EAGAIN): both run at 10k and 100k only.
+    skynets.push_back({"boost.fiber round_robin " + size, leaves,
+                       [leaves] { return boost_round_robin_skynet(leaves); }});
+    skynets.push_back({"boost.fiber work_stealing " + size, leaves,
+                       [leaves] { return boost_work_stealing_skynet(leaves); }, true});
+    skynets.push_back({"std::thread " + size, leaves,
+                       [leaves] { return thread_skynet_node(0, leaves); }, false,
+                       leaves == 100'000 ? thread_skynet_reps : 0});
+  }
 
-  child_result ev = in_child([&] { weft_event_fibers(event_count); });
-  double per_fiber_kib = (ev.peak_rss_kib - idle_rss) / static_cast<double>(event_count);
-  std::printf("%-34s %10.1f %12.1f %14s\n",
-              (std::to_string(event_count / 1000) + "k fibers on one event").c_str(), ev.ms,
-              ev.peak_rss_kib / 1024.0, ev.ok ? "all finished" : "FAILED");
-  std::printf("  peak RSS per blocked fiber: %.2f KiB (16 KiB stacks, no guard pages)\n",
-              per_fiber_kib);
-  rows.push_back({"memory", "weft KiB per blocked fiber", {per_fiber_kib, per_fiber_kib, per_fiber_kib}, NAN});
+  std::vector<series> sky;
+  std::vector<std::vector<double>> sky_rss, sky_threads;
+  std::vector<int> sky_os_limit;  // runs that hit an OS limit (std::thread: EAGAIN)
+  sky_rss.reserve(skynets.size());
+  sky_threads.reserve(skynets.size());
+  sky_os_limit.reserve(skynets.size());
+  for (auto& w : skynets) {
+    if (!opt.selected("skynet", w.name)) continue;
+    auto& rss = sky_rss.emplace_back();
+    auto& threads = sky_threads.emplace_back();
+    auto& os_limit = sky_os_limit.emplace_back(0);
+    std::size_t index = sky.size();
+    sky.push_back({"skynet", w.name, {}, std::min(w.reps ? w.reps : whole_reps, whole_reps)});
+    sky.back().measure = [&w, &rss, &threads, &os_limit, &sky, index] {
+      child_result r = in_child([&w] {
+        std::uint64_t sum = w.run();
+        if (thread_create_failed.load()) return os_limit_hit;
+        if (sum != skynet_expected(w.leaves)) {
+          std::fprintf(stderr, "%s: wrong sum %llu\n", w.name.c_str(),
+                       static_cast<unsigned long long>(sum));
+          return -1.0;
+        }
+        return static_cast<double>(leaf_threads.load());
+      });
+      if (r.os_limit) {  // not a sample: this run could not be made
+        ++os_limit;
+        return std::numeric_limits<double>::quiet_NaN();
+      }
+      if (!r.ok) sky[index].ok = false;
+      rss.push_back(r.peak_rss_kib / 1024.0);
+      threads.push_back(r.value);
+      return r.ms;
+    };
+  }
+  interleave(sky, whole_reps, false);
+  for (auto& s : sky) {
+    std::erase_if(s.samples, [](double v) { return std::isnan(v); });
+    if (s.samples.empty()) s.ok = false;
+  }
+  std::size_t mark = rows.size();
+  add_rows(rows, sky, "weft 1 worker 100k", 1e6);  // ms -> ns
+  for (auto& r : rows)  // each size's ratio is to weft 1 worker at that size
+    if (r.tier == "skynet") {
+      std::string size = r.name.substr(r.name.rfind(' ') + 1);
+      const auto* base = weft::bench::find_row(rows, "weft 1 worker " + size);
+      r.ratio = base ? r.ns.median / base->ns.median : NAN;
+    }
+  print_tier(rows, mark, "skynet: ns per run (child processes; ratio: to weft 1 worker, same size)",
+             "ns", "x weft");
+  if (!sky.empty())
+    std::printf("%-34s %14s %14s  %s\n", "candidate", "peak RSS MiB", "leaf threads", "check");
+  for (std::size_t i = 0; i < sky.size(); ++i) {
+    auto rss = weft::bench::summarize(sky_rss[i]);
+    auto thr = weft::bench::summarize(sky_threads[i]);
+    const auto& w = *std::find_if(skynets.begin(), skynets.end(),
+                                  [&](const whole& x) { return x.name == sky[i].name; });
+    std::string check = sky[i].ok ? "sum ok" : sky_os_limit[i] ? "no run completed" : "FAILED";
+    if (sky_os_limit[i])
+      check += ", " + std::to_string(sky_os_limit[i]) + " run(s) failed with EAGAIN (OS limits)";
+    std::printf("%-34s %14.1f %14s  %s\n", sky[i].name.c_str(), rss.median,
+                w.count_threads ? std::to_string(static_cast<int>(thr.max)).c_str() : "-",
+                check.c_str());
+    // Runs refused by the OS are reported (skynet-os-limit: failed runs, min = max = runs
+    // tried), not counted as a failure of the benchmark.
+    if (sky_os_limit[i]) {
+      double failed = sky_os_limit[i];
+      double tried = failed + static_cast<double>(sky[i].samples.size());
+      rows.push_back({"skynet-os-limit", sky[i].name, {failed, failed, tried}, NAN});
+    }
+    all_ok = all_ok && (sky[i].ok || sky_os_limit[i] > 0);
+    if (!sky[i].ok) continue;
+    rows.push_back({"skynet-rss", sky[i].name, rss, NAN});
+    if (w.count_threads) rows.push_back({"skynet-threads", sky[i].name, thr, NAN});
+  }
+
+  // ---- memory per live fiber ----
+  const double idle_rss_kib = in_child([] { return 0.0; }).peak_rss_kib;
+  std::vector<series> mem;
+  for (auto [name, count, fn] :
+       {std::tuple<const char*, std::uint64_t, bool (*)(std::uint64_t)>{
+            "weft 100k live fibers", 100'000, &weft_blocked_fibers},
+        {"boost.fiber 100k live fibers", 100'000, &boost_blocked_fibers},
+        {"weft 1M live fibers", 1'000'000, &weft_blocked_fibers}}) {
+    if (!opt.selected("memory", name)) continue;
+    std::size_t index = mem.size();
+    mem.push_back({"memory", name, {}, whole_reps});
+    mem.back().measure = [&mem, index, count, fn, idle_rss_kib] {
+      child_result r = in_child([count, fn] { return fn(count) ? 0.0 : -1.0; });
+      if (!r.ok) mem[index].ok = false;
+      return (r.peak_rss_kib - idle_rss_kib) / static_cast<double>(count);
+    };
+  }
+  // (Boost.Fiber at 1M live fibers would need ~1M x its 100k figure: left out.)
+  interleave(mem, whole_reps, false);
+  mark = rows.size();
+  add_rows(rows, mem, "weft 100k live fibers");
+  print_tier(rows, mark,
+             "memory: KiB of peak RSS per live fiber (16 KiB stacks, no guard pages; less an "
+             "idle child's RSS; ratio: to weft 100k)",
+             "KiB", "x weft");
+  for (auto& s : mem) {
+    if (!s.ok) std::printf("%s: FAILED\n", s.name.c_str());
+    all_ok = all_ok && s.ok;
+  }
+
+  // ---- in-process tiers ----
+  mark = rows.size();
+  auto yield = selected({{"yield", "weft", [&] { return weft_yield(n); }},
+                         {"yield", "boost.fiber", [&] { return boost_yield(n); }},
+                         {"yield", "std::thread cv ping-pong",
+                          [&] { return thread_ping_pong(thread_n); }}},
+                        opt);
+  interleave(yield, opt.reps, true);
+  add_rows(rows, yield, "weft");
+
+  auto spawn = selected({{"spawn+join", "weft", [&] { return weft_spawn_join(n); }},
+                         {"spawn+join", "boost.fiber", [&] { return boost_spawn_join(n); }},
+                         {"spawn+join", "std::thread create+join",
+                          [&] { return thread_create_join(thread_n); }}},
+                        opt);
+  interleave(spawn, opt.reps, true);
+  add_rows(rows, spawn, "weft");
+  print_tier(rows, mark,
+             "ns per operation (Boost.Fiber: pooled 64 KiB stacks; ratio: to weft, same run)", "ns",
+             "x weft");
+
+  // ---- trace overhead ----
+  const bool traced = trace_compiled_in();
+  mark = rows.size();
+  {
+    std::vector<series> all;
+    auto add = [&](const char* op, trace_mode mode, const char* label,
+                   std::function<double()> measure) {
+      all.push_back({"trace", std::string("weft ") + op + " trace " + label,
+                     [mode, measure] { return with_tracing(mode, measure); }});
+    };
+    for (auto [op, fn] : {std::pair<const char*, double (*)(std::uint64_t)>{"yield", &weft_yield},
+                          {"spawn+join", &weft_spawn_join}}) {
+      auto measure = [fn, n] { return fn(n); };
+      add(op, trace_mode::off, "off", measure);
+      if (traced) {
+        add(op, trace_mode::noop_sink, "on no-op sink", measure);
+        add(op, trace_mode::chrome, "on chrome ring", measure);
+      }
+    }
+    all = selected(std::move(all), opt);
+    if (traced) weft::trace::set_chrome_capacity(1 << 16);
+    interleave(all, opt.reps, true);
+    std::vector<series> yields, spawns;
+    for (auto& s : all) (s.name.find("yield") != std::string::npos ? yields : spawns).push_back(s);
+    add_rows(rows, yields, "weft yield trace off");
+    add_rows(rows, spawns, "weft spawn+join trace off");
+  }
+  print_tier(rows, mark,
+             traced ? "trace points compiled in (WEFT_TRACE=ON): ns per operation, tracing off "
+                      "vs on (ratio: to tracing off, same run)"
+                    : "trace points compiled out (WEFT_TRACE=OFF): ns per operation",
+             "ns", "x off");
+
+  for (auto& s : yield) all_ok = all_ok && s.ok;
 
   if (!opt.csv.empty() && !weft::bench::write_csv(opt.csv, rows)) return 1;
-  return ev.ok ? 0 : 1;
+  return all_ok ? 0 : 1;
 }

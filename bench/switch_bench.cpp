@@ -308,6 +308,11 @@ int main(int argc, char** argv) {
   candidates.push_back(std::make_unique<fcontext_candidate>());
   candidates.push_back(std::make_unique<ucontext_candidate>());
   candidates.push_back(std::make_unique<coroutine_candidate>());
+  std::erase_if(candidates, [&](const auto& c) { return !opt.selected(c->tier, c->name); });
+  if (candidates.empty()) {
+    std::fprintf(stderr, "no candidate matches --filter '%s'\n", opt.filter.c_str());
+    return 2;
+  }
 
   std::printf("weft_switch_bench: ns per round trip (main -> other -> main)\n");
   std::printf("  %d reps x %llu round trips per candidate, interleaved round-robin; "
@@ -376,17 +381,21 @@ int main(int argc, char** argv) {
 #if WEFT_BENCH_HAVE_ASM
   const auto* ret = weft::bench::find_row(rows, "weft_asm_switch_ret");
   const auto* jmp = weft::bench::find_row(rows, "weft_asm_switch_jmp");
-  const bool jmp_faster = jmp->ns.median < ret->ns.median;
-  const auto* fast = jmp_faster ? jmp : ret;
-  const auto* slow = jmp_faster ? ret : jmp;
-  const bool overlap = !(fast->ns.max < slow->ns.min);
-  std::printf("ret vs jmp: %s is faster by %.1f%% (median %.2f vs %.2f ns)%s\n",
-              fast->name.c_str(), 100.0 * (slow->ns.median - fast->ns.median) / slow->ns.median,
-              fast->ns.median, slow->ns.median,
-              overlap ? "; the min-max ranges overlap" : "; the min-max ranges do not overlap");
   const auto* chosen = weft::bench::find_row(rows, "weft_asm_switch");
-  std::printf("target asm <= 0.8x jump_fcontext: %s (weft_asm_switch %.2f ns = %.2fx)\n",
-              chosen->ratio <= 0.8 ? "MET" : "NOT MET", chosen->ns.median, chosen->ratio);
+  const auto* fcontext = weft::bench::find_row(rows, "jump_fcontext");
+  if (ret != nullptr && jmp != nullptr) {
+    const bool jmp_faster = jmp->ns.median < ret->ns.median;
+    const auto* fast = jmp_faster ? jmp : ret;
+    const auto* slow = jmp_faster ? ret : jmp;
+    const bool overlap = !(fast->ns.max < slow->ns.min);
+    std::printf("ret vs jmp: %s is faster by %.1f%% (median %.2f vs %.2f ns)%s\n",
+                fast->name.c_str(), 100.0 * (slow->ns.median - fast->ns.median) / slow->ns.median,
+                fast->ns.median, slow->ns.median,
+                overlap ? "; the min-max ranges overlap" : "; the min-max ranges do not overlap");
+  }
+  if (chosen != nullptr && fcontext != nullptr)
+    std::printf("target asm <= 0.8x jump_fcontext: %s (weft_asm_switch %.2f ns = %.2fx)\n",
+                chosen->ratio <= 0.8 ? "MET" : "NOT MET", chosen->ns.median, chosen->ratio);
 #else
   std::printf("target asm <= 0.8x jump_fcontext: n/a (no asm switch on this platform)\n");
 #endif

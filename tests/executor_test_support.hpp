@@ -2,10 +2,14 @@
 // stress_test.cpp).
 #pragma once
 
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -18,6 +22,20 @@
 namespace weft_test {
 
 using namespace std::chrono_literals;
+
+// Whether this build runs under ThreadSanitizer, which limits live threads plus fibers to
+// 8128 and makes fiber creation slow: tests scale their fiber counts down there.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool under_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool under_tsan = true;
+#else
+inline constexpr bool under_tsan = false;
+#endif
+#else
+inline constexpr bool under_tsan = false;
+#endif
 
 // Counts its destructions: put one on a fiber's stack (or in a capture) to see it unwound.
 struct raii_counter {
@@ -47,6 +65,22 @@ inline std::size_t mapping_count() {
   return n;
 }
 
+// Number of this process's mappings exactly `bytes` long: with an unusual stack size, the
+// fiber stack regions, and nothing a sanitizer runtime maps for itself.
+inline std::size_t mappings_of_size(std::size_t bytes) {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);) {
+    const auto dash = line.find('-');
+    const auto space = line.find(' ');
+    if (dash == std::string::npos || space == std::string::npos) continue;
+    const unsigned long long low = std::stoull(line.substr(0, dash), nullptr, 16);
+    const unsigned long long high = std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16);
+    if (high - low == bytes) ++n;
+  }
+  return n;
+}
+
 // What a forked child did: its wait status and what it wrote on stdout and stderr.
 struct child_result {
   int status = 0;
@@ -54,24 +88,22 @@ struct child_result {
   std::string err;
   bool aborted() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT; }
   bool exited_ok() const { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
-};
-
-inline std::string read_all(int fd) {
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
+  // Whether a sanitizer reported anything in the child (such reports do not fail it).
+  bool sanitizer_report() const {
+    for (const char* marker : {"ThreadSanitizer", "AddressSanitizer", "LeakSanitizer",
+                               "runtime error:"})
+      if (err.find(marker) != std::string::npos) return true;
+    return false;
   }
-  return text;
-}
+};
 
 // Runs body() in a forked child with stdout and stderr captured through pipes. The child
 // leaves with _exit(0) when body returns, _exit(98) when it throws; it never returns into
-// the test framework. Call it only while this process runs no other thread of its own.
+// the test framework, and the test framework's fatal-signal handlers are reset there, so a
+// std::terminate in the child dies of a plain SIGABRT. A child still running after `limit`
+// is killed (SIGKILL). Call it only while this process runs no other thread of its own.
 template <class Body>
-child_result run_in_child(Body body) {
+child_result run_in_child(Body body, std::chrono::seconds limit = std::chrono::seconds(120)) {
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
@@ -80,6 +112,8 @@ child_result run_in_child(Body body) {
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTERM, SIGINT})
+      ::signal(sig, SIG_DFL);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     ::close(out_pipe[0]);
@@ -98,9 +132,35 @@ child_result run_in_child(Body body) {
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   child_result r;
-  // Children here write far less than a pipe buffer, so reading one after the other is safe.
-  r.err = read_all(err_pipe[0]);
-  r.out = read_all(out_pipe[0]);
+  // Read both pipes until the child closes them or the limit passes.
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* texts[2] = {&r.out, &r.err};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      r.err += "\n[run_in_child: killed after the time limit]\n";
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000))) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[4096];
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        texts[i]->append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
   ::close(out_pipe[0]);
   ::close(err_pipe[0]);
   while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {

@@ -1,0 +1,804 @@
+// Resource exhaustion and bad input: every case ends in an exception or a message, never a
+// crash or a leak, and the executor stays usable afterwards. Cases that change process-wide
+// state (limits, the guarded-stack budget, mappings) or that must end in std::terminate run
+// in forked children; in sanitizer builds those children run LeakSanitizer before leaving.
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/weft.hpp>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_TEST_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define WEFT_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_TEST_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TEST_TSAN 1
+#endif
+#ifdef WEFT_TEST_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+using Catch::Matchers::Contains;
+using namespace std::chrono_literals;
+
+namespace {
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+// What a forked child did: its wait status and what it wrote.
+struct child_result {
+  int status = 0;
+  std::string out, err;
+  bool exited_ok() const { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+  bool aborted() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT; }
+  std::string describe() const {
+    std::string s = WIFEXITED(status)     ? "exit " + std::to_string(WEXITSTATUS(status))
+                    : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                          : "status " + std::to_string(status);
+    return s + "\n--- stdout:\n" + out + "--- stderr:\n" + err;
+  }
+};
+
+std::string drain_fd(int fd) {
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  return text;
+}
+
+// Runs body() in a forked child with stdout and stderr captured. The child exits 0 when body
+// returns, 97 when it throws, 96 when LeakSanitizer (sanitizer builds) finds a leak; it never
+// returns into the test framework. Output beyond a pipe's buffer is fine: stderr is read by a
+// thread while stdout is read here.
+template <class Body>
+child_result run_in_child(Body body) {
+  std::fflush(nullptr);
+  std::cout.flush();
+  std::cerr.flush();
+  int out_pipe[2], err_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  REQUIRE(::pipe(err_pipe) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Catch2's fatal-signal handlers would report (and, under TSan, allocate in) a death the
+    // test expects: the child dies the default way.
+    for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTERM, SIGINT})
+      std::signal(sig, SIG_DFL);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+    int code = 0;
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: uncaught exception: %s\n", e.what());
+      code = 97;
+    } catch (...) {
+      std::fprintf(stderr, "child: uncaught exception\n");
+      code = 97;
+    }
+    std::fflush(nullptr);
+#ifdef WEFT_TEST_ASAN
+    if (code == 0 && __lsan_do_recoverable_leak_check() != 0) code = 96;
+#endif
+    ::_exit(code);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  child_result r;
+  std::thread err_reader([&] { r.err = drain_fd(err_pipe[0]); });
+  r.out = drain_fd(out_pipe[0]);
+  err_reader.join();
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
+  }
+  return r;
+}
+
+std::size_t count_substr(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
+    ++n;
+  return n;
+}
+
+std::size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);) ++n;
+  return n;
+}
+
+// Guarded fiber stacks of `region` bytes now mapped: read-write mappings of exactly that size
+// directly above a PROT_NONE page.
+std::size_t count_guarded_stacks(std::size_t region) {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t count = 0;
+  unsigned long prev_start = 0, prev_end = 0;
+  std::string prev_perms;
+  for (std::string line; std::getline(maps, line);) {
+    unsigned long start = 0, end = 0;
+    char perms[8] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s", &start, &end, perms) != 3) continue;
+    if (std::string(perms) == "rw-p" && end - start == region && prev_end == start &&
+        prev_perms == "---p" && prev_end - prev_start == weft::page_size())
+      ++count;
+    prev_start = start;
+    prev_end = end;
+    prev_perms = perms;
+  }
+  return count;
+}
+
+std::size_t max_map_count() {
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  std::size_t n = 65530;
+  in >> n;
+  return n;
+}
+
+std::size_t vm_size_bytes() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmSize:", 0) == 0) return std::stoull(line.substr(7)) * 1024;
+  return 0;
+}
+
+// The executor still works: fibers spawn, talk over a channel, sleep, and finish.
+void check_executor_usable(weft::executor& ex) {
+  weft::channel<int> ch(1);
+  auto consumer = ex.spawn([&] {
+    int sum = 0;
+    while (auto v = ch.recv()) sum += *v;
+    return sum;
+  });
+  auto producer = ex.spawn([&] {
+    for (int i = 1; i <= 10; ++i) ch.send(i);
+    weft::this_fiber::sleep_for(1ms);
+    ch.close();
+  });
+  ex.run();
+  producer.join();
+  if (consumer.join() != 55) throw std::runtime_error("the executor is not usable afterwards");
+  if (ex.live_fibers() != 0) throw std::runtime_error("fibers left after run()");
+}
+
+// Fills the process's mappings until only `leave` of vm.max_map_count remain: alternating
+// PROT_NONE/read-write pages, which the kernel cannot merge. Unmapped by the destructor.
+class mapping_filler {
+ public:
+  explicit mapping_filler(std::size_t leave) {
+    const std::size_t page = weft::page_size();
+    const std::size_t limit = max_map_count();
+    std::size_t now = mapping_count();
+    if (now + leave >= limit) return;
+    // Each block of 2k pages with every other page PROT_NONE adds about 2k mappings.
+    while (now + leave < limit) {
+      const std::size_t want = std::min<std::size_t>((limit - leave - now) / 2, 4096);
+      if (want == 0) break;
+      const std::size_t bytes = 2 * want * page;
+      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) break;
+      blocks_.push_back({p, bytes});
+      for (std::size_t i = 0; i < want; ++i)
+        if (::mprotect(static_cast<char*>(p) + 2 * i * page, page, PROT_NONE) != 0) break;
+      now = mapping_count();
+    }
+  }
+  ~mapping_filler() { release(); }
+  void release() {
+    for (auto [p, bytes] : blocks_) ::munmap(p, bytes);
+    blocks_.clear();
+  }
+
+ private:
+  std::vector<std::pair<void*, std::size_t>> blocks_;
+};
+
+struct raii_counter {
+  std::atomic<int>* count;
+  explicit raii_counter(std::atomic<int>& c) : count(&c) {}
+  raii_counter(const raii_counter&) = delete;
+  raii_counter& operator=(const raii_counter&) = delete;
+  ~raii_counter() { count->fetch_add(1); }
+};
+
+struct instance_counter {
+  static inline std::atomic<int> live{0};
+  instance_counter() noexcept { live.fetch_add(1); }
+  instance_counter(const instance_counter&) noexcept { live.fetch_add(1); }
+  instance_counter(instance_counter&&) noexcept { live.fetch_add(1); }
+  ~instance_counter() { live.fetch_sub(1); }
+};
+
+struct throwing_destructor {
+  const char* message;
+  ~throwing_destructor() noexcept(false) { throw std::runtime_error(message); }
+};
+
+}  // namespace
+
+// ---- guarded stacks and vm.max_map_count ------------------------------------------------------
+
+TEST_CASE("past max_guarded_stacks, fibers get unguarded slab stacks and one notice",
+          "[exhaustion][map_count]") {
+  // The documented policy with a small budget: 64 guarded stacks at once in the process, the
+  // others without a guard page on shared slabs, one notice on stderr; the budget is given
+  // back as stacks are unmapped.
+  auto r = run_in_child([] {
+    constexpr std::size_t region = 72 * 1024;  // a size nothing else in the process maps
+    weft::executor_options options;
+    options.max_guarded_stacks = 64;
+    options.stack_size = region;
+    {
+      weft::executor ex(options);
+      weft::event go;
+      std::atomic<int> finished{0};
+      for (int i = 0; i < 1000; ++i)
+        ex.spawn([&] {
+          go.wait();
+          ++finished;
+        });
+      std::size_t guarded_during = 0;
+      ex.spawn([&] {
+        guarded_during = count_guarded_stacks(region);
+        go.set();
+      });
+      ex.run();
+      std::printf("finished=%d guarded_during=%zu\n", finished.load(), guarded_during);
+      check_executor_usable(ex);
+    }
+    std::printf("guarded_after=%zu\n", count_guarded_stacks(region));
+    // A second executor of the process gets guarded stacks again, up to the same budget.
+    {
+      weft::executor ex(options);
+      weft::event go;
+      std::atomic<int> ran{0};
+      for (int i = 0; i < 10; ++i)
+        ex.spawn([&] {
+          go.wait();
+          ++ran;
+        });
+      std::size_t guarded = 0;
+      ex.spawn([&] {
+        guarded = count_guarded_stacks(region);
+        go.set();
+      });
+      ex.run();
+      std::printf("second_ran=%d second_guarded=%zu\n", ran.load(), guarded);
+    }
+  });
+  INFO(r.describe());
+  REQUIRE(r.exited_ok());
+  CHECK_THAT(r.out, Contains("finished=1000 guarded_during=64\n"));
+  CHECK_THAT(r.out, Contains("guarded_after=0\n"));
+  CHECK_THAT(r.out, Contains("second_ran=10 second_guarded=11\n"));  // 10 + the counting one
+  // The documented notice, exactly once per process.
+  CHECK(count_substr(r.err, "guard page") == 1);
+  CHECK_THAT(r.err, Contains("max_guarded_stacks"));
+}
+
+TEST_CASE("the default guarded-stack budget keeps more fibers than vm.max_map_count allows "
+          "guarded stacks for running",
+          "[exhaustion][map_count][slow]") {
+  // Each guarded stack takes two mappings: without the budget, max_map_count / 2 fibers would
+  // exhaust the process's mappings. With default options they all run; the rest of the
+  // process still has mappings to spare while they live.
+  auto r = run_in_child([] {
+    const std::size_t fibers = max_map_count() / 2 + 2000;
+    weft::executor_options options;
+    options.stack_size = 16 * 1024;
+    weft::executor ex(options);
+    weft::event go;
+    std::size_t finished = 0, peak_mappings = 0;
+    ex.spawn([&] {
+      for (std::size_t i = 0; i < fibers; ++i)
+        weft::spawn([&] {
+          go.wait();
+          ++finished;
+        });
+      peak_mappings = mapping_count();
+      go.set();
+    });
+    ex.run();
+    std::printf("fibers=%zu all_finished=%d headroom=%d (%zu of %zu mappings)\n", fibers,
+                finished == fibers, peak_mappings + 2048 < max_map_count(), peak_mappings,
+                max_map_count());
+    check_executor_usable(ex);
+  });
+  INFO(r.describe());
+  REQUIRE(r.exited_ok());
+  CHECK_THAT(r.out, Contains("all_finished=1"));
+  CHECK_THAT(r.out, Contains("headroom=1"));
+  CHECK(count_substr(r.err, "guard page") == 1);
+}
+
+TEST_CASE("when mappings run out before the budget, spawn throws a std::system_error naming "
+          "vm.max_map_count, and the executor recovers",
+          "[exhaustion][map_count]") {
+  // The budget (here raised far past what the process can map) is only a policy; the real
+  // limit is the process's mapping count. Most mappings are taken first, so spawn meets it.
+  auto r = run_in_child([] {
+    weft::executor_options options;
+    options.max_guarded_stacks = 1000000;
+    weft::executor ex(options);
+    weft::event go;
+    std::atomic<int> finished{0};
+    std::vector<weft::join_handle<void>> blocked;
+    blocked.reserve(100000);
+    std::string message;
+    int code = 0;
+    {
+      mapping_filler filler(600);
+      std::printf("filled to %zu of %zu mappings\n", mapping_count(), max_map_count());
+      try {
+        for (int i = 0; i < 100000; ++i)
+          blocked.push_back(ex.spawn([&] {
+            go.wait();
+            ++finished;
+          }));
+      } catch (const std::system_error& e) {
+        message = e.what();
+        code = e.code().value();
+      }
+    }  // the filler's mappings are given back
+    std::printf("spawned=%zu code_enomem=%d\nmessage=%s\n", blocked.size(), code == ENOMEM,
+                message.c_str());
+    ex.spawn([&] { go.set(); });
+    ex.run();
+    std::printf("finished=%d of %zu\n", finished.load(), blocked.size());
+    for (auto& h : blocked) h.join();
+    check_executor_usable(ex);
+    std::printf("usable\n");
+  });
+  INFO(r.describe());
+  REQUIRE(r.exited_ok());
+  CHECK_THAT(r.out, Contains("code_enomem=1"));
+  CHECK_THAT(r.out, Contains("vm.max_map_count"));
+  CHECK_THAT(r.out, Contains("memory mappings"));
+  CHECK_THAT(r.out, Contains("weft::spawn"));
+  CHECK_THAT(r.out, Contains("usable"));
+  const auto spawned = r.out.substr(r.out.find("spawned=") + 8);
+  CHECK_THAT(r.out, Contains("finished=" + spawned.substr(0, spawned.find(' ')) + " of"));
+}
+
+// ---- mmap failing: RLIMIT_AS ----------------------------------------------------------------
+
+TEST_CASE("under a lowered RLIMIT_AS, spawn and weft::stack throw a std::system_error naming "
+          "RLIMIT_AS, and the executor recovers",
+          "[exhaustion][rlimit]") {
+  for (bool guard : {true, false}) {
+    DYNAMIC_SECTION((guard ? "guarded stacks" : "unguarded slab stacks")) {
+      auto r = run_in_child([guard] {
+        weft::executor_options options;
+        options.guard_pages = guard;
+        // Stacks far bigger than what a sanitizer runtime maps per fiber, so that weft's own
+        // mmap is the one that meets the limit.
+        options.stack_size = std::size_t{32} << 20;
+        weft::executor ex(options);
+        weft::event go;
+        std::atomic<int> finished{0};
+        std::vector<weft::join_handle<void>> blocked;
+        blocked.reserve(10000);
+        ex.spawn([] {}).join();  // the executor's own first allocations are made
+        struct rlimit saved {};
+        ::getrlimit(RLIMIT_AS, &saved);
+        struct rlimit low = saved;
+        low.rlim_cur = vm_size_bytes() + (100u << 20);  // 100 MiB more than is mapped now
+        if (::setrlimit(RLIMIT_AS, &low) != 0) throw std::runtime_error("setrlimit failed");
+        std::string spawn_message, stack_message;
+        try {
+          for (int i = 0; i < 10000; ++i)
+            blocked.push_back(ex.spawn([&] {
+              go.wait();
+              ++finished;
+            }));
+        } catch (const std::system_error& e) {
+          spawn_message = e.what();
+        }
+        try {
+          weft::stack s(std::size_t{1} << 30);  // 1 GiB: past the limit
+        } catch (const std::system_error& e) {
+          stack_message = e.what();
+        }
+        ::setrlimit(RLIMIT_AS, &saved);
+        std::printf("spawned=%zu\nspawn: %s\nstack: %s\n", blocked.size(), spawn_message.c_str(),
+                    stack_message.c_str());
+        ex.spawn([&] { go.set(); });
+        ex.run();
+        for (auto& h : blocked) h.join();
+        std::printf("finished=%d\n", finished.load());
+        check_executor_usable(ex);
+        std::printf("usable\n");
+      });
+      INFO(r.describe());
+      REQUIRE(r.exited_ok());
+      CHECK_THAT(r.out, Contains("spawn: weft::spawn: mmap failed"));
+      CHECK(count_substr(r.out, "RLIMIT_AS") == 2);
+      CHECK_THAT(r.out, Contains("stack: weft::stack: mmap failed for a stack of 1073741824"));
+      const auto spawned = r.out.substr(r.out.find("spawned=") + 8);
+      CHECK_THAT(r.out, Contains("finished=" + spawned.substr(0, spawned.find('\n'))));
+      CHECK_THAT(r.out, Contains("usable"));
+    }
+  }
+}
+
+// ---- absurd sizes -----------------------------------------------------------------------------
+
+TEST_CASE("stack sizes of 0 and 2^60 are rejected when the executor is made", "[exhaustion][size]") {
+  weft::executor_options zero;
+  zero.stack_size = 0;
+  CHECK_THROWS_AS(weft::executor(zero), std::invalid_argument);
+  CHECK_THROWS_WITH(weft::executor(zero), Contains("stack size 0"));
+  CHECK_THROWS_AS(weft::run([] { return 1; }, zero), std::invalid_argument);
+
+  for (std::size_t size : {std::size_t{1} << 60, std::size_t{1} << 48, SIZE_MAX}) {
+    INFO("stack_size " << size);
+    weft::executor_options huge;
+    huge.stack_size = size;
+    CHECK_THROWS_AS(weft::executor(huge), std::length_error);
+    CHECK_THROWS_WITH(weft::executor(huge), Contains(std::to_string(size)) && Contains("too large"));
+    CHECK_THROWS_AS(weft::stack(size), std::length_error);
+  }
+  // Nothing leaked and other executors are unaffected.
+  weft::executor ex;
+  check_executor_usable(ex);
+}
+
+TEST_CASE("a stack size the address space has but memory does not: 2^46 bytes",
+          "[exhaustion][size]") {
+  // 64 TiB fits the address space, so it is not rejected up front; mapping it (MAP_NORESERVE)
+  // may work. Either it runs, or spawn throws a std::system_error; nothing else.
+  weft::executor_options options;
+  options.stack_size = std::size_t{1} << 46;
+  options.guard_pages = true;
+  weft::executor ex(options);
+  try {
+    auto h = ex.spawn([] { return 7; });
+    ex.run();
+    CHECK(h.join() == 7);
+  } catch (const std::system_error& e) {
+    CHECK_THAT(std::string(e.what()), Contains(std::to_string(std::size_t{1} << 46)));
+  }
+  CHECK(ex.live_fibers() == 0);
+}
+
+TEST_CASE("a channel of capacity 2^40 buffers without waiting and allocates as it goes",
+          "[exhaustion][channel]") {
+  constexpr std::size_t capacity = std::size_t{1} << 40;
+  weft::executor ex;
+  auto ch = std::make_unique<weft::channel<std::string>>(capacity);
+  CHECK(ch->capacity() == capacity);
+  constexpr int values = 100000;
+  int ticks = 0, ticks_during_sends = -1;
+  auto sender = ex.spawn([&] {
+    for (int i = 0; i < values; ++i)
+      if (!ch->send(std::to_string(i))) throw std::runtime_error("send failed");
+    ticks_during_sends = ticks;  // the ticker has not run: no send suspended
+  });
+  auto ticker = ex.spawn([&] { ++ticks; });
+  ex.run();
+  sender.join();
+  ticker.join();
+  CHECK(ticks_during_sends == 0);
+  // Every value is buffered: a receiver takes them in order without anyone sending more.
+  auto receiver = ex.spawn([&] {
+    for (int i = 0; i < values; ++i)
+      if (ch->recv() != std::to_string(i)) return false;
+    return !ch->try_recv().has_value();
+  });
+  ex.run();
+  CHECK(receiver.join());
+  // Close with values left: they are still delivered, then nullopt; the rest is freed with
+  // the channel (LeakSanitizer checks in sanitizer builds).
+  std::string v = "x";
+  CHECK(ch->try_send(v));
+  std::string w = "y";
+  CHECK(ch->try_send(w));
+  ch->close();
+  CHECK(ch->recv() == "x");
+  std::string z = "z";
+  CHECK_FALSE(ch->try_send(z));
+  CHECK(z == "z");  // not moved from
+  std::string big(1000, 'b');
+  auto ch2 = std::make_unique<weft::channel<std::string>>(SIZE_MAX);
+  for (int i = 0; i < 1000; ++i) {
+    std::string copy = big;
+    CHECK(ch2->try_send(copy));
+  }
+  ch2.reset();  // destroyed full
+  ch.reset();   // destroyed with "y" buffered
+  check_executor_usable(ex);
+}
+
+// ---- spawn during destruction -----------------------------------------------------------------
+
+TEST_CASE("spawn on an executor being destroyed throws std::logic_error, destroys its "
+          "callable, and leaves other executors alone",
+          "[exhaustion][destroy]") {
+  weft::executor other;
+  std::atomic<int> other_ran{0};
+  std::string member_error, free_error;
+  std::atomic<int> unwound{0};
+  REQUIRE(instance_counter::live == 0);
+  {
+    weft::executor ex;
+    weft::event never;
+    struct spawner {
+      weft::executor* ex;
+      weft::executor* other;
+      std::string* member_error;
+      std::string* free_error;
+      std::atomic<int>* other_ran;
+      ~spawner() {
+        try {
+          ex->spawn([c = instance_counter()](instance_counter) {}, instance_counter());
+          *member_error = "(no exception)";
+        } catch (const std::logic_error& e) {
+          *member_error = e.what();
+        }
+        try {
+          weft::spawn([c = instance_counter()] {});
+          *free_error = "(no exception)";
+        } catch (const std::logic_error& e) {
+          *free_error = e.what();
+        }
+        // Another executor is not being destroyed: spawning onto it works.
+        other->spawn([r = other_ran] { ++*r; }).detach();
+      }
+    };
+    for (int i = 0; i < 3; ++i)
+      ex.spawn([&] {
+        raii_counter c(unwound);
+        spawner s{&ex, &other, &member_error, &free_error, &other_ran};
+        never.wait();
+      });
+    ex.spawn([] {}).join();  // starts the three
+    CHECK(ex.live_fibers() == 3);
+  }
+  CHECK(unwound == 3);
+  CHECK_THAT(member_error, Contains("being destroyed"));
+  CHECK_THAT(free_error, Contains("being destroyed"));
+  CHECK(instance_counter::live == 0);  // the rejected callables and arguments were destroyed
+  other.run();
+  CHECK(other_ran == 3);
+  check_executor_usable(other);
+  weft::executor again;
+  check_executor_usable(again);
+}
+
+// ---- throwing destructors on fiber stacks ------------------------------------------------------
+
+TEST_CASE("a destructor throwing in a fiber's normal run: caught by the fiber, or rethrown "
+          "by join()",
+          "[exhaustion][destructor]") {
+  weft::executor ex;
+  auto caught = ex.spawn([] {
+    try {
+      throwing_destructor d{"caught in the fiber"};
+      weft::this_fiber::yield();
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("not thrown");
+  });
+  std::atomic<int> destroyed{0};
+  auto escaping = ex.spawn([&] {
+    raii_counter outer(destroyed);
+    {
+      raii_counter inner(destroyed);
+      throwing_destructor d{"escapes the fiber"};
+      weft::this_fiber::sleep_for(1ms);
+    }
+    return 1;
+  });
+  auto bystander = ex.spawn([] {
+    int n = 0;
+    for (int i = 0; i < 10; ++i, ++n) weft::this_fiber::yield();
+    return n;
+  });
+  ex.run();
+  CHECK(caught.join() == "caught in the fiber");
+  CHECK_THROWS_WITH(escaping.join(), "escapes the fiber");
+  CHECK(destroyed == 2);  // both counters: one destroyed before, one during the unwinding
+  CHECK(bystander.join() == 10);
+  check_executor_usable(ex);
+}
+
+TEST_CASE("a destructor throwing while its fiber unwinds from another exception calls "
+          "std::terminate",
+          "[exhaustion][destructor]") {
+  // C++: an exception leaving a destructor during stack unwinding calls std::terminate. A
+  // fiber stack is no different; the process ends (SIGABRT) with the usual message.
+  auto r = run_in_child([] {
+    weft::run([] {
+      throwing_destructor d{"second exception"};
+      weft::this_fiber::yield();
+      throw std::runtime_error("first exception");
+    });
+  });
+  INFO(r.describe());
+  CHECK(r.aborted());
+  CHECK_THAT(r.err, Contains("terminate called after throwing"));
+  CHECK_THAT(r.err, Contains("second exception"));
+}
+
+TEST_CASE("a destructor throwing while the executor unwinds its fiber at destruction calls "
+          "std::terminate",
+          "[exhaustion][destructor]") {
+  // Destroying an executor unwinds suspended fibers with an internal exception; a destructor
+  // throwing during that unwinding is an exception during unwinding: std::terminate.
+  auto r = run_in_child([] {
+    weft::event never;
+    weft::executor ex;
+    ex.spawn([&] {
+      throwing_destructor d{"thrown during executor destruction"};
+      never.wait();
+    });
+    ex.spawn([] {}).join();
+    std::printf("destroying\n");
+    std::fflush(stdout);
+  });
+  INFO(r.describe());
+  CHECK_THAT(r.out, Contains("destroying"));
+  CHECK(r.aborted());
+  CHECK_THAT(r.err, Contains("terminate called after throwing"));
+  CHECK_THAT(r.err, Contains("thrown during executor destruction"));
+}
+
+TEST_CASE("a destructor that throws and catches inside itself while the executor unwinds "
+          "its fiber is harmless",
+          "[exhaustion][destructor]") {
+  std::atomic<int> handled{0}, destroyed{0};
+  weft::event never;
+  {
+    weft::executor ex;
+    for (int i = 0; i < 4; ++i)
+      ex.spawn([&] {
+        raii_counter c(destroyed);
+        struct careful {
+          std::atomic<int>* handled;
+          ~careful() {
+            try {
+              throw std::runtime_error("contained");
+            } catch (const std::runtime_error&) {
+              ++*handled;
+            }
+          }
+        } x{&handled};
+        never.wait();
+      });
+    ex.spawn([] {}).join();
+  }
+  CHECK(handled == 4);
+  CHECK(destroyed == 4);
+  weft::executor again;
+  check_executor_usable(again);
+}
+
+TEST_CASE("a destructor throwing in a detached fiber prints the fiber and terminates",
+          "[exhaustion][destructor]") {
+  auto r = run_in_child([] {
+    weft::executor ex;
+    ex.spawn([] {
+        weft::this_fiber::set_name("dtor-thrower");
+        throwing_destructor d{"from a detached fiber's destructor"};
+        weft::this_fiber::yield();
+      }).detach();
+    ex.run();
+  });
+  INFO(r.describe());
+  CHECK(r.aborted());
+  CHECK_THAT(r.err, Contains("dtor-thrower"));
+  CHECK_THAT(r.err, Contains("from a detached fiber's destructor"));
+}
+
+// ---- exception state across suspensions --------------------------------------------------------
+
+TEST_CASE("an exception being handled is still the fiber's own after a suspension in its "
+          "handler",
+          "[exhaustion][exception_state]") {
+  // The C++ runtime keeps the exceptions being handled (for `throw;` and
+  // std::current_exception) and std::uncaught_exceptions() per thread. Fibers sharing a thread
+  // must each see their own: A suspends in a catch handler, B catches its own exception
+  // meanwhile, A leaves its handler first; B's exception must still be alive and B's.
+  std::string a_sees, b_sees, b_rethrown;
+  weft::run([&] {
+    auto a = weft::spawn([&] {
+      try {
+        throw std::runtime_error(std::string(64, 'A'));
+      } catch (const std::exception&) {
+        weft::this_fiber::yield();  // B catches meanwhile
+        try {
+          throw;
+        } catch (const std::exception& again) {
+          a_sees = std::string(again.what()).substr(0, 1);
+        }
+      }
+    });
+    auto b = weft::spawn([&] {
+      try {
+        throw std::runtime_error(std::string(64, 'B'));
+      } catch (const std::exception& e) {
+        weft::this_fiber::yield();
+        weft::this_fiber::yield();  // A has left its handler by now
+        b_sees = std::string(e.what()).substr(0, 1);
+        try {
+          throw;
+        } catch (const std::exception& again) {
+          b_rethrown = std::string(again.what()).substr(0, 1);
+        }
+      }
+    });
+    a.join();
+    b.join();
+  });
+  CHECK(a_sees == "A");
+  CHECK(b_sees == "B");
+  CHECK(b_rethrown == "B");
+}
+
+TEST_CASE("std::uncaught_exceptions() is per fiber", "[exhaustion][exception_state]") {
+  // A fiber suspends in a destructor while its stack unwinds (one exception in flight); a
+  // fiber running meanwhile has no exception in flight.
+  int seen_by_other = -1, seen_in_destructor = -1, after = -1;
+  weft::run([&] {
+    weft::event resume;
+    auto a = weft::spawn([&] {
+      struct waits_in_destructor {
+        weft::event* resume;
+        int* seen;
+        ~waits_in_destructor() {
+          *seen = std::uncaught_exceptions();
+          resume->wait();
+        }
+      };
+      try {
+        waits_in_destructor w{&resume, &seen_in_destructor};
+        throw std::runtime_error("in flight");
+      } catch (const std::runtime_error&) {
+      }
+      after = std::uncaught_exceptions();
+    });
+    seen_by_other = std::uncaught_exceptions();  // a is suspended mid-unwinding
+    resume.set();
+    a.join();
+  });
+  CHECK(seen_in_destructor == 1);
+  CHECK(seen_by_other == 0);
+  CHECK(after == 0);
+}

@@ -440,19 +440,48 @@ TEST_CASE("executor_options are validated at construction", "[executor][options]
 // exceptions escaping detached fibers (forked children)
 // ---------------------------------------------------------------------------------------------
 
+// Child processes (run_child_test) run these hidden test cases.
+TEST_CASE("child_detached_exception", "[.child]") {
+  weft_test::reset_fatal_signals();
+  weft::executor ex;
+  ex.spawn([] {
+    weft::this_fiber::set_name("doomed-fiber");
+    std::fprintf(stderr, "ID=%llu\n", static_cast<unsigned long long>(weft::this_fiber::id()));
+    weft::this_fiber::yield();
+    throw std::runtime_error("boom from a detached fiber");
+  }).detach();
+  ex.run();
+  std::printf("run returned\n");  // must not happen
+}
+
+TEST_CASE("child_dropped_handle_exception", "[.child]") {
+  weft_test::reset_fatal_signals();
+  weft::executor ex;
+  {
+    auto dropped = ex.spawn([] {
+      weft::this_fiber::set_name("dropped");
+      throw std::logic_error("unseen");
+    });
+  }
+  ex.run();
+  std::printf("run returned\n");  // must not happen
+}
+
+TEST_CASE("child_handle_dropped_after_failure", "[.child]") {
+  weft_test::reset_fatal_signals();
+  weft::executor ex;
+  auto h = ex.spawn([] {
+    weft::this_fiber::set_name("failed-first");
+    throw std::logic_error("unseen");
+  });
+  ex.run();
+  h = {};
+  std::printf("handle dropped\n");  // must not happen
+}
+
 TEST_CASE("an exception escaping a detached fiber prints its id and name, then terminates",
           "[executor][fault]") {
-  auto r = weft_test::run_in_child([] {
-    weft::executor ex;
-    ex.spawn([] {
-      weft::this_fiber::set_name("doomed-fiber");
-      std::fprintf(stderr, "ID=%llu\n", static_cast<unsigned long long>(weft::this_fiber::id()));
-      weft::this_fiber::yield();
-      throw std::runtime_error("boom from a detached fiber");
-    }).detach();
-    ex.run();
-    std::fprintf(stdout, "run returned\n");  // must not happen
-  });
+  auto r = weft_test::run_child_test("child_detached_exception");
   INFO("child stderr: " << r.err);
   CHECK(r.aborted());
   CHECK_FALSE(r.sanitizer_report());
@@ -467,33 +496,20 @@ TEST_CASE("an exception escaping a detached fiber prints its id and name, then t
 TEST_CASE("an exception escaping a fiber whose handle was dropped terminates",
           "[executor][fault]") {
   // Dropping the handle detaches the fiber; the exception then has nowhere to go.
-  auto r = weft_test::run_in_child([] {
-    weft::executor ex;
-    { auto dropped = ex.spawn([] {
-        weft::this_fiber::set_name("dropped");
-        throw std::logic_error("unseen");
-      }); }
-    ex.run();
-  });
+  auto r = weft_test::run_child_test("child_dropped_handle_exception");
   INFO("child stderr: " << r.err);
   CHECK(r.aborted());
   CHECK_FALSE(r.sanitizer_report());
   CHECK_THAT(r.err, Contains("\"dropped\""));
+  CHECK(r.out.find("run returned") == std::string::npos);
 
   // Same, but the handle is dropped after the fiber failed.
-  auto r2 = weft_test::run_in_child([] {
-    weft::executor ex;
-    auto h = ex.spawn([] {
-      weft::this_fiber::set_name("failed-first");
-      throw std::logic_error("unseen");
-    });
-    ex.run();
-    h = {};
-  });
+  auto r2 = weft_test::run_child_test("child_handle_dropped_after_failure");
   INFO("child stderr: " << r2.err);
   CHECK(r2.aborted());
   CHECK_FALSE(r2.sanitizer_report());
   CHECK_THAT(r2.err, Contains("\"failed-first\""));
+  CHECK(r2.out.find("handle dropped") == std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1389,27 +1405,30 @@ TEST_CASE("bigger stacks allow deeper recursion", "[executor][stack]") {
   CHECK(depth == 500);
 }
 
+TEST_CASE("child_max_guarded_stacks", "[.child]") {
+  weft::executor_options options;
+  options.max_guarded_stacks = 10;
+  int guarded = 0, finished = 0;
+  {
+    weft::executor ex(options);
+    weft::event ev;
+    for (int i = 0; i < 200; ++i)
+      ex.spawn([&] {
+        if (weft::detail::current_fiber()->guarded) ++guarded;
+        ev.wait();
+        ++finished;
+      });
+    ex.spawn([&] { ev.set(); });
+    ex.run();
+  }
+  std::printf("guarded=%d finished=%d\n", guarded, finished);
+}
+
 TEST_CASE("max_guarded_stacks caps guarded stacks; the rest run on unguarded slabs",
           "[executor][stack]") {
-  // In a child: the notice is printed once per process, and the budget is process-wide.
-  auto r = weft_test::run_in_child([] {
-    weft::executor_options options;
-    options.max_guarded_stacks = 10;
-    int guarded = 0, finished = 0;
-    {
-      weft::executor ex(options);
-      weft::event ev;
-      for (int i = 0; i < 200; ++i)
-        ex.spawn([&] {
-          if (weft::detail::current_fiber()->guarded) ++guarded;
-          ev.wait();
-          ++finished;
-        });
-      ex.spawn([&] { ev.set(); });
-      ex.run();
-    }
-    std::printf("guarded=%d finished=%d\n", guarded, finished);
-  });
+  // In a child process: the notice is printed once per process, and the budget is
+  // process-wide.
+  auto r = weft_test::run_child_test("child_max_guarded_stacks");
   INFO("child stdout: " << r.out << "\nchild stderr: " << r.err);
   REQUIRE(r.exited_ok());
   CHECK_FALSE(r.sanitizer_report());
@@ -1417,36 +1436,38 @@ TEST_CASE("max_guarded_stacks caps guarded stacks; the rest run on unguarded sla
   CHECK_THAT(r.err, Contains("guard page"));
 }
 
-// Known bug (reported): fiber_allocator stores max_guarded_stacks in a process-wide atomic,
-// so the cap of one executor stays in force for every later executor whose option is 0
+TEST_CASE("child_guarded_budget_per_executor", "[.child]") {
+  weft::executor_options options;
+  options.max_guarded_stacks = 10;
+  {
+    weft::executor capped(options);
+    weft::event ev;
+    for (int i = 0; i < 20; ++i) capped.spawn([&] { ev.wait(); });
+    capped.spawn([&] { ev.set(); });
+    capped.run();
+  }
+  // A later executor with the default (derived) budget is not held to the old cap.
+  int guarded_after = 0;
+  {
+    weft::executor ex;
+    weft::event ev;
+    for (int i = 0; i < 50; ++i)
+      ex.spawn([&] {
+        if (weft::detail::current_fiber()->guarded) ++guarded_after;
+        ev.wait();
+      });
+    ex.spawn([&] { ev.set(); });
+    ex.run();
+  }
+  std::printf("guarded_after=%d\n", guarded_after);
+}
+
+// Found with this test: fiber_allocator kept max_guarded_stacks in a process-wide atomic, so
+// the cap of one executor stayed in force for every later executor whose option is 0
 // ("derived from vm.max_map_count").
 TEST_CASE("max_guarded_stacks of one executor does not cap later executors",
           "[executor][stack][!mayfail]") {
-  auto r = weft_test::run_in_child([] {
-    weft::executor_options options;
-    options.max_guarded_stacks = 10;
-    {
-      weft::executor capped(options);
-      weft::event ev;
-      for (int i = 0; i < 20; ++i) capped.spawn([&] { ev.wait(); });
-      capped.spawn([&] { ev.set(); });
-      capped.run();
-    }
-    // A later executor with the default (derived) budget is not held to the old cap.
-    int guarded_after = 0;
-    {
-      weft::executor ex;
-      weft::event ev;
-      for (int i = 0; i < 50; ++i)
-        ex.spawn([&] {
-          if (weft::detail::current_fiber()->guarded) ++guarded_after;
-          ev.wait();
-        });
-      ex.spawn([&] { ev.set(); });
-      ex.run();
-    }
-    std::printf("guarded_after=%d\n", guarded_after);
-  });
+  auto r = weft_test::run_child_test("child_guarded_budget_per_executor");
   INFO("child stdout: " << r.out << "\nchild stderr: " << r.err);
   REQUIRE(r.exited_ok());
   CHECK_FALSE(r.sanitizer_report());

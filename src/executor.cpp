@@ -4,8 +4,11 @@
 #include <exception>
 #include <sstream>
 #include <thread>
+#include <random>
 #include <typeinfo>
 
+#include "context/switch.hpp"
+#include "eh_state.hpp"
 #include "executor_core.hpp"
 #include "overflow_handler.hpp"
 #include "registry.hpp"
@@ -56,12 +59,14 @@ void report_detached_exception(const fiber& f) noexcept {
   std::fflush(stderr);
 }
 
-// The first and last code of every fiber.
-void fiber_main(void* arg) {
+// The first and last code of every fiber. It never returns, so under ThreadSanitizer it is
+// left uninstrumented: an instrumented entry would stay on the reused TSan fiber's shadow
+// stack forever, growing it by one frame per fiber.
+WEFT_NO_TSAN void fiber_main(void* arg) {
   auto* f = static_cast<fiber*>(arg);
+  load_eh_state(eh_state{});  // a new fiber handles no exception yet
   worker* w = current_worker();
   w->after_switch();
-  w->core().add_started(f);
   WEFT_TRACE_EVENT(trace::event_kind::start, f);
   if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun
   else f->body(f);                // stores the result or the exception
@@ -89,11 +94,17 @@ executor_core* current_core() noexcept {
 executor_core::executor_core(executor_options options)
     : options_(options),
       allocator_(options.stack_size, options.guard_pages, options.max_guarded_stacks,
-                 options.max_cached_stacks),
-      worker_(*this) {
+                 options.max_cached_stacks) {
+  if (options.workers == 0)
+    throw std::invalid_argument("weft::executor: executor_options::workers must be at least 1");
+  workers_.reserve(options.workers);
+  for (std::size_t i = 0; i < options.workers; ++i)
+    workers_.push_back(std::make_unique<worker>(*this, static_cast<std::uint32_t>(i)));
   install_overflow_handler();
   register_core(*this);
 }
+
+executor_core::~executor_core() = default;
 
 void executor_core::release() noexcept {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -105,116 +116,206 @@ void executor_core::release() noexcept {
 fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align) {
   if (shutting_down())
     throw std::logic_error("weft::executor::spawn: the executor is being destroyed");
-  fiber_memory m = allocator_.allocate(bytes, align);
+  worker* w = current_worker();
+  fiber_memory m = allocator_.allocate(bytes, align, w && &w->core() == this ? &w->region_cache : nullptr);
   retain();
   return m;
 }
 
 void executor_core::free_region(const stack_span& region, bool guarded) noexcept {
-  allocator_.free(region, guarded);
+  worker* w = current_worker();
+  allocator_.free(region, guarded, w && &w->core() == this ? &w->region_cache : nullptr);
   release();
 }
 
 void executor_core::launch(fiber* f, const fiber_memory& memory) {
   f->owner = this;
-  f->home = &worker_;
   f->id = new_fiber_id();
   f->region = memory.region;
   f->guarded = memory.guarded;
   std::destroy_at(&f->ctx);
   std::construct_at(&f->ctx, memory.stack, &fiber_main, f);
-  live_.fetch_add(1, std::memory_order_acq_rel);
   fiber* self = current_fiber();
+  worker* here = self && self->owner == this ? current_worker() : workers_[0].get();
+  here->add_live(f);
+  live_.fetch_add(1, std::memory_order_acq_rel);
   WEFT_TRACE_EVENT(trace::event_kind::spawn, f, {}, self ? self->id : 0);
-  worker* w = current_worker();
-  if (self && self->owner == this && w == &worker_) {
-    w->start_now(*self, *f);  // depth-first: the child runs now
-  } else {
-    push_remote(f);
-  }
-}
-
-void executor_core::add_started(fiber* f) noexcept {
-  f->prev_live = nullptr;
-  f->next_live = started_head_;
-  if (started_head_) started_head_->prev_live = f;
-  started_head_ = f;
+  if (self && self->owner == this) here->start_now(*self, *f);  // depth-first
+  else inject(f);
 }
 
 void executor_core::on_finished(fiber* f) noexcept {
-  if (f->prev_live) f->prev_live->next_live = f->next_live;
-  else started_head_ = f->next_live;
-  if (f->next_live) f->next_live->prev_live = f->prev_live;
+  f->live_list->remove_live(f);
   f->lock.lock();
   f->finished.store(true, std::memory_order_release);
   waiter* joiner = f->joiners.pop_front();
   std::coroutine_handle<> coroutine = std::exchange(f->awaiting_coroutine, nullptr);
   const bool detached = f->detached;
   f->lock.unlock();
-  live_.fetch_sub(1, std::memory_order_acq_rel);
+  const bool last = live_.fetch_sub(1, std::memory_order_acq_rel) == 1;
   if (detached && f->error && !f->cancelled) {
     report_detached_exception(*f);
     std::terminate();
   }
   if (joiner) wake(*joiner);
   if (coroutine) coroutine.resume();
-  if (live() == 0) notify_parked();  // a thread may be waiting for run() to end
+  fiber* until = until_.load(std::memory_order_acquire);
+  if ((last && until == nullptr && work_guards.load() == 0) || f == until) {
+    stop_.store(true, std::memory_order_release);
+    notify_all_workers();
+  }
 }
 
 void executor_core::schedule(fiber* f) noexcept {
   worker* w = current_worker();
-  if (w == f->home) w->make_ready(f);
-  else push_remote(f);
+  if (w && &w->core() == this) w->make_ready(f);
+  else if (f->pinned) f->pinned->push_inbox(f);
+  else inject(f);
 }
 
-void executor_core::push_remote(fiber* f) noexcept {
-  std::lock_guard guard(remote_mutex_);
-  remote_.push_back(f);
-  remote_pending_.store(true, std::memory_order_release);
-  if (parked_) remote_cv_.notify_one();
+void executor_core::inject(fiber* f) noexcept {
+  {
+    std::lock_guard guard(inject_mutex_);
+    injected_.push_back(f);
+    inject_pending_.store(true, std::memory_order_release);
+  }
+  notify_one_idle();
 }
 
-bool executor_core::take_remote(ready_queue& into) noexcept {
-  if (!remote_pending_.load(std::memory_order_acquire)) return false;
-  std::lock_guard guard(remote_mutex_);
-  into.append(remote_);
-  remote_pending_.store(false, std::memory_order_relaxed);
-  return true;
+fiber* executor_core::take_injected() noexcept {
+  if (!inject_pending_.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard guard(inject_mutex_);
+  fiber* f = injected_.pop_front();
+  if (injected_.empty()) inject_pending_.store(false, std::memory_order_relaxed);
+  return f;
 }
 
-void executor_core::notify_parked() noexcept {
-  std::lock_guard guard(remote_mutex_);
-  if (parked_) remote_cv_.notify_all();
+fiber* executor_core::steal_for(worker& thief) noexcept {
+  const std::size_t n = workers_.size();
+  thread_local std::minstd_rand random(std::random_device{}());
+  const std::size_t start = random() % n;
+  for (std::size_t k = 0; k < n; ++k) {
+    worker& victim = *workers_[(start + k) % n];
+    if (&victim == &thief) continue;
+    while (fiber* f = victim.steal()) {
+      if (f->pinned && f->pinned != &thief) {
+        f->pinned->push_inbox(f);  // not ours to run: send it home
+        continue;
+      }
+      WEFT_TRACE_EVENT(trace::event_kind::steal, f, {}, victim.index() + 1);
+      return f;
+    }
+  }
+  return nullptr;
 }
 
-bool executor_core::park(bool have_timers, std::chrono::steady_clock::time_point deadline) {
+void executor_core::notify_one_idle() noexcept {
+  // Pairs with park(): either the parking worker sees our work in its re-check, or we see it
+  // counted as idle here and wake it.
+  // A searching worker will find the work itself.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (idle_.load(std::memory_order_relaxed) == 0 || searching.load(std::memory_order_relaxed) > 0)
+    return;
+  std::lock_guard guard(park_mutex_);
+  for (auto& w : workers_)
+    if (w->parked && !w->wake_signal) {
+      w->wake_signal = true;
+      w->wakeup.notify_one();
+      return;
+    }
+}
+
+void executor_core::notify_all_workers() noexcept {
+  std::lock_guard guard(park_mutex_);
+  wake_parked_locked();
+}
+
+void executor_core::wake_parked_locked() noexcept {
+  for (auto& w : workers_)
+    if (w->parked) {
+      w->wake_signal = true;
+      w->wakeup.notify_one();
+    }
+}
+
+bool executor_core::work_visible() noexcept {
+  if (inject_pending_.load(std::memory_order_acquire)) return true;
+  for (auto& w : workers_)
+    if (!w->looks_idle()) return true;
+  return false;
+}
+
+bool executor_core::nothing_can_wake() const noexcept {
+  return sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0 &&
+         threads_blocked_in_weft() == 0;
+}
+
+bool executor_core::park(worker& w, bool have_timers,
+                         std::chrono::steady_clock::time_point deadline) {
   using namespace std::chrono_literals;
-  std::unique_lock guard(remote_mutex_);
-  if (!remote_.empty()) return true;
-  const bool external = pending_awaits.load() > 0 || work_guards.load() > 0;
-  const bool threads = threads_blocked_in_weft() > 0;
-  if (!have_timers && !external && !threads) return false;
-  // Plain threads leaving weft calls do not notify us: re-check now and then while they are
-  // the only reason to wait.
-  if (!have_timers && !external) deadline = std::chrono::steady_clock::now() + 50ms;
-  parked_ = true;
+  std::unique_lock guard(park_mutex_);
+  if (stop_.load(std::memory_order_acquire)) return false;
+  idle_.fetch_add(1, std::memory_order_seq_cst);
+  struct leave_idle {
+    std::atomic<std::size_t>& idle;
+    ~leave_idle() { idle.fetch_sub(1, std::memory_order_seq_cst); }
+  } leave{idle_};
+  if (work_visible()) return true;
+  if (until_.load() == nullptr && live() == 0 && work_guards.load() == 0) {
+    stop_.store(true, std::memory_order_release);  // run(): nothing left, nobody will spawn
+    wake_parked_locked();
+    return false;
+  }
+  if (idle_.load() == workers_.size() && !have_timers) {
+    if (nothing_can_wake()) {
+      // Every worker is idle, no queue holds a fiber, and nothing outside can make one ready.
+      deadlocked_ = live() > 0;
+      stop_.store(true, std::memory_order_release);
+      wake_parked_locked();
+      return false;
+    }
+    // Plain threads leaving weft calls do not notify us: re-check now and then while they
+    // are the only thing that could wake a fiber.
+    if (sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0)
+      deadline = std::chrono::steady_clock::now() + 50ms;
+  }
+  w.parked = true;
+  w.wake_signal = false;
+  auto woken = [&] { return w.wake_signal || stop_.load(std::memory_order_acquire); };
   if (deadline == std::chrono::steady_clock::time_point::max())
-    remote_cv_.wait(guard, [&] {
-      return !remote_.empty() ||
-             (!have_timers && pending_awaits.load() == 0 && work_guards.load() == 0);
-    });
+    w.wakeup.wait(guard, woken);
   else
-    remote_cv_.wait_until(guard, deadline, [&] { return !remote_.empty(); });
-  parked_ = false;
-  return true;
+    w.wakeup.wait_until(guard, deadline, woken);
+  w.parked = false;
+  return !stop_.load(std::memory_order_acquire);
 }
 
 bool executor_core::try_claim_run() noexcept { return !running_.exchange(true); }
-void executor_core::end_run() noexcept {
-  running_.store(false);
-}
+void executor_core::end_run() noexcept { running_.store(false); }
 
-void executor_core::run_until(fiber* until) { worker_.run_loop(until); }
+void executor_core::run_until(fiber* until) {
+  if (until ? until->finished.load(std::memory_order_acquire)
+            : live() == 0 && work_guards.load() == 0)
+    return;
+  until_.store(until, std::memory_order_release);
+  stop_.store(false, std::memory_order_release);
+  deadlocked_ = false;
+  std::vector<std::thread> helpers;
+  struct finish {
+    executor_core& core;
+    std::vector<std::thread>& helpers;
+    ~finish() {
+      core.stop_.store(true, std::memory_order_release);
+      core.notify_all_workers();
+      for (auto& t : helpers) t.join();
+      core.until_.store(nullptr, std::memory_order_release);
+    }
+  } at_end{*this, helpers};
+  for (std::size_t i = 1; i < workers_.size(); ++i)
+    helpers.emplace_back([this, i] { workers_[i]->run_loop(); });
+  workers_[0]->run_loop();
+  if (deadlocked_) throw deadlock_error(describe_blocked());
+}
 
 void executor_core::unwind_all() {
   shutting_down_.store(true, std::memory_order_release);
@@ -230,27 +331,21 @@ void executor_core::unwind_all() {
   // Every live fiber is marked; blocked ones are taken out of their primitives and made ready,
   // so their blocking call throws fiber_unwind and their stacks unwind. Fibers inside await()
   // cannot be taken back from whoever holds their handle: they are waited for.
-  ready_queue unblocked;
-  {
-    for (fiber* f = started_head_; f; f = f->next_live) {
-      f->cancelled = true;
-      waiter* w = f->current_waiter;
-      if (!w || f->waiting_on == wait_kind::await) continue;
-      w->lock->lock();
-      const bool queued = w->queue != nullptr;
-      if (queued) w->queue->remove(*w);
-      w->lock->unlock();
-      if (queued) unblocked.push_back(f);
-    }
-  }
-  worker_.clear_timers_into_ready();
-  {
-    std::lock_guard guard(remote_mutex_);
-    remote_.append(unblocked);
-    remote_pending_.store(true);
-  }
+  std::vector<fiber*> unblocked;
+  for_each_live([&](fiber* f) {
+    f->cancelled = true;
+    waiter* w = f->current_waiter;
+    if (!w || f->waiting_on == wait_kind::await) return;
+    w->lock->lock();
+    const bool queued = w->queue != nullptr;
+    if (queued) w->queue->remove(*w);
+    w->lock->unlock();
+    if (queued) unblocked.push_back(f);
+  });
+  for (fiber* f : unblocked) inject(f);
+  for (auto& w : workers_) w->release_sleepers();
   try {
-    worker_.run_loop(nullptr);
+    run_until(nullptr);
   } catch (const deadlock_error& e) {
     std::fprintf(stderr, "weft: while unwinding fibers at executor destruction: %s\n", e.what());
     std::terminate();
@@ -258,16 +353,18 @@ void executor_core::unwind_all() {
 }
 
 std::string executor_core::describe_blocked() const {
-  std::ostringstream out;
+  std::ostringstream list;
   std::size_t count = 0;
-  for (fiber* f = started_head_; f; f = f->next_live) ++count;
+  for_each_live([&](fiber* f) {
+    ++count;
+    list << "\n  fiber " << f->id << " \"" << f->name << "\" waits on " << to_string(f->waiting_on);
+    if (f->wait_object) list << " " << f->wait_object;
+  });
+  std::ostringstream out;
   out << "weft: deadlock: " << count << (count == 1 ? " fiber" : " fibers")
       << " can never be woken (no fiber is ready, no timer or await is pending, no plain thread"
-         " is blocked in weft):";
-  for (fiber* f = started_head_; f; f = f->next_live) {
-    out << "\n  fiber " << f->id << " \"" << f->name << "\" waits on " << to_string(f->waiting_on);
-    if (f->wait_object) out << " " << f->wait_object;
-  }
+         " is blocked in weft):"
+      << list.str();
   return out.str();
 }
 

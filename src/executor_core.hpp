@@ -1,36 +1,25 @@
-// The executor's internals: its worker, run queues, timers, and the list of live fibers.
+// The executor's internals: its workers, their run queues and timers, parking, and the list of
+// live fibers.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <weft/executor.hpp>
 
 #include "fiber_allocator.hpp"
+#include "run_queues.hpp"
 
 namespace weft::detail {
 
-// FIFO of fibers linked through fiber::next_ready. Owned by one thread at a time.
-class ready_queue {
- public:
-  bool empty() const noexcept { return head_ == nullptr; }
-  void push_back(fiber* f) noexcept;
-  void push_front(fiber* f) noexcept;
-  fiber* pop_front() noexcept;
-  void append(ready_queue& other) noexcept;  // moves all of `other` to our back
-
- private:
-  friend struct registry_layout;  // registry.cpp: field offsets for debuggers
-  fiber* head_ = nullptr;
-  fiber* tail_ = nullptr;
-};
-
-// A sleeping fiber; the timer heap is a binary min-heap on (deadline, seq).
+// A sleeping fiber; each worker's timers are a binary min-heap on (deadline, seq).
 struct timer_entry {
   std::chrono::steady_clock::time_point deadline;
   std::uint64_t seq;
@@ -41,64 +30,92 @@ struct timer_entry {
 };
 
 // What the code resumed after a switch must do on behalf of the code that switched away, once
-// that code's context is safely saved.
+// that code's context is safely saved (so another worker cannot resume it half-saved).
 struct after_switch_actions {
-  spinlock* unlock = nullptr;   // a primitive's lock held across block()
-  fiber* requeue = nullptr;     // a yielding (back) or spawning (front) fiber
-  bool requeue_front = false;
-  fiber* finished = nullptr;    // a finished fiber: drop its running reference
+  spinlock* unlock = nullptr;    // a primitive's lock held across block()
+  fiber* yielded = nullptr;      // goes to the back of the run queue
+  fiber* spawner = nullptr;      // a spawner's continuation: next to run here, or stolen
+  fiber* finished = nullptr;     // a finished fiber: drop its running reference
 };
 
-// One thread running fibers. With one worker this is the thread in run() (or a join driving
-// the executor).
+// One thread running fibers. Worker 0 runs on the thread that calls run() (or a join driving
+// the executor); the others on threads that run() starts.
 class worker {
  public:
-  explicit worker(executor_core& core) noexcept : core_(core) {}
+  worker(executor_core& core, std::uint32_t index) : core_(core), index_(index) {}
+  ~worker();
 
-  // Runs fibers until `until` finishes (or, if null, until none is left). Throws deadlock_error.
-  void run_loop(fiber* until);
+  // Runs fibers until the executor says stop (see executor_core::run_until).
+  void run_loop();
 
-  // Called by a fiber of this worker: switches to the next ready fiber, or to the run loop.
-  // `actions_` must already say what to do once we are switched out.
+  // Called by a fiber running on this worker: switches to the next ready fiber, or to the run
+  // loop. actions() must already say what to do once we are switched out.
   void suspend(fiber& self) noexcept;
-  // Called by a finishing fiber: like suspend, never returns.
-  [[noreturn]] void exit(fiber& self) noexcept;
-  // Called by a fiber: lets the other ready fibers run first; returns at once if none is.
-  void yield(fiber& self) noexcept;
-  // Called by a fiber: runs `child` now, with the caller requeued at the front.
-  void start_now(fiber& self, fiber& child) noexcept;
+  [[noreturn]] void exit(fiber& self) noexcept;   // a finishing fiber
+  void yield(fiber& self) noexcept;               // returns at once if nothing else is ready
+  void start_now(fiber& self, fiber& child) noexcept;  // work-first spawn
 
-  // Queues a ready fiber; only from this worker's thread.
-  void make_ready(fiber* f) noexcept { ready_.push_back(f); }
+  // Makes `f` ready on this worker; only from this worker's thread.
+  void make_ready(fiber* f) noexcept;
   // Carries out what the switched-away code left us; called right after every switch.
   void after_switch() noexcept;
 
   after_switch_actions& actions() noexcept { return actions_; }
   executor_core& core() noexcept { return core_; }
-  bool has_ready() const noexcept { return !ready_.empty(); }
-  // Timers and remote wakeups become ready; then the next fiber, or null.
-  fiber* next_ready() noexcept;
-  void clear_timers_into_ready() noexcept;  // for unwinding at destruction
-
+  std::uint32_t index() const noexcept { return index_; }
   void add_timer(fiber* f, std::chrono::steady_clock::time_point deadline);
 
+  // For other workers (thieves) and parking: lock-free, any thread.
+  fiber* steal() noexcept;
+  bool looks_idle() const noexcept { return continuations_.looks_empty() && fifo_.looks_empty(); }
+
+  // Hands a fiber pinned here to this worker from another thread.
+  void push_inbox(fiber* f) noexcept;
+  // For unwinding at destruction: every sleeper becomes ready, in the inbox.
+  void release_sleepers() noexcept;
+
+  // Fiber memory this worker reuses without locking (see fiber_allocator::local_cache).
+  fiber_allocator::local_cache region_cache;
+
+  // The live fibers spawned on this worker (those spawned from elsewhere are on worker 0's),
+  // for diagnostics, unwinding and debuggers. A fiber stays on its list wherever it runs.
+  spinlock live_lock;
+  fiber* live_head = nullptr;
+  void add_live(fiber* f) noexcept;
+  void remove_live(fiber* f) noexcept;
+
+  // Parking (see executor_core::park).
+  std::condition_variable wakeup;
+  bool parked = false;
+  bool wake_signal = false;
+
  private:
-  friend struct registry_layout;
+  fiber* next_ready() noexcept;   // own queues, then timers, inbox, injection, stealing
+  fiber* find_work() noexcept;    // everything but our own queues
+  fiber* search() noexcept;       // spins a while on next_ready() before parking
+  void absorb_external() noexcept;  // injected and inbox fibers join our FIFO
   void collect_due_timers() noexcept;
-  bool wait_for_work();  // false: nothing can ever make a fiber ready
   void switch_to(fiber& self, fiber* next) noexcept;
+  bool wait_for_work();           // false: stop (done, or deadlock on worker 0)
 
   executor_core& core_;
+  const std::uint32_t index_;
   context loop_context_;
-  ready_queue ready_;
+  fiber_deque continuations_;     // spawners waiting for their child to suspend (LIFO)
+  fiber_ring fifo_;               // yielded and woken fibers (FIFO)
   std::vector<timer_entry> timers_;
   std::uint64_t timer_seq_ = 0;
   after_switch_actions actions_;
+  std::mutex inbox_mutex_;        // fibers pinned here, made ready elsewhere
+  ready_queue inbox_;
+  std::atomic<bool> inbox_pending_{false};
+  std::uint32_t ticks_ = 0;
 };
 
 class executor_core {
  public:
   explicit executor_core(executor_options options);
+  ~executor_core();
 
   // Reference counting: the executor object holds one, every fiber region holds one.
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -106,55 +123,78 @@ class executor_core {
 
   fiber_memory allocate(std::size_t bytes, std::size_t align);
   void free_region(const stack_span& region, bool guarded) noexcept;
+  fiber_allocator& allocator() noexcept { return allocator_; }
 
   void launch(fiber* f, const fiber_memory& memory);
-  void add_started(fiber* f) noexcept;  // on the worker's thread, as f first runs
   void on_finished(fiber* f) noexcept;  // live list and counters
-  // Makes a blocked fiber ready from any thread.
+  // Makes a blocked fiber ready, from any thread.
   void schedule(fiber* f) noexcept;
 
-  // run() and join() driving: claim the right to run the worker on this thread.
+  // run() and join() driving: claim the right to run the workers from this thread.
   bool try_claim_run() noexcept;
   void end_run() noexcept;
+  // Runs every worker (worker 0 here, the rest on new threads) until `until` finishes, or
+  // until no fiber is left when it is null. Throws deadlock_error.
   void run_until(fiber* until);
 
-  // Remote wakeups and parking.
-  void push_remote(fiber* f) noexcept;
-  bool take_remote(ready_queue& into) noexcept;
-  // Parks the worker until remote work arrives, `deadline` passes, or a re-check is due.
-  // Returns false when nothing can ever wake a fiber (deadlock).
-  bool park(bool have_timers, std::chrono::steady_clock::time_point deadline);
-  void notify_parked() noexcept;
+  // The injection queue: fibers made ready by threads that are not workers.
+  void inject(fiber* f) noexcept;
+  fiber* take_injected() noexcept;
 
+  // Parking. park() returns false when the worker should stop.
+  bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline);
+  void notify_one_idle() noexcept;  // after making work visible
+  void notify_all_workers() noexcept;
+  bool should_stop() const noexcept { return stop_.load(std::memory_order_acquire); }
+
+  // Work stealing: a fiber from any worker other than `thief`, or null.
+  fiber* steal_for(worker& thief) noexcept;
+  worker& worker_at(std::size_t i) noexcept { return *workers_[i]; }
+  std::size_t worker_count() const noexcept { return workers_.size(); }
+
+  // Calls fn(f) for every live fiber, each worker's list locked in turn.
+  template <class Fn>
+  void for_each_live(Fn fn) const {
+    for (auto& w : workers_) {
+      std::lock_guard guard(w->live_lock);
+      for (fiber* f = w->live_head; f; f = f->next_live) fn(f);
+    }
+  }
   std::string describe_blocked() const;
   void unwind_all();
 
   const executor_options& options() const noexcept { return options_; }
   std::size_t live() const noexcept { return live_.load(std::memory_order_acquire); }
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
-  worker& main_worker() noexcept { return worker_; }
 
   std::atomic<std::size_t> pending_awaits{0};
   std::atomic<std::size_t> work_guards{0};
+  std::atomic<std::size_t> sleepers{0};  // fibers in any worker's timer heap
+  std::atomic<std::size_t> searching{0}; // workers spinning for work
 
  private:
+  bool nothing_can_wake() const noexcept;
+  void wake_parked_locked() noexcept;  // park_mutex_ held
+  bool work_visible() noexcept;
+
   executor_options options_;
   fiber_allocator allocator_;
-  worker worker_;
+  std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<int> refs_{1};
   std::atomic<bool> running_{false};
   std::atomic<bool> shutting_down_{false};
   std::atomic<std::size_t> live_{0};
 
-  // Fibers that have started and not finished, touched only by the thread running the worker
-  // (never-started fibers are all in run queues).
-  fiber* started_head_ = nullptr;
+  std::mutex inject_mutex_;
+  ready_queue injected_;
+  std::atomic<bool> inject_pending_{false};
 
-  std::mutex remote_mutex_;
-  std::condition_variable remote_cv_;
-  ready_queue remote_;
-  std::atomic<bool> remote_pending_{false};
-  bool parked_ = false;
+  // Parking: one mutex for every worker's wakeup condition.
+  std::mutex park_mutex_;
+  std::atomic<std::size_t> idle_{0};     // workers parked or about to park
+  std::atomic<bool> stop_{false};        // workers leave their loops
+  bool deadlocked_ = false;              // set by the last worker to park; guarded by park_mutex_
+  std::atomic<fiber*> until_{nullptr};   // what run_until waits for (null: every fiber)
 
   friend class ::weft::executor;
   friend struct registry_layout;

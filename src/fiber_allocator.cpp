@@ -17,7 +17,11 @@ namespace {
 
 // Guarded regions mapped by every executor of the process.
 std::atomic<std::size_t> guarded_in_use{0};
-std::atomic<std::size_t> guarded_limit{0};  // 0: not yet computed
+// The default budget, computed once.
+std::size_t default_limit() noexcept {
+  static const std::size_t limit = default_guarded_budget();
+  return limit;
+}
 std::once_flag fallback_warning;
 
 constexpr std::size_t regions_per_slab = 256;
@@ -38,8 +42,7 @@ fiber_allocator::fiber_allocator(std::size_t stack_size, bool guard_pages,
     : region_size_(round_stack_size(stack_size, "weft::executor_options::stack_size")),
       guard_pages_(guard_pages),
       max_cached_(max_cached) {
-  if (max_guarded != 0) guarded_limit.store(max_guarded);
-  else if (guarded_limit.load() == 0) guarded_limit.store(default_guarded_budget());
+  guarded_limit_ = max_guarded != 0 ? max_guarded : default_limit();
 }
 
 fiber_allocator::~fiber_allocator() {
@@ -55,7 +58,7 @@ fiber_allocator::~fiber_allocator() {
 bool fiber_allocator::reserve_guarded() noexcept {
   std::size_t used = guarded_in_use.load();
   do {
-    if (used >= guarded_limit.load()) return false;
+    if (used >= guarded_limit_) return false;
   } while (!guarded_in_use.compare_exchange_weak(used, used + 1));
   return true;
 }
@@ -66,6 +69,9 @@ stack_span fiber_allocator::map_guarded() {
   void* base = map_region(region_size_ + page, region_size_, who);
   protect_guard(base, region_size_ + page, region_size_, who);
   stack_span r{static_cast<char*>(base) + page, region_size_};
+#ifdef WEFT_VALGRIND
+  std::lock_guard guard(lock_);  // map_guarded runs without the lock; the id map needs it
+#endif
   remember_region(r);
   return r;
 }
@@ -104,7 +110,7 @@ void fiber_allocator::forget_region([[maybe_unused]] stack_span r) noexcept {
 #endif
 }
 
-fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align) {
+fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align, local_cache* cache) {
   if (align < 16) align = 16;
   const std::size_t page = page_size();
   if (bytes + align + page > region_size_)
@@ -113,36 +119,12 @@ fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align) {
                             std::to_string(region_size_) +
                             "-byte stack; raise executor_options::stack_size or capture less");
   fiber_memory m;
-  {
-    std::lock_guard guard(lock_);
-    if (guard_pages_ && !free_guarded_.empty()) {
-      m.region = free_guarded_.back();
-      free_guarded_.pop_back();
-      m.guarded = true;
-    } else if (guard_pages_ && reserve_guarded()) {
-      try {
-        m.region = map_guarded();
-      } catch (...) {
-        guarded_in_use.fetch_sub(1);
-        throw;
-      }
-      m.guarded = true;
-    } else {
-      if (guard_pages_)
-        std::call_once(fallback_warning, [] {
-          std::fprintf(stderr,
-                       "weft: %zu guarded stacks are in use, the budget derived from "
-                       "vm.max_map_count (executor_options::max_guarded_stacks); further fiber "
-                       "stacks have no guard page\n",
-                       guarded_limit.load());
-        });
-      if (!free_unguarded_.empty()) {
-        m.region = free_unguarded_.back();
-        free_unguarded_.pop_back();
-      } else {
-        m.region = carve_unguarded();
-      }
-    }
+  if (cache && cache->count > 0) {
+    --cache->count;
+    m.region = cache->regions[cache->count];
+    m.guarded = cache->guarded[cache->count];
+  } else {
+    m = take_region();
   }
   auto top = reinterpret_cast<std::uintptr_t>(m.region.top());
   auto object = (top - bytes) & ~(std::uintptr_t{align} - 1);
@@ -151,7 +133,60 @@ fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align) {
   return m;
 }
 
-void fiber_allocator::free(const stack_span& region, bool guarded) noexcept {
+fiber_memory fiber_allocator::take_region() {
+  fiber_memory m;
+  {
+    std::lock_guard guard(lock_);
+    if (guard_pages_ && !free_guarded_.empty()) {
+      m.region = free_guarded_.back();
+      free_guarded_.pop_back();
+      m.guarded = true;
+      return m;
+    }
+    if (!guard_pages_ || guarded_in_use.load() >= guarded_limit_) {
+      if (guard_pages_)
+        std::call_once(fallback_warning, [this] {
+          std::fprintf(stderr,
+                       "weft: %zu guarded stacks are in use, the budget derived from "
+                       "vm.max_map_count (executor_options::max_guarded_stacks); further fiber "
+                       "stacks have no guard page\n",
+                       guarded_limit_);
+        });
+      if (!free_unguarded_.empty()) {
+        m.region = free_unguarded_.back();
+        free_unguarded_.pop_back();
+      } else {
+        m.region = carve_unguarded();  // maps a new slab now and then, under the lock
+      }
+      return m;
+    }
+  }
+  // A new guarded region: mapped without holding the lock (two system calls).
+  if (!reserve_guarded()) return take_region();  // the budget ran out meanwhile
+  try {
+    m.region = map_guarded();
+  } catch (...) {
+    guarded_in_use.fetch_sub(1);
+    throw;
+  }
+  m.guarded = true;
+  return m;
+}
+
+void fiber_allocator::drain(local_cache& cache) noexcept {
+  while (cache.count > 0) {
+    --cache.count;
+    free(cache.regions[cache.count], cache.guarded[cache.count]);
+  }
+}
+
+void fiber_allocator::free(const stack_span& region, bool guarded, local_cache* cache) noexcept {
+  if (cache && cache->count < local_cache::capacity) {
+    cache->regions[cache->count] = region;
+    cache->guarded[cache->count] = guarded;
+    ++cache->count;
+    return;
+  }
   std::lock_guard guard(lock_);
   try {
     if (!guarded) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -21,16 +22,27 @@ class fiber_allocator {
   fiber_allocator(const fiber_allocator&) = delete;
   fiber_allocator& operator=(const fiber_allocator&) = delete;
 
-  // A region with room for `bytes` (aligned to `align`) at its top. Thread-safe. Throws
-  // std::length_error if the object leaves less than a page of stack, std::system_error when
-  // memory cannot be mapped.
-  fiber_memory allocate(std::size_t bytes, std::size_t align);
-  // Takes a region back for reuse. Thread-safe.
-  void free(const stack_span& region, bool guarded) noexcept;
+  // A few free regions kept by one worker, used without locking by that worker's thread only.
+  struct local_cache {
+    static constexpr std::size_t capacity = 64;
+    std::size_t count = 0;
+    stack_span regions[capacity];
+    bool guarded[capacity];
+  };
+
+  // A region with room for `bytes` (aligned to `align`) at its top, from `cache` if it has
+  // one (cache may be null). Thread-safe. Throws std::length_error if the object leaves less
+  // than a page of stack, std::system_error when memory cannot be mapped.
+  fiber_memory allocate(std::size_t bytes, std::size_t align, local_cache* cache = nullptr);
+  // Takes a region back for reuse, into `cache` while it has room. Thread-safe.
+  void free(const stack_span& region, bool guarded, local_cache* cache = nullptr) noexcept;
+  // Gives every region of `cache` back to the shared pool.
+  void drain(local_cache& cache) noexcept;
 
   std::size_t region_size() const noexcept { return region_size_; }
 
  private:
+  fiber_memory take_region();  // from the shared pool, or newly mapped
   bool reserve_guarded() noexcept;
   stack_span map_guarded();
   stack_span carve_unguarded();
@@ -40,7 +52,8 @@ class fiber_allocator {
   std::size_t region_size_;
   bool guard_pages_;
   std::size_t max_cached_;
-  spinlock lock_;
+  std::size_t guarded_limit_;  // guarded stacks of the whole process this executor may map up to
+  std::mutex lock_;  // held across slab mapping, so a mutex rather than a spinlock
   std::vector<stack_span> free_guarded_;
   std::vector<stack_span> free_unguarded_;
   std::vector<stack_span> slabs_;

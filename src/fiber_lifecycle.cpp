@@ -77,10 +77,7 @@ namespace weft {
 
 executor::executor() : executor(executor_options{}) {}
 
-executor::executor(executor_options options) : core_(new detail::executor_core(options)) {
-  if (options.workers == 0)
-    throw std::invalid_argument("weft::executor: executor_options::workers must be at least 1");
-}
+executor::executor(executor_options options) : core_(new detail::executor_core(options)) {}
 
 executor::~executor() {
   // core_ stays set while the fibers unwind: code on their stacks may still call spawn() on
@@ -120,7 +117,7 @@ executor::work_guard::~work_guard() { reset(); }
 void executor::work_guard::reset() noexcept {
   if (!core_) return;
   core_->work_guards.fetch_sub(1);
-  core_->notify_parked();
+  core_->notify_all_workers();
   std::exchange(core_, nullptr)->release();
 }
 

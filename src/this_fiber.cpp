@@ -35,8 +35,8 @@ void await_begin() noexcept {
 
 void await_end() noexcept {
   if (executor_core* core = current_core()) {
-    core->pending_awaits.fetch_sub(1);
-    core->notify_parked();
+    // The last outstanding await: a parked worker may now be able to see a deadlock.
+    if (core->pending_awaits.fetch_sub(1) == 1) core->notify_all_workers();
   }
 }
 
@@ -77,6 +77,23 @@ void set_name(std::string_view name) {
   detail::fiber* f = detail::current_fiber();
   if (!f) throw std::logic_error("weft::this_fiber::set_name: called outside a fiber");
   f->name.assign(name);
+}
+
+void pin() {
+  detail::fiber* f = detail::current_fiber();
+  if (!f) throw std::logic_error("weft::this_fiber::pin: called outside a fiber");
+  f->pinned = detail::current_worker();
+}
+
+void unpin() {
+  detail::fiber* f = detail::current_fiber();
+  if (!f) throw std::logic_error("weft::this_fiber::unpin: called outside a fiber");
+  f->pinned = nullptr;
+}
+
+bool pinned() noexcept {
+  detail::fiber* f = detail::current_fiber();
+  return f && f->pinned;
 }
 
 std::string name() {

@@ -1,47 +1,38 @@
-// The scheduler of one worker: run queue, timers, and the switches between fibers.
+// One worker of the work-stealing scheduler: its run queues, timers, the switches between
+// fibers, and its run loop.
 #include <algorithm>
 #include <functional>
 
 #include "context/switch.hpp"
+#include "eh_state.hpp"
 #include "executor_core.hpp"
 #include "overflow_handler.hpp"
 #include "trace_points.hpp"
 
 namespace weft::detail {
 
-void ready_queue::push_back(fiber* f) noexcept {
-  f->next_ready = nullptr;
-  if (tail_) tail_->next_ready = f;
-  else head_ = f;
-  tail_ = f;
+worker::~worker() { core_.allocator().drain(region_cache); }
+
+void worker::add_live(fiber* f) noexcept {
+  std::lock_guard guard(live_lock);
+  f->live_list = this;
+  f->prev_live = nullptr;
+  f->next_live = live_head;
+  if (live_head) live_head->prev_live = f;
+  live_head = f;
 }
 
-void ready_queue::push_front(fiber* f) noexcept {
-  f->next_ready = head_;
-  head_ = f;
-  if (!tail_) tail_ = f;
-}
-
-fiber* ready_queue::pop_front() noexcept {
-  fiber* f = head_;
-  if (f) {
-    head_ = f->next_ready;
-    if (!head_) tail_ = nullptr;
-  }
-  return f;
-}
-
-void ready_queue::append(ready_queue& other) noexcept {
-  if (other.empty()) return;
-  if (tail_) tail_->next_ready = other.head_;
-  else head_ = other.head_;
-  tail_ = other.tail_;
-  other.head_ = other.tail_ = nullptr;
+void worker::remove_live(fiber* f) noexcept {
+  std::lock_guard guard(live_lock);
+  if (f->prev_live) f->prev_live->next_live = f->next_live;
+  else live_head = f->next_live;
+  if (f->next_live) f->next_live->prev_live = f->prev_live;
 }
 
 void worker::add_timer(fiber* f, std::chrono::steady_clock::time_point deadline) {
   timers_.push_back(timer_entry{deadline, timer_seq_++, f});
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
+  core_.sleepers.fetch_add(1, std::memory_order_relaxed);
 }
 
 void worker::collect_due_timers() noexcept {
@@ -50,30 +41,78 @@ void worker::collect_due_timers() noexcept {
     std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
     fiber* f = timers_.back().sleeper;
     timers_.pop_back();
+    core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
     f->waiting_on = wait_kind::none;
     WEFT_TRACE_EVENT(trace::event_kind::wake, f, "timer");
-    ready_.push_back(f);
+    make_ready(f);
   }
 }
 
-void worker::clear_timers_into_ready() noexcept {
-  for (timer_entry& t : timers_) ready_.push_back(t.sleeper);
+void worker::release_sleepers() noexcept {
+  for (timer_entry& t : timers_) {
+    core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
+    core_.inject(t.sleeper);
+  }
   timers_.clear();
 }
 
+void worker::make_ready(fiber* f) noexcept {
+  if (f->pinned && f->pinned != this) {
+    f->pinned->push_inbox(f);
+    return;
+  }
+  if (!fifo_.push(f)) {  // full: overflow to the executor's shared queue
+    core_.inject(f);
+    return;
+  }
+  if (core_.worker_count() > 1) core_.notify_one_idle();
+}
+
+void worker::push_inbox(fiber* f) noexcept {
+  {
+    std::lock_guard guard(inbox_mutex_);
+    inbox_.push_back(f);
+    inbox_pending_.store(true, std::memory_order_release);
+  }
+  core_.notify_all_workers();  // cheap enough for pinned fibers; makes sure this one wakes
+}
+
+fiber* worker::steal() noexcept {
+  if (fiber* f = continuations_.steal()) return f;
+  return fifo_.pop();
+}
+
+fiber* worker::find_work() noexcept {
+  if (inbox_pending_.load(std::memory_order_acquire)) {
+    std::lock_guard guard(inbox_mutex_);
+    fiber* f = inbox_.pop_front();
+    if (inbox_.empty()) inbox_pending_.store(false, std::memory_order_relaxed);
+    if (f) return f;
+  }
+  if (fiber* f = core_.take_injected()) return f;
+  if (core_.worker_count() > 1) return core_.steal_for(*this);
+  return nullptr;
+}
+
 fiber* worker::next_ready() noexcept {
-  core_.take_remote(ready_);
+  // Now and then look outside first, so injected and pinned fibers cannot starve behind
+  // fibers that keep yielding to each other.
+  if (++ticks_ % 61 == 0)
+    if (fiber* f = find_work()) return f;
+  const bool alone = core_.worker_count() == 1;  // nobody steals: no atomics needed
+  if (fiber* f = alone ? continuations_.take_unshared() : continuations_.take()) return f;
   if (!timers_.empty()) collect_due_timers();
-  return ready_.pop_front();
+  if (fiber* f = alone ? fifo_.pop_unshared() : fifo_.pop()) return f;
+  return find_work();
 }
 
 void worker::after_switch() noexcept {
-  after_switch_actions a = actions_;
-  actions_ = {};
+  const after_switch_actions a = std::exchange(actions_, {});
   if (a.unlock) a.unlock->unlock();
-  if (a.requeue) {
-    if (a.requeue_front) ready_.push_front(a.requeue);
-    else ready_.push_back(a.requeue);
+  if (a.yielded) make_ready(a.yielded);
+  if (a.spawner) {
+    continuations_.push(a.spawner);
+    if (core_.worker_count() > 1) core_.notify_one_idle();
   }
   if (a.finished) {
     fiber* f = a.finished;
@@ -87,17 +126,25 @@ void worker::after_switch() noexcept {
   }
 }
 
+__attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {
+  auto* globals = abi::__cxa_get_globals();
+  asm volatile("" : "+r"(globals) : : "memory");  // not const: the answer depends on the thread
+  return globals;
+}
+
 void worker::switch_to(fiber& self, fiber* next) noexcept {
-  // Whoever switches to a fiber first makes it the thread's current one, so nothing needs
-  // setting once we are resumed.
+  // Whoever switches to a fiber makes it the thread's current one, so nothing needs setting
+  // once we are resumed, possibly by another worker on another thread.
+  save_eh_state(self.eh);
   set_current(this, next);
   switch_inline(self.ctx, next ? next->ctx : loop_context_);
-  after_switch();
+  load_eh_state(self.eh);
+  current_worker()->after_switch();
   WEFT_TRACE_EVENT(trace::event_kind::resume, &self);
 }
 
 void worker::suspend(fiber& self) noexcept {
-  fiber* next = next_ready();
+  fiber* next = core_.should_stop() ? nullptr : next_ready();
   if (next == &self) {
     // A sleep whose deadline passed before anything else became ready: its own timer made
     // it the next fiber. Switching to ourselves would resume a stale saved context; just do
@@ -108,51 +155,97 @@ void worker::suspend(fiber& self) noexcept {
   switch_to(self, next);
 }
 
+void worker::absorb_external() noexcept {
+  // Fibers made ready outside the workers count as ready too: bring them into our queue first.
+  while (inbox_pending_.load(std::memory_order_acquire)) {
+    fiber* f;
+    {
+      std::lock_guard guard(inbox_mutex_);
+      f = inbox_.pop_front();
+      if (inbox_.empty()) inbox_pending_.store(false, std::memory_order_relaxed);
+    }
+    if (!f || !fifo_.push(f)) {
+      if (f) push_inbox(f);
+      return;
+    }
+  }
+  while (fiber* f = core_.take_injected()) {
+    if (!fifo_.push(f)) {
+      core_.inject(f);
+      return;
+    }
+  }
+}
+
 void worker::yield(fiber& self) noexcept {
-  fiber* next = next_ready();
-  if (!next) return;
+  absorb_external();
+  fiber* next = core_.should_stop() ? nullptr : next_ready();
+  if (!next && !core_.should_stop()) return;
   WEFT_TRACE_EVENT(trace::event_kind::yield, &self);
-  actions_.requeue = &self;
-  actions_.requeue_front = false;
+  actions_.yielded = &self;
   switch_to(self, next);
 }
 
 void worker::start_now(fiber& self, fiber& child) noexcept {
-  actions_.requeue = &self;
-  actions_.requeue_front = true;
+  actions_.spawner = &self;
   switch_to(self, &child);
 }
 
-void worker::exit(fiber& self) noexcept {
+WEFT_NO_TSAN void worker::exit(fiber& self) noexcept {  // never returns: see fiber_main
   actions_.finished = &self;
-  fiber* next = next_ready();
+  fiber* next = core_.should_stop() ? nullptr : next_ready();
   set_current(this, next);
   switch_final_inline(self.ctx, next ? next->ctx : loop_context_);
 }
 
-void worker::run_loop(fiber* until) {
+void worker::run_loop() {
   ensure_signal_stack();  // stack overflow reports need an alternate signal stack
-  struct restore_current {
-    ~restore_current() { set_current(nullptr, nullptr); }
+  // Each run may use a new thread: forget what sanitizers learnt about the last one's flow.
+  loop_context_ = context{};
+  // Fibers bring their own exception state; the thread gets its own back when we return.
+  struct restore_thread {
+    eh_state eh;
+    restore_thread() noexcept { save_eh_state(eh); }
+    ~restore_thread() {
+      load_eh_state(eh);
+      set_current(nullptr, nullptr);
+    }
   } restore;
   for (;;) {
     set_current(this, nullptr);
-    if (until ? until->finished.load(std::memory_order_acquire) : core_.live() == 0) return;
-    if (fiber* next = next_ready()) {
+    if (core_.should_stop()) return;
+    fiber* next = next_ready();
+    if (!next && core_.worker_count() > 1) next = search();
+    if (next) {
       set_current(this, next);
       switch_inline(loop_context_, next->ctx);
       set_current(this, nullptr);
       after_switch();
       continue;
     }
-    if (!wait_for_work()) throw deadlock_error(core_.describe_blocked());
+    if (!wait_for_work()) return;
   }
+}
+
+fiber* worker::search() noexcept {
+  // A searching worker spins a while looking for work; while one does, pushers need not wake
+  // a parked worker (executor_core::notify_one_idle), which saves futex calls.
+  constexpr int attempts = 200;
+  core_.searching.fetch_add(1, std::memory_order_seq_cst);
+  fiber* found = nullptr;
+  for (int i = 0; i < attempts && !found && !core_.should_stop(); ++i) {
+    found = next_ready();
+    if (!found) __builtin_ia32_pause();
+  }
+  core_.searching.fetch_sub(1, std::memory_order_seq_cst);
+  return found;
 }
 
 bool worker::wait_for_work() {
   const bool have_timers = !timers_.empty();
-  return core_.park(have_timers, have_timers ? timers_.front().deadline
-                                             : std::chrono::steady_clock::time_point::max());
+  return core_.park(*this, have_timers,
+                    have_timers ? timers_.front().deadline
+                                : std::chrono::steady_clock::time_point::max());
 }
 
 }  // namespace weft::detail

@@ -59,4 +59,28 @@ void set_name(std::string_view name);
 // The running fiber's name ("" if unnamed or outside fibers).
 std::string name();
 
+// Keeps the calling fiber on the worker thread it runs on now: other workers never steal it,
+// and wakeups from elsewhere send it back there. For code that keeps thread-local state (or
+// thread-affine handles) across blocking calls. Throws std::logic_error outside a fiber.
+void pin();
+// Lets the calling fiber migrate again. Throws std::logic_error outside a fiber.
+void unpin();
+// Whether the calling fiber is pinned (false outside fibers).
+bool pinned() noexcept;
+
+// Pins the calling fiber for the lifetime of the guard (like Photon's
+// SCOPED_PAUSE_WORK_STEALING, for one fiber), restoring the previous state afterwards.
+class scoped_pin {
+ public:
+  scoped_pin() : was_pinned_(pinned()) { pin(); }
+  ~scoped_pin() {
+    if (!was_pinned_) unpin();
+  }
+  scoped_pin(const scoped_pin&) = delete;
+  scoped_pin& operator=(const scoped_pin&) = delete;
+
+ private:
+  bool was_pinned_;
+};
+
 }  // namespace weft::this_fiber

@@ -5,6 +5,19 @@
 #include "backend.hpp"
 #include "switch_annotations.hpp"
 
+// For functions that never return: under ThreadSanitizer their entry would never be popped
+// from the (reused) TSan fiber's shadow stack.
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_NO_TSAN __attribute__((no_sanitize_thread))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef WEFT_NO_TSAN
+#define WEFT_NO_TSAN
+#endif
+
 namespace weft {
 
 inline void switch_inline(context& from, context& to) noexcept {

@@ -26,7 +26,7 @@ class worker;
 struct fiber {
   context ctx;
   executor_core* owner = nullptr;
-  worker* home = nullptr;               // the worker whose queues hold it
+  worker* pinned = nullptr;             // if set, only this worker runs it (this_fiber::pin)
   std::uint64_t id = 0;
   void (*body)(fiber*) noexcept = nullptr;      // runs the task, stores result or exception
   void (*drop)(fiber*) noexcept = nullptr;      // destroys the task without running it
@@ -45,10 +45,15 @@ struct fiber {
   const void* wait_object = nullptr;
   waiter* current_waiter = nullptr;
   bool cancelled = false;               // set when the executor unwinds it at destruction
+  struct {                              // the C++ runtime's exception state while suspended
+    void* caught = nullptr;             // (src/eh_state.hpp)
+    unsigned int uncaught = 0;
+  } eh;
 
   fiber* next_ready = nullptr;          // run-queue link
-  fiber* prev_live = nullptr;           // the executor's list of live fibers
+  fiber* prev_live = nullptr;           // the live list of the worker that spawned it
   fiber* next_live = nullptr;
+  worker* live_list = nullptr;
   stack_span region{};                  // the whole memory block, returned when released
   bool guarded = false;
 };

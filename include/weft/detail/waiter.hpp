@@ -2,6 +2,8 @@
 // Internal: used by the templates of the public headers; not part of the API.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 #include <string_view>
@@ -16,8 +18,13 @@ struct thread_parker;
 class spinlock {
  public:
   void lock() noexcept {
-    while (locked_.exchange(true, std::memory_order_acquire))
-      while (locked_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      // Spin briefly, then give the CPU away: the holder may have been preempted.
+      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+        if (spins < 64) __builtin_ia32_pause();
+        else sched_yield();
+      }
+    }
   }
   bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }

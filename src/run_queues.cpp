@@ -1,0 +1,137 @@
+#include "run_queues.hpp"
+
+namespace weft::detail {
+
+void ready_queue::push_back(fiber* f) noexcept {
+  f->next_ready = nullptr;
+  if (tail_) tail_->next_ready = f;
+  else head_ = f;
+  tail_ = f;
+}
+
+fiber* ready_queue::pop_front() noexcept {
+  fiber* f = head_;
+  if (f) {
+    head_ = f->next_ready;
+    if (!head_) tail_ = nullptr;
+  }
+  return f;
+}
+
+void ready_queue::append(ready_queue& other) noexcept {
+  if (other.empty()) return;
+  if (tail_) tail_->next_ready = other.head_;
+  else head_ = other.head_;
+  tail_ = other.tail_;
+  other.head_ = other.tail_ = nullptr;
+}
+
+// ---- Chase-Lev, after Le, Pop, Cohen and Zappa Nardelli, "Correct and efficient
+// work-stealing for weak memory models" (PPoPP 2013).
+
+fiber_deque::fiber_deque() {
+  arrays_.push_back(std::make_unique<array>(256));
+  array_.store(arrays_.back().get(), std::memory_order_relaxed);
+}
+
+fiber_deque::~fiber_deque() = default;
+
+fiber_deque::array* fiber_deque::grow(array* old, std::int64_t top, std::int64_t bottom) {
+  auto bigger = std::make_unique<array>(old->size * 2);
+  for (std::int64_t i = top; i < bottom; ++i)
+    bigger->at(i).store(old->at(i).load(std::memory_order_relaxed), std::memory_order_relaxed);
+  arrays_.push_back(std::move(bigger));  // the old one stays: a thief may still read it
+  return arrays_.back().get();
+}
+
+void fiber_deque::push(fiber* f) {
+  const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+  const std::int64_t t = top_.load(std::memory_order_acquire);
+  array* a = array_.load(std::memory_order_relaxed);
+  if (b - t > static_cast<std::int64_t>(a->size) - 1) {
+    a = grow(a, t, b);
+    array_.store(a, std::memory_order_release);
+  }
+  a->at(b).store(f, std::memory_order_release);
+  bottom_.store(b + 1, std::memory_order_release);
+}
+
+fiber* fiber_deque::take() noexcept {
+  // Only the owner adds, so an empty deque stays empty: skip the fence below.
+  if (bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed))
+    return nullptr;
+  const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
+  array* a = array_.load(std::memory_order_relaxed);
+  bottom_.store(b, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::int64_t t = top_.load(std::memory_order_relaxed);
+  if (t > b) {  // empty
+    bottom_.store(b + 1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  fiber* f = a->at(b).load(std::memory_order_acquire);
+  if (t == b) {  // the last one: race the thieves for it
+    if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                      std::memory_order_relaxed))
+      f = nullptr;
+    bottom_.store(b + 1, std::memory_order_relaxed);
+  }
+  return f;
+}
+
+fiber* fiber_deque::take_unshared() noexcept {
+  const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+  if (b <= top_.load(std::memory_order_relaxed)) return nullptr;
+  bottom_.store(b - 1, std::memory_order_relaxed);
+  return array_.load(std::memory_order_relaxed)->at(b - 1).load(std::memory_order_relaxed);
+}
+
+fiber* fiber_deque::steal() noexcept {
+  std::int64_t t = top_.load(std::memory_order_acquire);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::int64_t b = bottom_.load(std::memory_order_acquire);
+  if (t >= b) return nullptr;
+  array* a = array_.load(std::memory_order_acquire);
+  fiber* f = a->at(t).load(std::memory_order_acquire);
+  if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+    return nullptr;  // another thief or the owner won
+  return f;
+}
+
+bool fiber_deque::looks_empty() const noexcept {
+  return top_.load(std::memory_order_acquire) >= bottom_.load(std::memory_order_acquire);
+}
+
+// ---- bounded single-producer, multi-consumer FIFO
+
+fiber* fiber_ring::pop_unshared() noexcept {
+  const std::uint32_t h = head_.load(std::memory_order_relaxed);
+  if (h == tail_.load(std::memory_order_relaxed)) return nullptr;
+  fiber* f = slots_[h % capacity].load(std::memory_order_relaxed);
+  head_.store(h + 1, std::memory_order_relaxed);
+  return f;
+}
+
+bool fiber_ring::push(fiber* f) noexcept {
+  const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+  const std::uint32_t h = head_.load(std::memory_order_acquire);
+  if (t - h >= capacity) return false;
+  slots_[t % capacity].store(f, std::memory_order_release);
+  tail_.store(t + 1, std::memory_order_release);
+  return true;
+}
+
+fiber* fiber_ring::pop() noexcept {
+  std::uint32_t h = head_.load(std::memory_order_acquire);
+  for (;;) {
+    const std::uint32_t t = tail_.load(std::memory_order_acquire);
+    if (h == t) return nullptr;
+    fiber* f = slots_[h % capacity].load(std::memory_order_acquire);
+    if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel,
+                                    std::memory_order_acquire))
+      return f;
+  }
+}
+
+}  // namespace weft::detail

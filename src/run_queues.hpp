@@ -1,0 +1,82 @@
+// The run queues of the work-stealing scheduler. All hold fiber pointers and allocate nothing
+// per operation.
+//
+//   ready_queue   intrusive FIFO, single-threaded (guarded by its owner's mutex where shared)
+//   fiber_deque   Chase-Lev deque: the owner pushes and takes at the bottom (LIFO), any thread
+//                 steals from the top (FIFO). Lock-free. Holds spawners' continuations.
+//   fiber_ring    bounded FIFO: the owner pushes at the tail, any thread takes from the head
+//                 with a CAS. Lock-free. Holds yielded and woken fibers.
+//
+// Slot stores are release and loads acquire (free on x86), so ThreadSanitizer, which ignores
+// standalone fences, sees the happens-before edge that hands a fiber to another thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <weft/detail/fiber.hpp>
+
+namespace weft::detail {
+
+class ready_queue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  void push_back(fiber* f) noexcept;
+  fiber* pop_front() noexcept;
+  void append(ready_queue& other) noexcept;  // moves all of `other` to our back
+
+ private:
+  friend struct registry_layout;
+  fiber* head_ = nullptr;
+  fiber* tail_ = nullptr;
+};
+
+class fiber_deque {
+ public:
+  fiber_deque();
+  ~fiber_deque();
+  fiber_deque(const fiber_deque&) = delete;
+  fiber_deque& operator=(const fiber_deque&) = delete;
+
+  void push(fiber* f);            // owner only; grows as needed (may throw std::bad_alloc)
+  fiber* take() noexcept;         // owner only: the newest, or null
+  fiber* take_unshared() noexcept;  // as take(), when no other thread can steal (one worker)
+  fiber* steal() noexcept;        // any thread: the oldest, or null (also when racing)
+  bool looks_empty() const noexcept;  // a hint, exact only when nobody else touches it
+
+ private:
+  struct array {
+    explicit array(std::size_t n) : size(n), slots(new std::atomic<fiber*>[n]) {}
+    std::size_t size;
+    std::unique_ptr<std::atomic<fiber*>[]> slots;
+    std::atomic<fiber*>& at(std::int64_t i) noexcept { return slots[static_cast<std::size_t>(i) & (size - 1)]; }
+  };
+  array* grow(array* old, std::int64_t top, std::int64_t bottom);
+
+  alignas(64) std::atomic<std::int64_t> top_{0};
+  alignas(64) std::atomic<std::int64_t> bottom_{0};
+  std::atomic<array*> array_;
+  std::vector<std::unique_ptr<array>> arrays_;  // every array ever used, freed at the end
+};
+
+class fiber_ring {
+ public:
+  static constexpr std::uint32_t capacity = 256;
+
+  bool push(fiber* f) noexcept;   // owner only; false when full
+  fiber* pop() noexcept;          // any thread; null when empty
+  fiber* pop_unshared() noexcept; // as pop(), when no other thread can pop (one worker)
+  bool looks_empty() const noexcept {
+    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
+  }
+
+ private:
+  alignas(64) std::atomic<std::uint32_t> head_{0};
+  alignas(64) std::atomic<std::uint32_t> tail_{0};
+  std::atomic<fiber*> slots_[capacity] = {};
+};
+
+}  // namespace weft::detail

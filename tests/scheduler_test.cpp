@@ -1,0 +1,403 @@
+// The scheduler and primitives on 1, 2 and 4 workers: results, migration, parking, pinning,
+// deadlock detection and unwinding must not depend on how many threads run the fibers.
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+#include "executor_core.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+weft::executor_options with_workers(std::size_t n) {
+  weft::executor_options o;
+  o.workers = n;
+  return o;
+}
+
+std::uint64_t skynet(std::uint64_t num, std::uint64_t size) {
+  if (size == 1) return num;
+  std::array<weft::join_handle<std::uint64_t>, 10> children;
+  for (std::uint64_t i = 0; i < 10; ++i)
+    children[i] = weft::spawn(&skynet, num + i * (size / 10), size / 10);
+  std::uint64_t sum = 0;
+  for (auto& c : children) sum += c.join();
+  return sum;
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+TEST_CASE("skynet sums right on any number of workers", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  // 1000 leaves: ThreadSanitizer counts every live fiber as a thread and allows only 8192.
+  CHECK(weft::run([] { return skynet(0, 1000); }, with_workers(workers)) == 1000ull * 999 / 2);
+}
+
+TEST_CASE("channels ping-pong with migration: every value arrives once", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  constexpr int producers = 8, per_producer = 2000;
+  std::set<std::thread::id> threads;
+  std::mutex threads_mutex;
+  long total = weft::run(
+      [&] {
+        weft::channel<int> first(0), second(3);
+        std::atomic<long> sum{0};
+        std::vector<weft::join_handle<void>> fibers;
+        for (int p = 0; p < producers; ++p)
+          fibers.push_back(weft::spawn([&] {
+            for (int i = 0; i < per_producer; ++i) first.send(i);
+          }));
+        for (int r = 0; r < producers; ++r)
+          fibers.push_back(weft::spawn([&] {
+            for (int i = 0; i < per_producer; ++i) {
+              second.send(*first.recv());
+              std::lock_guard guard(threads_mutex);
+              threads.insert(std::this_thread::get_id());
+            }
+          }));
+        auto drain = weft::spawn([&] {
+          for (int i = 0; i < producers * per_producer; ++i) sum += *second.recv();
+        });
+        for (auto& f : fibers) f.join();
+        drain.join();
+        return sum.load();
+      },
+      with_workers(workers));
+  CHECK(total == long{producers} * per_producer * (per_producer - 1) / 2);
+  CHECK(threads.size() <= workers);
+}
+
+TEST_CASE("a mutex excludes across workers, with yields inside", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  long counter = 0;
+  weft::run(
+      [&] {
+        weft::mutex m;
+        std::vector<weft::join_handle<void>> fibers;
+        for (int f = 0; f < 50; ++f)
+          fibers.push_back(weft::spawn([&] {
+            for (int i = 0; i < 200; ++i) {
+              std::lock_guard guard(m);
+              long seen = counter;
+              if (i % 5 == 0) weft::this_fiber::yield();
+              counter = seen + 1;
+            }
+          }));
+        for (auto& f : fibers) f.join();
+      },
+      with_workers(workers));
+  CHECK(counter == 50 * 200);
+}
+
+TEST_CASE("condition_variable, wait_group and event across workers", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  long consumed = 0;
+  int woken_count = 0;
+  weft::run(
+      [&] {
+        weft::mutex m;
+        weft::condition_variable cv;
+        std::vector<int> queue;
+        bool done = false;
+        weft::wait_group consumers;
+        consumers.add(4);
+        for (int c = 0; c < 4; ++c)
+          weft::spawn([&] {
+            std::unique_lock lock(m);
+            for (;;) {
+              cv.wait(lock, [&] { return !queue.empty() || done; });
+              if (queue.empty()) break;
+              consumed += queue.back();
+              queue.pop_back();
+            }
+            consumers.done();
+          }).detach();
+        for (int i = 1; i <= 1000; ++i) {
+          {
+            std::lock_guard guard(m);
+            queue.push_back(i);
+          }
+          cv.notify_one();
+          if (i % 100 == 0) weft::this_fiber::yield();
+        }
+        {
+          std::lock_guard guard(m);
+          done = true;
+        }
+        cv.notify_all();
+        consumers.wait();
+
+        weft::event go;
+        std::atomic<int> woken{0};
+        std::vector<weft::join_handle<void>> waiters;
+        for (int i = 0; i < 100; ++i) waiters.push_back(weft::spawn([&] {
+          go.wait();
+          ++woken;
+        }));
+        go.set();
+        for (auto& w : waiters) w.join();
+        woken_count = woken;
+      },
+      with_workers(workers));
+  CHECK(consumed == 1000 * 1001 / 2);
+  CHECK(woken_count == 100);
+}
+
+TEST_CASE("sleepers wake in time on any worker", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  // Catch2's assertions are not thread-safe: fibers on several workers only count.
+  std::atomic<int> early{0};
+  weft::run(
+      [&] {
+        std::vector<weft::join_handle<void>> sleepers;
+        for (int i = 0; i < 40; ++i)
+          sleepers.push_back(weft::spawn([i, &early] {
+            auto wanted = std::chrono::milliseconds(1 + i % 8);
+            auto start = std::chrono::steady_clock::now();
+            weft::this_fiber::sleep_for(wanted);
+            if (std::chrono::steady_clock::now() - start < wanted) ++early;
+          }));
+        for (auto& s : sleepers) s.join();
+      },
+      with_workers(workers));
+  CHECK(early == 0);
+}
+
+TEST_CASE("deadlock_error with several workers names the blocked fibers", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  try {
+    weft::run(
+        [] {
+          weft::channel<int> a, b;
+          auto x = weft::spawn([&] {
+            weft::this_fiber::set_name("left");
+            a.recv();
+          });
+          auto y = weft::spawn([&] {
+            weft::this_fiber::set_name("right");
+            b.recv();
+          });
+          x.join();
+          y.join();
+        },
+        with_workers(workers));
+    FAIL("no deadlock_error");
+  } catch (const weft::deadlock_error& e) {
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("\"left\" waits on channel recv"));
+    CHECK_THAT(what, Catch::Contains("\"right\" waits on channel recv"));
+    CHECK_THAT(what, Catch::Contains("waits on join"));
+  }
+}
+
+TEST_CASE("an executor destroyed with blocked fibers on several workers unwinds them",
+          "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  std::atomic<int> destroyed{0};
+  struct counted {
+    std::atomic<int>& n;
+    ~counted() { ++n; }
+  };
+  {
+    weft::executor ex(with_workers(workers));
+    weft::event never;
+    for (int i = 0; i < 20; ++i) ex.spawn([&] {
+      counted c{destroyed};
+      never.wait();
+    });
+    try {
+      ex.run();
+    } catch (const weft::deadlock_error&) {
+    }
+  }
+  CHECK(destroyed == 20);
+}
+
+TEST_CASE("await completed from another thread, on several workers", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  struct from_thread {
+    int value;
+    std::thread* thread;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      *thread = std::thread([h] {
+        std::this_thread::sleep_for(1ms);
+        h.resume();
+      });
+    }
+    int await_resume() const noexcept { return value; }
+  };
+  int sum = weft::run(
+      [] {
+        std::vector<std::thread> threads(8);
+        std::vector<weft::join_handle<int>> fibers;
+        for (int i = 0; i < 8; ++i)
+          fibers.push_back(weft::spawn([i, &threads] { return weft::await(from_thread{i, &threads[i]}); }));
+        int s = 0;
+        for (auto& f : fibers) s += f.join();
+        for (auto& t : threads) t.join();
+        return s;
+      },
+      with_workers(workers));
+  CHECK(sum == 28);
+}
+
+TEST_CASE("spawn is thread-safe from plain threads while workers run", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  weft::executor ex(with_workers(workers));
+  std::atomic<int> ran{0};
+  {
+    weft::executor::work_guard guard(ex);
+    std::vector<std::thread> spawners;
+    for (int t = 0; t < 3; ++t)
+      spawners.emplace_back([&] {
+        for (int i = 0; i < 200; ++i) ex.spawn([&] { ++ran; }).detach();
+      });
+    std::thread runner([&] { ex.run(); });
+    for (auto& s : spawners) s.join();
+    guard.reset();
+    runner.join();
+  }
+  CHECK(ran == 600);
+}
+
+TEST_CASE("no wakeup is lost: a plain thread wakes a parked executor many times",
+          "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  constexpr int rounds = 2000;
+  std::atomic<int> mismatches{0};
+  weft::executor ex(with_workers(workers));
+  weft::channel<int> to_fiber, to_thread;
+  weft::executor::work_guard guard(ex);
+  std::thread partner([&] {
+    std::minstd_rand random(7);
+    for (int i = 0; i < rounds; ++i) {
+      if (random() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(random() % 50));
+      to_fiber.send(i);
+      if (to_thread.recv() != i) ++mismatches;
+    }
+    guard.reset();
+  });
+  auto echo = ex.spawn([&] {
+    for (int i = 0; i < rounds; ++i) to_thread.send(*to_fiber.recv());
+  });
+  ex.run();
+  partner.join();
+  echo.join();
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("idle workers use no CPU while fibers sleep", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  weft::executor ex(with_workers(workers));
+  double cpu = 0;
+  ex.spawn([&] {
+    weft::this_fiber::sleep_for(20ms);  // let every worker start and park
+    const double before = process_cpu_seconds();
+    weft::this_fiber::sleep_for(300ms);
+    cpu = process_cpu_seconds() - before;
+  });
+  ex.run();
+  // 300 ms of wall time; parked workers should cost almost nothing (allow scheduler noise).
+  CHECK(cpu < 0.05);
+}
+
+TEST_CASE("weft's current-fiber lookups stay right when fibers migrate", "[scheduler]") {
+  const std::size_t workers = GENERATE(2, 4);
+  CAPTURE(workers);
+  std::atomic<int> migrations{0};
+  std::atomic<int> wrong{0};
+  weft::run(
+      [&] {
+        std::vector<weft::join_handle<void>> fibers;
+        for (int f = 0; f < 16; ++f)
+          fibers.push_back(weft::spawn([&] {
+            const std::uint64_t me = weft::this_fiber::id();
+            auto thread = std::this_thread::get_id();
+            for (int i = 0; i < 300; ++i) {
+              weft::this_fiber::yield();
+              if (std::this_thread::get_id() != thread) {
+                ++migrations;
+                thread = std::this_thread::get_id();
+              }
+              // Read after every resumption: a cached TLS address would show the other
+              // thread's fiber (or none).
+              if (weft::this_fiber::id() != me) ++wrong;
+              if (weft::detail::current_fiber() == nullptr ||
+                  weft::detail::current_fiber()->id != me)
+                ++wrong;
+            }
+          }));
+        for (auto& f : fibers) f.join();
+      },
+      with_workers(workers));
+  CHECK(wrong == 0);
+  WARN("migrations seen: " << migrations.load());
+}
+
+TEST_CASE("a pinned fiber stays on its thread", "[scheduler]") {
+  const std::size_t workers = GENERATE(2, 4);
+  CAPTURE(workers);
+  std::atomic<int> moved{0};
+  weft::run(
+      [&] {
+        std::vector<weft::join_handle<void>> fibers;
+        weft::event tick;
+        for (int f = 0; f < 8; ++f)
+          fibers.push_back(weft::spawn([&, f] {
+            weft::this_fiber::scoped_pin pin;
+            if (!weft::this_fiber::pinned()) ++moved;
+            const auto thread = std::this_thread::get_id();
+            for (int i = 0; i < 200; ++i) {
+              if (i % 50 == 0) weft::this_fiber::sleep_for(std::chrono::microseconds(100 + f));
+              weft::this_fiber::yield();
+              if (std::this_thread::get_id() != thread) ++moved;
+            }
+          }));
+        // Unpinned busy fibers give idle workers something to steal.
+        for (int f = 0; f < 8; ++f)
+          fibers.push_back(weft::spawn([] {
+            for (int i = 0; i < 200; ++i) weft::this_fiber::yield();
+          }));
+        for (auto& f : fibers) f.join();
+        if (weft::this_fiber::pinned()) ++moved;
+      },
+      with_workers(workers));
+  CHECK(moved == 0);
+}
+
+TEST_CASE("pin and unpin outside a fiber throw", "[scheduler]") {
+  CHECK_THROWS_WITH(weft::this_fiber::pin(), Catch::Contains("weft::this_fiber::pin"));
+  CHECK_THROWS_WITH(weft::this_fiber::unpin(), Catch::Contains("weft::this_fiber::unpin"));
+}

@@ -67,7 +67,10 @@ class worker {
 
   // For other workers (thieves) and parking: lock-free, any thread.
   fiber* steal() noexcept;
-  bool looks_idle() const noexcept { return continuations_.looks_empty() && fifo_.looks_empty(); }
+  bool looks_idle() const noexcept {
+    return continuations_.looks_empty() && fifo_.looks_empty() &&
+           !inbox_pending_.load(std::memory_order_acquire);
+  }
 
   // Hands a fiber pinned here to this worker from another thread.
   void push_inbox(fiber* f) noexcept;

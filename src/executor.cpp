@@ -279,6 +279,8 @@ bool executor_core::park(worker& w, bool have_timers,
     if (sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0)
       deadline = std::chrono::steady_clock::now() + 50ms;
   }
+  if (workers_.size() > 1)  // a lone worker's parking says nothing a trace reader needs
+    WEFT_TRACE_EVENT(trace::event_kind::park, nullptr, have_timers ? "until a timer" : "");
   w.parked = true;
   w.wake_signal = false;
   auto woken = [&] { return w.wake_signal || stop_.load(std::memory_order_acquire); };

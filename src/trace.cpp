@@ -220,7 +220,7 @@ void record(event_kind kind, const fiber* f, std::string_view detail, std::uint6
   event e{static_cast<std::uint64_t>(
               std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t.start)
                   .count()),
-          w ? 1u : 0u, kind, f ? f->id : 0, f ? std::string_view(f->name) : std::string_view(),
+          w ? w->index() + 1 : 0u, kind, f ? f->id : 0, f ? std::string_view(f->name) : std::string_view(),
           detail, other};
   try {
     switch (t.mode) {

@@ -160,3 +160,16 @@ TEST_CASE("a bad trace spec is rejected with the choices", "[trace]") {
   CHECK_THROWS_WITH(weft::trace::enable("nowhere"), Catch::Contains("chrome:PATH"));
   CHECK_FALSE(weft::trace::enabled());
 }
+
+TEST_CASE("with several workers, park events name their worker", "[trace]") {
+  recorder r;
+  weft::executor_options o;
+  o.workers = 2;
+  weft::run([] { weft::this_fiber::sleep_for(std::chrono::milliseconds(5)); }, o);
+  weft::trace::disable();
+  std::lock_guard guard(r.mutex);
+  bool parked = false;
+  for (auto& e : r.events)
+    if (e.kind == weft::trace::event_kind::park) parked = true;
+  CHECK(parked);
+}

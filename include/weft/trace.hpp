@@ -19,12 +19,13 @@ std::string_view to_string(event_kind) noexcept;
 // One trace event, as a sink receives it. The string views are valid only during the call.
 struct event {
   std::uint64_t time_ns;        // steady clock, nanoseconds since tracing was enabled
-  std::uint32_t worker;         // index of the worker thread (0 for a plain thread)
+  std::uint32_t worker;         // the worker thread, from 1 (0: a plain thread, not a worker)
   event_kind kind;
-  std::uint64_t fiber_id;       // the fiber the event is about
+  std::uint64_t fiber_id;       // the fiber the event is about (0 for park)
   std::string_view fiber_name;  // its name ("" if unnamed)
   std::string_view detail;      // block: what it waits on; exception: the message
-  std::uint64_t other_fiber;    // spawn: the parent; wake: the waker (0: a thread or timer)
+  std::uint64_t other_fiber;    // spawn: the parent; wake: the waker (0: a thread or timer);
+                                // steal: the worker stolen from
 };
 
 // Receives every event, from the thread where it happens; must be thread-safe and quick.

@@ -17,16 +17,19 @@ struct eh_state {
 // declared const, so the compiler could otherwise reuse one thread's answer after a switch.
 abi::__cxa_eh_globals* current_eh_globals() noexcept;
 
+// This thread's exception state, as the struct above (same layout as __cxa_eh_globals).
+inline eh_state* thread_eh_state() noexcept {
+  return reinterpret_cast<eh_state*>(current_eh_globals());
+}
+
 template <class State>
-inline void save_eh_state(State& into) noexcept {
-  auto* g = reinterpret_cast<eh_state*>(current_eh_globals());
+inline void save_eh_state(State& into, const eh_state* g = thread_eh_state()) noexcept {
   into.caught = g->caught;
   into.uncaught = g->uncaught;
 }
 
 template <class State>
-inline void load_eh_state(const State& from) noexcept {
-  auto* g = reinterpret_cast<eh_state*>(current_eh_globals());
+inline void load_eh_state(const State& from, eh_state* g = thread_eh_state()) noexcept {
   g->caught = from.caught;
   g->uncaught = from.uncaught;
 }

@@ -64,8 +64,8 @@ void report_detached_exception(const fiber& f) noexcept {
 // stack forever, growing it by one frame per fiber.
 WEFT_NO_TSAN void fiber_main(void* arg) {
   auto* f = static_cast<fiber*>(arg);
-  load_eh_state(eh_state{});  // a new fiber handles no exception yet
   worker* w = current_worker();
+  load_eh_state(eh_state{}, w->thread_eh());  // a new fiber handles no exception yet
   w->after_switch();
   WEFT_TRACE_EVENT(trace::event_kind::start, f);
   if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun

@@ -19,6 +19,8 @@
 
 namespace weft::detail {
 
+struct eh_state;  // src/eh_state.hpp
+
 // A sleeping fiber; each worker's timers are a binary min-heap on (deadline, seq).
 struct timer_entry {
   std::chrono::steady_clock::time_point deadline;
@@ -62,6 +64,7 @@ class worker {
 
   after_switch_actions& actions() noexcept { return actions_; }
   executor_core& core() noexcept { return core_; }
+  eh_state* thread_eh() noexcept { return thread_eh_; }
   std::uint32_t index() const noexcept { return index_; }
   void add_timer(fiber* f, std::chrono::steady_clock::time_point deadline);
 
@@ -108,7 +111,10 @@ class worker {
   fiber_ring fifo_;               // yielded and woken fibers (FIFO)
   std::vector<timer_entry> timers_;
   std::uint64_t timer_seq_ = 0;
+  fiber* sleeping_now_ = nullptr;  // a fiber in suspend() for its own timer (see suspend)
+  bool sleeper_due_ = false;       // its timer fired before it was switched out
   after_switch_actions actions_;
+  eh_state* thread_eh_ = nullptr;  // the running thread's C++ exception state
   std::mutex inbox_mutex_;        // fibers pinned here, made ready elsewhere
   ready_queue inbox_;
   std::atomic<bool> inbox_pending_{false};
@@ -143,6 +149,7 @@ class executor_core {
   // The injection queue: fibers made ready by threads that are not workers.
   void inject(fiber* f) noexcept;
   fiber* take_injected() noexcept;
+  bool has_injected() const noexcept { return inject_pending_.load(std::memory_order_acquire); }
 
   // Parking. park() returns false when the worker should stop.
   bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline);

@@ -2,6 +2,7 @@
 // fibers, and its run loop.
 #include <algorithm>
 #include <functional>
+#include <utility>
 
 #include "context/switch.hpp"
 #include "eh_state.hpp"
@@ -44,6 +45,12 @@ void worker::collect_due_timers() noexcept {
     core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
     f->waiting_on = wait_kind::none;
     WEFT_TRACE_EVENT(trace::event_kind::wake, f, "timer");
+    if (f == sleeping_now_) {
+      // Still running (its context is not saved yet): queueing it here would let another
+      // worker steal and resume a stale context. suspend() requeues it after the switch.
+      sleeper_due_ = true;
+      continue;
+    }
     make_ready(f);
   }
 }
@@ -135,22 +142,28 @@ __attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {
 void worker::switch_to(fiber& self, fiber* next) noexcept {
   // Whoever switches to a fiber makes it the thread's current one, so nothing needs setting
   // once we are resumed, possibly by another worker on another thread.
-  save_eh_state(self.eh);
+  save_eh_state(self.eh, thread_eh_);
   set_current(this, next);
   switch_inline(self.ctx, next ? next->ctx : loop_context_);
-  load_eh_state(self.eh);
-  current_worker()->after_switch();
+  worker* now = current_worker();  // maybe another thread's worker
+  load_eh_state(self.eh, now->thread_eh_);
+  now->after_switch();
   WEFT_TRACE_EVENT(trace::event_kind::resume, &self);
 }
 
 void worker::suspend(fiber& self) noexcept {
+  sleeping_now_ = &self;  // our own timer (a sleep) may fire in next_ready()
   fiber* next = core_.should_stop() ? nullptr : next_ready();
-  if (next == &self) {
-    // A sleep whose deadline passed before anything else became ready: its own timer made
-    // it the next fiber. Switching to ourselves would resume a stale saved context; just do
-    // what the resumed side would have done and carry on.
-    after_switch();
-    return;
+  sleeping_now_ = nullptr;
+  if (std::exchange(sleeper_due_, false)) {
+    // A sleep whose deadline passed before we were switched out. With nothing else to run,
+    // just carry on (switching to ourselves would resume a stale saved context); otherwise
+    // we are queued like a yielding fiber, once our context is saved.
+    if (!next) {
+      after_switch();
+      return;
+    }
+    actions_.yielded = &self;
   }
   switch_to(self, next);
 }
@@ -178,7 +191,7 @@ void worker::absorb_external() noexcept {
 }
 
 void worker::yield(fiber& self) noexcept {
-  absorb_external();
+  if (inbox_pending_.load(std::memory_order_relaxed) || core_.has_injected()) absorb_external();
   fiber* next = core_.should_stop() ? nullptr : next_ready();
   if (!next && !core_.should_stop()) return;
   WEFT_TRACE_EVENT(trace::event_kind::yield, &self);
@@ -203,6 +216,7 @@ void worker::run_loop() {
   // Each run may use a new thread: forget what sanitizers learnt about the last one's flow.
   loop_context_ = context{};
   // Fibers bring their own exception state; the thread gets its own back when we return.
+  thread_eh_ = thread_eh_state();  // this thread's, looked up once per run
   struct restore_thread {
     eh_state eh;
     restore_thread() noexcept { save_eh_state(eh); }

@@ -7,6 +7,14 @@
 #include "backend.hpp"
 #include "switch_annotations.hpp"
 
+// The frames that straddle a stack switch are left uninstrumented by ASan: a context that
+// ends never returns through them, and their redzones would stay poisoned on the pooled stack.
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define WEFT_NO_ASAN
+#endif
+
 namespace weft::boost_fcontext {
 namespace fc = boost::context::detail;
 
@@ -29,7 +37,7 @@ start_record* record_of(stack_span s) noexcept {
   return reinterpret_cast<start_record*>(top - sizeof(start_record) - 16);
 }
 
-void trampoline(fc::transfer_t t) noexcept {
+WEFT_NO_ASAN void trampoline(fc::transfer_t t) noexcept {
   // The outermost frame: Boost's make_fcontext, which calls us, has no CFI (Boost 1.74), so
   // debuggers and unwinders walking past this frame read the start record as return addresses
   // (gdb showed "?? ()" frames). An undefined return address ends every backtrace here.
@@ -53,7 +61,7 @@ void* backend::make(stack_span s, context_entry entry, void* arg) noexcept {
   return fc::make_fcontext(record, usable, &trampoline);
 }
 
-void backend::jump(context& from, context& to) noexcept {
+WEFT_NO_ASAN void backend::jump(context& from, context& to) noexcept {
   jump_note note{&from, &to};
   fc::transfer_t t = fc::jump_fcontext(context_access::handle(to), &note);
   // Back in `from`: whoever jumped here left a note naming the context it left.

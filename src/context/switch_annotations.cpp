@@ -100,6 +100,9 @@ void before_switch(context& from, context& to, [[maybe_unused]] bool final) noex
   if (context_access::stack(from).low == nullptr) context_access::stack(from) = running_stack;
   running_stack = context_access::stack(to);
 #ifdef WEFT_ASAN
+  // A context leaving for good never returns through its frames: clear their shadow, or the
+  // next fiber on this (pooled) stack would trip over the stale redzones.
+  if (final) __asan_handle_no_return();
   stack_span target = context_access::stack(to);
   resumed_fake_stack = context_access::asan_fake_stack(to);
   __sanitizer_start_switch_fiber(final ? nullptr : &context_access::asan_fake_stack(from),

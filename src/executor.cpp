@@ -192,8 +192,7 @@ fiber* executor_core::take_injected() noexcept {
 
 fiber* executor_core::steal_for(worker& thief) noexcept {
   const std::size_t n = workers_.size();
-  thread_local std::minstd_rand random(std::random_device{}());
-  const std::size_t start = random() % n;
+  const std::size_t start = thief.next_random() % n;
   for (std::size_t k = 0; k < n; ++k) {
     worker& victim = *workers_[(start + k) % n];
     if (&victim == &thief) continue;

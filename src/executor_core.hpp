@@ -66,6 +66,13 @@ class worker {
   executor_core& core() noexcept { return core_; }
   eh_state* thread_eh() noexcept { return thread_eh_; }
   std::uint32_t index() const noexcept { return index_; }
+  // A cheap pseudo-random number (xorshift), for choosing whom to steal from. Owner only.
+  std::uint32_t next_random() noexcept {
+    random_ ^= random_ << 13;
+    random_ ^= random_ >> 17;
+    random_ ^= random_ << 5;
+    return random_;
+  }
   void add_timer(fiber* f, std::chrono::steady_clock::time_point deadline);
 
   // For other workers (thieves) and parking: lock-free, any thread.
@@ -119,6 +126,7 @@ class worker {
   ready_queue inbox_;
   std::atomic<bool> inbox_pending_{false};
   std::uint32_t ticks_ = 0;
+  std::uint32_t random_ = 2463534242u + index_ * 7919u;  // xorshift state, never 0
 };
 
 class executor_core {

@@ -483,6 +483,13 @@ TEST_CASE("a stack size the address space has but memory does not: 2^46 bytes",
           "[exhaustion][size]") {
   // 64 TiB fits the address space, so it is not rejected up front; mapping it (MAP_NORESERVE)
   // may work. Either it runs, or spawn throws a std::system_error; nothing else.
+#ifdef WEFT_TEST_ASAN
+  // ASan clears the shadow of every new mapping, which costs resident memory of an eighth of
+  // its size: 8 TiB here (measured: a 1 GiB stack adds 128 MiB of RSS at spawn). The machine
+  // would run out of memory; sizes past the address space are still checked above.
+  WARN("skipped under AddressSanitizer: a 64 TiB mapping needs 8 TiB of shadow memory");
+  return;
+#endif
   weft::executor_options options;
   options.stack_size = std::size_t{1} << 46;
   options.guard_pages = true;

@@ -5,7 +5,8 @@
 // Keeps --fibers "cells" alive (default 100,000), replacing each one that ends. A cell runs a
 // few dozen random rounds: sleeps of 50-1000 ms (the timer heap holds tens of thousands of
 // sleepers), a request to one of 64 server fibers over a channel with the reply on a channel
-// on its own stack, a child spawned and joined, a critical section under one of 256
+// on its own stack, a child spawned and joined (at most 1024 children at once, so the live
+// fibers stay bounded), a critical section under one of 256
 // weft::mutexes (with a yield inside), a wait for a ticker's event, or a yield. Every result
 // is checked; a wrong one counts as an error.
 //
@@ -101,11 +102,15 @@ struct request {
 
 constexpr std::size_t servers = 64;
 constexpr std::size_t mutexes = 256;
+// Children alive at once, at most: with the cells and servers, this bounds the live fibers
+// (and so the executor's pooled stack regions) at --fibers + 1024 + 65.
+constexpr int max_children = 1024;
 
 struct shared_state {
   std::atomic<bool> stop{false};
   std::atomic<std::size_t> live_cells{0};
   std::atomic<std::uint64_t> cells_spawned{0}, cells_finished{0}, ops{0}, errors{0};
+  std::atomic<int> children{0};
   std::vector<std::unique_ptr<weft::channel<request>>> requests;
   weft::mutex locks[mutexes];
   bool in_critical[mutexes] = {};
@@ -152,9 +157,14 @@ void cell(shared_state& st, std::uint64_t seed) {
       const auto answer = reply.recv();
       if (!answer || *answer != v + 1) st.error("a server answered wrongly");
     } else if (pick < 75) {
-      const std::uint64_t x = rng.next();
-      if (weft::spawn(&child_work, x).join() != child_work_expected(x))
-        st.error("a child returned a wrong result");
+      if (st.children.fetch_add(1) < max_children) {
+        const std::uint64_t x = rng.next();
+        if (weft::spawn(&child_work, x).join() != child_work_expected(x))
+          st.error("a child returned a wrong result");
+      } else {
+        weft::this_fiber::yield();
+      }
+      st.children.fetch_sub(1);
     } else if (pick < 85) {
       const std::size_t m = rng.below(mutexes);
       std::lock_guard g(st.locks[m]);
@@ -193,6 +203,7 @@ int main(int argc, char** argv) {
 
   struct sample {
     double t, rss;
+    std::size_t live;
   };
   std::vector<sample> samples;
   std::atomic<bool> sampling{true};
@@ -204,7 +215,7 @@ int main(int argc, char** argv) {
       next += 1s;
       const double t = std::chrono::duration<double>(steady::now() - start).count();
       const double rss = rss_mib();
-      samples.push_back({t, rss});
+      samples.push_back({t, rss, ex.live_fibers()});
       std::printf("t=%5.0fs rss=%8.1f MiB live=%7zu cells=%9llu ops=%11llu errors=%llu\n", t, rss,
                   ex.live_fibers(), static_cast<unsigned long long>(st->cells_spawned.load()),
                   static_cast<unsigned long long>(st->ops.load()),
@@ -269,8 +280,9 @@ int main(int argc, char** argv) {
 
   // The verdict.
   double warm_peak = 0, after_peak = 0, warm_end = 0, last = 0;
-  std::size_t after_samples = 0;
+  std::size_t after_samples = 0, peak_live = 0;
   for (const sample& s : samples) {
+    if (s.t <= cfg.seconds) peak_live = std::max(peak_live, s.live);
     if (s.t <= cfg.warmup) {
       warm_peak = std::max(warm_peak, s.rss);
       warm_end = s.rss;
@@ -286,14 +298,14 @@ int main(int argc, char** argv) {
   const bool pass = plateau && st->errors.load() == 0 && live_at_end == 0 && run_ok &&
                     st->cells_spawned.load() == st->cells_finished.load();
   std::printf(
-      "summary: %.0f s, %llu cells, %llu operations, %llu errors, %zu fibers left; RSS peak "
-      "%.1f MiB in warm-up (%.1f at its end), %.1f MiB after it (last %.1f): growth %+.2f%% "
-      "(limit +5%%)\n",
+      "summary: %.0f s, %llu cells, %llu operations, %llu errors, %zu fibers left, at most "
+      "%zu live in a sample; RSS peak %.1f MiB in warm-up (%.1f at its end), %.1f MiB after it "
+      "(last %.1f): growth %+.2f%% (limit +5%%)\n",
       samples.empty() ? 0.0 : samples.back().t,
       static_cast<unsigned long long>(st->cells_spawned.load()),
       static_cast<unsigned long long>(st->ops.load()),
-      static_cast<unsigned long long>(st->errors.load()), live_at_end, warm_peak, warm_end,
-      after_peak, last, growth * 100);
+      static_cast<unsigned long long>(st->errors.load()), live_at_end, peak_live, warm_peak,
+      warm_end, after_peak, last, growth * 100);
   if (st->errors.load() != 0) std::printf("first error: %s\n", st->first_error.c_str());
   if (after_samples == 0) std::printf("no samples after the warm-up: run longer\n");
   std::printf("verdict: %s\n", pass ? "PASS" : "FAIL");

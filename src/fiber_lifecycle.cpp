@@ -44,8 +44,7 @@ bool await_finished(fiber& f, std::coroutine_handle<> h) {
   return true;
 }
 
-namespace {
-void drop_reference(fiber& f) noexcept {
+void release_reference(fiber& f) noexcept {
   if (f.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     executor_core* core = f.owner;
     stack_span region = f.region;
@@ -54,9 +53,6 @@ void drop_reference(fiber& f) noexcept {
     core->free_region(region, guarded);
   }
 }
-}  // namespace
-
-void release_handle(fiber& f) noexcept { drop_reference(f); }
 
 void detach_handle(fiber& f) noexcept {
   f.lock.lock();
@@ -68,7 +64,7 @@ void detach_handle(fiber& f) noexcept {
                  static_cast<unsigned long long>(f.id), f.name.c_str());
     std::terminate();
   }
-  drop_reference(f);
+  release_reference(f);
 }
 
 }  // namespace weft::detail

@@ -9,18 +9,12 @@ using detail::waiter;
 using detail::waiter_queue;
 using detail::wait_kind;
 
-namespace {
-void move_all(waiter_queue& from, waiter_queue& to) noexcept {
-  while (waiter* w = from.pop_front()) to.push_back(*w);
-}
-}  // namespace
-
 void event::set() {
   waiter_queue woken;
   {
     std::lock_guard guard(lock_);
     set_ = true;
-    move_all(waiters_, woken);
+    waiters_.move_all_to(woken);
   }
   detail::wake_all(woken);
 }
@@ -104,7 +98,7 @@ void condition_variable::notify_all() {
   waiter_queue woken;
   {
     std::lock_guard guard(lock_);
-    move_all(waiters_, woken);
+    waiters_.move_all_to(woken);
   }
   detail::wake_all(woken);
 }
@@ -116,7 +110,7 @@ void wait_group::add(std::ptrdiff_t n) {
     if (count_ + n < 0)
       throw std::logic_error("weft::wait_group: done() or add() would make the counter negative");
     count_ += n;
-    if (count_ == 0) move_all(waiters_, woken);
+    if (count_ == 0) waiters_.move_all_to(woken);
   }
   detail::wake_all(woken);
 }

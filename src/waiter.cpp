@@ -81,6 +81,10 @@ void waiter_queue::remove(waiter& w) noexcept {
   w.queue = nullptr;
 }
 
+void waiter_queue::move_all_to(waiter_queue& to) noexcept {
+  while (waiter* w = pop_front()) to.push_back(*w);
+}
+
 void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
   w.lock = &lock;
   fiber* self = current_fiber();

@@ -121,16 +121,7 @@ void worker::after_switch() noexcept {
     continuations_.push(a.spawner);
     if (core_.worker_count() > 1) core_.notify_one_idle();
   }
-  if (a.finished) {
-    fiber* f = a.finished;
-    if (f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      executor_core* core = f->owner;
-      stack_span region = f->region;
-      bool guarded = f->guarded;
-      f->destroy(f);
-      core->free_region(region, guarded);
-    }
-  }
+  if (a.finished) release_reference(*a.finished);  // the running fiber's reference
 }
 
 __attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {

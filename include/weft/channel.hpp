@@ -81,8 +81,8 @@ class channel {
     {
       std::lock_guard guard(lock_);
       closed_ = true;
-      move_all(senders_, woken);
-      move_all(receivers_, woken);
+      senders_.move_all_to(woken);
+      receivers_.move_all_to(woken);
     }
     detail::wake_all(woken);
   }
@@ -94,10 +94,6 @@ class channel {
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
-  static void move_all(detail::waiter_queue& from, detail::waiter_queue& to) noexcept {
-    while (detail::waiter* w = from.pop_front()) to.push_back(*w);
-  }
-
   // A waiting receiver takes v directly (the buffer is then empty). Releases the lock.
   bool hand_to_receiver(T& v, std::unique_lock<detail::spinlock>& guard) {
     detail::waiter* r = receivers_.pop_front();

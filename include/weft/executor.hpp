@@ -158,7 +158,7 @@ class join_handle {
     auto* f = std::exchange(fiber_, nullptr);
     struct releaser {
       detail::fiber* f;
-      ~releaser() { detail::release_handle(*f); }
+      ~releaser() { detail::release_reference(*f); }
     } release{f};
     if (f->error) std::rethrow_exception(f->error);
     return f->take();

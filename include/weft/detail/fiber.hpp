@@ -138,7 +138,8 @@ void launch(executor_core& core, fiber* f, const fiber_memory& memory);
 // Handle side of a fiber's life. Callable from any thread.
 void wait_until_finished(fiber& f);   // join(): suspends the fiber / blocks the thread
 bool await_finished(fiber& f, std::coroutine_handle<> h);  // false: already finished
-void release_handle(fiber& f) noexcept;  // after join: drop the handle's reference
+void release_reference(fiber& f) noexcept;  // drops one reference (a joined handle's, or
+                                            // a finished fiber's own); the last frees it
 void detach_handle(fiber& f) noexcept;   // without join: detach, then drop the reference
 executor_core* current_core() noexcept;  // the executor of the calling fiber, or null
 

@@ -62,6 +62,7 @@ class waiter_queue {
   void push_back(waiter& w) noexcept;
   waiter* pop_front() noexcept;   // null when empty
   void remove(waiter& w) noexcept;
+  void move_all_to(waiter_queue& to) noexcept;  // appends every waiter to `to`, in order
 
  private:
   waiter* head_ = nullptr;

@@ -17,10 +17,14 @@
  * (caller-saved), the x87 register stack (empty at calls by the ABI), and fs (the thread
  * pointer belongs to the thread, not to the context).
  *
- * Cost, measured on AMD Zen 4 (bench/switch_bench.cpp, README): stmxcsr is the expensive
- * part (about 2.5 ns a switch) and cannot be skipped without losing the caller's MXCSR;
- * ldmxcsr is cheap; fldcw is slower than fnstcw, so the x87 control word is reloaded only
- * when it differs. Reading MXCSR a second time to skip ldmxcsr doubled the cost.
+ * Only the MXCSR control bits (6-15) are context state; bits 0-5 are sticky status flags,
+ * which the ABI does not preserve across calls. The switch reloads MXCSR and the x87 control
+ * word only when the resumed context's control state differs from the state it just saved.
+ * The common case therefore costs one stmxcsr and one fnstcw and no load: ldmxcsr is
+ * expensive whenever the value changes (about 80 ns a switch on an Intel Xeon under KVM when
+ * only the status flags differed, e.g. after the caller's first inexact division) and fldcw
+ * is slower than fnstcw everywhere we measured. The saved copies serve as the "current"
+ * values, so no second stmxcsr is needed to compare (bench/switch_bench.cpp, README).
  */
 #define WEFT_BUILD_ASM 1
 #include "asm_x86_64_sysv.h"
@@ -53,17 +57,21 @@
     movq    %rbx, WEFT_CTX_RBX(%rsp)
     movq    %rbp, WEFT_CTX_RBP(%rsp)
 
+    movl    WEFT_CTX_MXCSR(%rsp), %eax    /* the FP control state in force right now */
+    movzwl  WEFT_CTX_X87CW(%rsp), %edx
+
     movq    %rsp, (%rdi)                 /* the caller is now a suspended context */
     movq    %rsi, %rsp                   /* from here on we run on the resumed stack */
 
-    ldmxcsr WEFT_CTX_MXCSR(%rsp)         /* cheap; comparing first costs a 2nd stmxcsr */
-    /* x87 control word: fldcw is the slow one, so load it only when it differs. */
-    movzwl  WEFT_CTX_X87CW(%rsp), %eax
-    fnstcw  -8(%rsp)                     /* the red zone below rsp is scratch */
-    cmpw    -8(%rsp), %ax
-    je      1f
-    fldcw   WEFT_CTX_X87CW(%rsp)
+    xorl    WEFT_CTX_MXCSR(%rsp), %eax
+    testl   $WEFT_MXCSR_CONTROL_BITS, %eax
+    jz      1f                           /* same control bits: keep MXCSR (and its flags) */
+    ldmxcsr WEFT_CTX_MXCSR(%rsp)
 1:
+    cmpw    WEFT_CTX_X87CW(%rsp), %dx
+    je      2f
+    fldcw   WEFT_CTX_X87CW(%rsp)
+2:
     movq    WEFT_CTX_R12(%rsp), %r12
     movq    WEFT_CTX_R13(%rsp), %r13
     movq    WEFT_CTX_R14(%rsp), %r14

@@ -25,6 +25,9 @@
 #define WEFT_CTX_RIP 0x38
 #define WEFT_CTX_FRAME_SIZE 0x40
 
+/* MXCSR bits that belong to a context: everything above the six status flags. */
+#define WEFT_MXCSR_CONTROL_BITS 0xffffffc0
+
 #ifndef WEFT_BUILD_ASM
 #include <cstddef>
 #include <cstdint>

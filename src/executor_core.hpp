@@ -229,4 +229,9 @@ std::size_t threads_blocked_in_weft() noexcept;
 // Thrown into a fiber's blocking call when its executor unwinds it at destruction.
 struct fiber_unwind {};
 
+// Whether a blocking call of `f` throws fiber_unwind now: when its executor is unwinding it,
+// but not while `f` is already unwinding (a destructor that blocks, e.g. locks a mutex): a
+// second exception there would be std::terminate. Such a call blocks and is woken as usual.
+bool must_unwind(const fiber& f) noexcept;
+
 }  // namespace weft::detail

@@ -13,7 +13,7 @@ namespace {
 fiber& require_fiber(const char* call) {
   fiber* f = current_fiber();
   if (!f) throw std::logic_error(std::string(call) + ": called outside a fiber");
-  if (f->cancelled) throw fiber_unwind{};
+  if (must_unwind(*f)) throw fiber_unwind{};
   return *f;
 }
 }  // namespace
@@ -26,7 +26,7 @@ void sleep_until(std::chrono::steady_clock::time_point deadline, const char* cal
   WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
   w->suspend(self);
   self.waiting_on = wait_kind::none;
-  if (self.cancelled) throw fiber_unwind{};
+  if (must_unwind(self)) throw fiber_unwind{};
 }
 
 void await_begin() noexcept {

@@ -2,6 +2,7 @@
 #include <weft/detail/waiter.hpp>
 
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 
 #include <weft/this_fiber.hpp>
@@ -85,6 +86,12 @@ void waiter_queue::move_all_to(waiter_queue& to) noexcept {
   while (waiter* w = pop_front()) to.push_back(*w);
 }
 
+bool must_unwind(const fiber& f) noexcept {
+  // std::uncaught_exceptions() is the fiber's own count: each fiber has its own C++
+  // exception-handling state (eh_state.hpp).
+  return f.cancelled && std::uncaught_exceptions() == 0;
+}
+
 void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
   w.lock = &lock;
   fiber* self = current_fiber();
@@ -97,7 +104,7 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
     blocked_threads.fetch_sub(1);
     return;
   }
-  if (self->cancelled) {
+  if (must_unwind(*self)) {
     if (w.queue) w.queue->remove(w);
     lock.unlock();
     throw fiber_unwind{};
@@ -113,7 +120,7 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
   self->waiting_on = wait_kind::none;
   self->wait_object = nullptr;
   self->current_waiter = nullptr;
-  if (self->cancelled) throw fiber_unwind{};
+  if (must_unwind(*self)) throw fiber_unwind{};
 }
 
 void wake(waiter& w) noexcept {

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -715,6 +716,109 @@ TEST_CASE("a destructor that throws and catches inside itself while the executor
   CHECK(destroyed == 4);
   weft::executor again;
   check_executor_usable(again);
+}
+
+TEST_CASE("an executor in a forked child, after the parent ran fibers on several workers",
+          "[exhaustion][fork]") {
+  // The parent's released fiber stacks (and, under TSan, its kept TSan fibers) must not carry
+  // the parent's threads into the child: the child's fibers run clean. The child runs two
+  // workers, except under TSan, which refuses to start threads in the child of a process that
+  // had several (its own background thread counts): there it runs one.
+#ifdef WEFT_TEST_TSAN
+  constexpr std::size_t child_workers = 1;
+#else
+  constexpr std::size_t child_workers = 2;
+#endif
+  auto fan_out = [](int fibers, std::size_t workers) {
+    return weft::run(
+        [fibers] {
+          weft::channel<int> results(4);
+          std::vector<weft::join_handle<void>> senders;
+          for (int i = 1; i <= fibers; ++i)
+            senders.push_back(weft::spawn([&results, i] { results.send(i); }));
+          long sum = 0;
+          for (int i = 0; i < fibers; ++i) sum += *results.recv();
+          for (auto& s : senders) s.join();
+          return sum;
+        },
+        weft::executor_options{.workers = workers});
+  };
+  REQUIRE(fan_out(500, 2) == 500L * 501 / 2);
+  auto r = run_in_child([&] {
+    if (fan_out(500, child_workers) != 500L * 501 / 2) throw std::runtime_error("wrong sum in the child");
+  });
+  INFO(r.describe());
+  CHECK(r.exited_ok());
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("a destructor that blocks while the executor unwinds its fiber waits instead of "
+          "terminating",
+          "[exhaustion][destructor]") {
+  // Each fiber holds an object whose destructor signals its own event, waits for the
+  // partner's, then locks a mutex (which A holds until its unwinding releases it). Whichever
+  // fiber unwinds first blocks in its destructor, during unwinding; it must wait for the
+  // partner's unwinding to wake it, not throw a second exception (std::terminate).
+  struct rendezvous_on_destruction {
+    weft::event* mine;
+    weft::event* partners;
+    weft::mutex* shared;
+    std::atomic<int>* done;
+    ~rendezvous_on_destruction() {
+      mine->set();
+      partners->wait();
+      std::lock_guard guard(*shared);
+      ++*done;
+    }
+  };
+  std::atomic<int> done{0}, destroyed{0};
+  weft::event never, a_unwound, b_unwound;
+  weft::mutex held_by_a;
+  {
+    weft::executor ex;
+    ex.spawn([&] {
+      raii_counter c(destroyed);
+      rendezvous_on_destruction r{&a_unwound, &b_unwound, &held_by_a, &done};
+      std::lock_guard guard(held_by_a);  // released when A's unwinding starts, before r's end
+      never.wait();
+    });
+    ex.spawn([&] {
+      raii_counter c(destroyed);
+      rendezvous_on_destruction r{&b_unwound, &a_unwound, &held_by_a, &done};
+      never.wait();
+    });
+    ex.spawn([] {}).join();  // both are now blocked on `never`
+    CHECK(ex.live_fibers() == 2);
+  }
+  CHECK(done == 2);
+  CHECK(destroyed == 2);
+  weft::executor again;
+  check_executor_usable(again);
+}
+
+TEST_CASE("a destructor that blocks forever while the executor unwinds its fiber: a deadlock "
+          "message naming it, then std::terminate",
+          "[exhaustion][destructor]") {
+  // Nothing can wake it and its stack cannot be unwound further: the executor reports the
+  // deadlock with the fiber and what it waits on instead of hanging.
+  auto r = run_in_child([] {
+    weft::event never;
+    weft::executor ex;
+    ex.spawn([&] {
+      struct waits_forever {
+        weft::event* e;
+        ~waits_forever() { e->wait(); }
+      } w{&never};
+      weft::this_fiber::set_name("stuck-in-destructor");
+      never.wait();
+    });
+    ex.spawn([] {}).join();
+  });
+  INFO(r.describe());
+  CHECK(r.aborted());
+  CHECK_THAT(r.err, Contains("while unwinding fibers at executor destruction"));
+  CHECK_THAT(r.err, Contains("stuck-in-destructor"));
+  CHECK_THAT(r.err, Contains("event"));
 }
 
 TEST_CASE("a destructor throwing in a detached fiber prints the fiber and terminates",

@@ -48,7 +48,19 @@ struct tsan_fiber_pool {
   static constexpr std::size_t max_kept = 4096;
 };
 tsan_fiber_pool& fiber_pool() {
-  static auto* pool = new tsan_fiber_pool;  // never destroyed: contexts may outlive statics
+  static auto* pool = [] {
+    auto* p = new tsan_fiber_pool;  // never destroyed: contexts may outlive statics
+    // A forked child must not reuse the parent's kept fibers: their TSan histories name the
+    // parent's other threads, which do not exist in the child, and TSan reports false races
+    // against them. The child forgets them (their memory is TSan's, left as it is); the pool's
+    // mutex is held across fork() so that no other thread holds it at that moment.
+    pthread_atfork([] { fiber_pool().mutex.lock(); }, [] { fiber_pool().mutex.unlock(); },
+                   [] {
+                     fiber_pool().free.clear();
+                     fiber_pool().mutex.unlock();
+                   });
+    return p;
+  }();
   return *pool;
 }
 #endif

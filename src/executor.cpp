@@ -59,11 +59,9 @@ void report_detached_exception(const fiber& f) noexcept {
   std::fflush(stderr);
 }
 
-// The first and last code of every fiber. It never returns, so under ThreadSanitizer it is
-// left uninstrumented: an instrumented entry would stay on the reused TSan fiber's shadow
-// stack forever, growing it by one frame per fiber.
-WEFT_NO_TSAN void fiber_main(void* arg) {
-  auto* f = static_cast<fiber*>(arg);
+// Everything a fiber runs: its body, then the bookkeeping of its end. Returns the context to
+// resume for good.
+context& run_fiber(fiber* f) {
   worker* w = current_worker();
   load_eh_state(eh_state{}, w->thread_eh());  // a new fiber handles no exception yet
   w->after_switch();
@@ -77,7 +75,17 @@ WEFT_NO_TSAN void fiber_main(void* arg) {
                    f->error ? describe_exception(f->error) : std::string());
   w = current_worker();  // the fiber may have moved
   w->core().on_finished(f);
-  w->exit(*f);
+  return w->finish(*f);
+}
+
+// The first and last code of every fiber (a fiber_entry): after the final switch annotation
+// nothing instrumented may run on this stack, so it is left to the sanitizers, and it returns
+// into the backend's fiber trampoline, which resumes the returned context.
+WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) {
+  auto* f = static_cast<fiber*>(arg);
+  context& next = run_fiber(f);
+  annotations::before_switch(f->ctx, next, true);
+  return &next;
 }
 
 }  // namespace
@@ -134,7 +142,8 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   f->region = memory.region;
   f->guarded = memory.guarded;
   std::destroy_at(&f->ctx);
-  std::construct_at(&f->ctx, memory.stack, &fiber_main, f);
+  std::construct_at(&f->ctx);
+  prepare_fiber_context(f->ctx, memory.stack, &fiber_main, f);
   fiber* self = current_fiber();
   worker* here = self && self->owner == this ? current_worker() : workers_[0].get();
   here->add_live(f);

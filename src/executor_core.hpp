@@ -53,7 +53,8 @@ class worker {
   // Called by a fiber running on this worker: switches to the next ready fiber, or to the run
   // loop. actions() must already say what to do once we are switched out.
   void suspend(fiber& self) noexcept;
-  [[noreturn]] void exit(fiber& self) noexcept;   // a finishing fiber
+  // A finishing fiber: queues its release and returns the context to resume for good.
+  context& finish(fiber& self) noexcept;
   void yield(fiber& self) noexcept;               // returns at once if nothing else is ready
   void start_now(fiber& self, fiber& child) noexcept;  // work-first spawn
 

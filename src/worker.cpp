@@ -130,12 +130,13 @@ __attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {
   return globals;
 }
 
-void worker::switch_to(fiber& self, fiber* next) noexcept {
+// Not inlined: every fiber suspends at this one call site of the switch (see jump_balanced).
+__attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexcept {
   // Whoever switches to a fiber makes it the thread's current one, so nothing needs setting
   // once we are resumed, possibly by another worker on another thread.
   save_eh_state(self.eh, thread_eh_);
   set_current(this, next);
-  switch_inline(self.ctx, next ? next->ctx : loop_context_);
+  switch_inline<&context_backend_type::jump_balanced>(self.ctx, next ? next->ctx : loop_context_);
   worker* now = current_worker();  // maybe another thread's worker
   load_eh_state(self.eh, now->thread_eh_);
   now->after_switch();
@@ -195,11 +196,11 @@ void worker::start_now(fiber& self, fiber& child) noexcept {
   switch_to(self, &child);
 }
 
-WEFT_NO_TSAN void worker::exit(fiber& self) noexcept {  // never returns: see fiber_main
+context& worker::finish(fiber& self) noexcept {
   actions_.finished = &self;
   fiber* next = core_.should_stop() ? nullptr : next_ready();
   set_current(this, next);
-  switch_final_inline(self.ctx, next ? next->ctx : loop_context_);
+  return next ? next->ctx : loop_context_;
 }
 
 void worker::run_loop() {
@@ -223,7 +224,7 @@ void worker::run_loop() {
     if (!next && core_.worker_count() > 1) next = search();
     if (next) {
       set_current(this, next);
-      switch_inline(loop_context_, next->ctx);
+      switch_inline<&context_backend_type::jump_balanced>(loop_context_, next->ctx);
       set_current(this, nullptr);
       after_switch();
       continue;

@@ -25,6 +25,9 @@
 #include <weft/stack.hpp>
 #include <weft/stack_pool.hpp>
 
+#include "fp_modes.hpp"
+#include "register_probe.hpp"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define WEFT_TEST_ASAN 1
 #elif defined(__has_feature)
@@ -141,15 +144,12 @@ TEST_CASE("one million ping-pong switches", "[context]") {
 
 namespace {
 
-// What weft_probe_switch saw after its switch returned: rbx, rbp, r12, r13, r14, r15 and how
-// far rsp moved across the call (0 when restored).
-struct probe_registers {
-  std::uint64_t gpr[6];
-  std::int64_t rsp_delta;
-};
-
-extern "C" void weft_probe_switch(weft::context* from, weft::context* to,
-                                  const std::uint64_t values[6], probe_registers* out);
+// weft_probe_call(&weft::switch_context, from, to, ...) (register_probe.S).
+void probe_switch(weft::context* from, weft::context* to, const std::uint64_t values[6],
+                  probe_registers* out) {
+  void (*const switch_fn)(weft::context&, weft::context&) noexcept = &weft::switch_context;
+  weft_probe_call(reinterpret_cast<probe_fn>(switch_fn), from, to, values, out);
+}
 
 constexpr std::uint64_t main_values[2][6] = {
     {0x1111111111111111, 0x2222222222222222, 0x3333333333333333, 0x4444444444444444,
@@ -160,14 +160,6 @@ constexpr std::uint64_t fiber_values[6] = {0xa1a1a1a1a1a1a1a1, 0xb2b2b2b2b2b2b2b
                                            0xc3c3c3c3c3c3c3c3, 0xd4d4d4d4d4d4d4d4,
                                            0xe5e5e5e5e5e5e5e5, 0xf6f6f6f6f6f6f6f6};
 
-void check_probe(const probe_registers& seen, const std::uint64_t (&expected)[6]) {
-  static const char* const names[6] = {"rbx", "rbp", "r12", "r13", "r14", "r15"};
-  for (int i = 0; i < 6; ++i) {
-    INFO("register " << names[i]);
-    CHECK(seen.gpr[i] == expected[i]);
-  }
-  CHECK(seen.rsp_delta == 0);
-}
 
 }  // namespace
 
@@ -177,12 +169,12 @@ void check_probe(const probe_registers& seen, const std::uint64_t (&expected)[6]
 TEST_CASE("callee-saved registers and rsp survive a switch", "[context][registers]") {
   probe_registers in_fiber{};
   fiber clobberer([&](fiber& self) {
-    weft_probe_switch(&self.self(), &self.caller(), fiber_values, &in_fiber);
+    probe_switch(&self.self(), &self.caller(), fiber_values, &in_fiber);
   });
   probe_registers in_main[2]{};
-  weft_probe_switch(&clobberer.caller(), &clobberer.self(), main_values[0], &in_main[0]);
+  probe_switch(&clobberer.caller(), &clobberer.self(), main_values[0], &in_main[0]);
   check_probe(in_main[0], main_values[0]);
-  weft_probe_switch(&clobberer.caller(), &clobberer.self(), main_values[1], &in_main[1]);
+  probe_switch(&clobberer.caller(), &clobberer.self(), main_values[1], &in_main[1]);
   REQUIRE(clobberer.done());
   check_probe(in_fiber, fiber_values);
   check_probe(in_main[1], main_values[1]);
@@ -190,56 +182,7 @@ TEST_CASE("callee-saved registers and rsp survive a switch", "[context][register
 
 // ---- 3. floating-point control state ----------------------------------------------------
 
-namespace {
-
-constexpr unsigned mxcsr_control_mask = 0xffc0;  // bits 0-5 are status flags
-constexpr unsigned default_mxcsr = 0x1f80;        // all exceptions masked, round to nearest
-constexpr std::uint16_t default_x87_control = 0x037f;
-
-unsigned mxcsr_control() { return _mm_getcsr() & mxcsr_control_mask; }
-
-std::uint16_t x87_control() {
-  std::uint16_t word;
-  asm volatile("fnstcw %0" : "=m"(word));
-  return word;
-}
-
-void set_x87_control(std::uint16_t word) { asm volatile("fldcw %0" : : "m"(word)); }
-
-// Puts MXCSR and the x87 control word back to their defaults when a test ends, pass or fail.
-struct fp_defaults_restorer {
-  ~fp_defaults_restorer() {
-    _mm_setcsr(default_mxcsr);
-    set_x87_control(default_x87_control);
-  }
-};
-
-struct fp_modes {
-  unsigned mxcsr;
-  std::uint16_t x87;
-  bool operator==(const fp_modes&) const = default;
-};
-
-fp_modes current_fp_modes() { return {mxcsr_control(), x87_control()}; }
-
-void set_fp_modes(fp_modes m) {
-  _mm_setcsr(m.mxcsr);
-  set_x87_control(m.x87);
-}
-
-// MXCSR: round toward zero + flush-to-zero; x87: round toward zero, single precision.
-constexpr fp_modes fiber_modes{default_mxcsr | _MM_ROUND_TOWARD_ZERO | _MM_FLUSH_ZERO_ON,
-                               (default_x87_control & ~0x0f00) | 0x0c00};
-// MXCSR: round down + denormals-are-zero; x87: round up, double precision.
-constexpr fp_modes main_modes{default_mxcsr | _MM_ROUND_DOWN | 0x0040,
-                              (default_x87_control & ~0x0f00) | 0x0a00};
-constexpr fp_modes default_modes{default_mxcsr, default_x87_control};
-
-std::ostream& operator<<(std::ostream& os, const fp_modes& m) {
-  return os << std::hex << "{mxcsr 0x" << m.mxcsr << ", x87 0x" << m.x87 << "}" << std::dec;
-}
-
-}  // namespace
+using namespace weft_test;  // fp_modes.hpp
 
 // MXCSR and the x87 control word belong to the context: modes set on one side are not seen
 // on the other, each side gets its own back after a round trip, and a new context starts

@@ -1,25 +1,26 @@
-/* A probe for tests/context_test.cpp: does weft::switch_context preserve every callee-saved
- * register and the stack pointer?
+/* A probe for the register tests (tests/context_test.cpp, tests/fiber_state_test.cpp): does a
+ * call that switches contexts (weft::switch_context, or a fiber's yield through the
+ * scheduler's switch) preserve every callee-saved register and the stack pointer?
  *
- *   void weft_probe_switch(weft::context* from, weft::context* to,
- *                          const uint64_t values[6], probe_registers* out);
- *     rdi = from, rsi = to: passed on unchanged to weft::switch_context(from, to)
- *     rdx = values: loaded into rbx, rbp, r12, r13, r14, r15 (in that order) before the switch
- *     rcx = out:    after the switch returns, out->gpr[0..5] receive rbx, rbp, r12-r15 and
+ *   void weft_probe_call(void (*fn)(void*, void*), void* a, void* b,
+ *                        const uint64_t values[6], probe_registers* out);
+ *     rdi = fn, rsi = a, rdx = b: calls fn(a, b), e.g. weft::switch_context(*from, *to)
+ *     rcx = values: loaded into rbx, rbp, r12, r13, r14, r15 (in that order) before the call
+ *     r8  = out:    after fn returns, out->gpr[0..5] receive rbx, rbp, r12-r15 and
  *                   out->rsp_delta (offset 48) receives rsp after minus rsp before the call
  *
  * The probe saves and restores the caller's callee-saved registers itself, so it is an
- * ordinary ABI-conforming function; only while it is suspended inside switch_context do the
- * registers hold the test's values.
+ * ordinary ABI-conforming function; only while it is suspended inside fn do the registers
+ * hold the test's values.
  */
 
 #define PROBE_LOCALS 24 /* out pointer, rsp before the call, padding to 16-byte alignment */
 
 .text
-.globl weft_probe_switch
-.type weft_probe_switch, @function
+.globl weft_probe_call
+.type weft_probe_call, @function
 .align 16
-weft_probe_switch:
+weft_probe_call:
     .cfi_startproc
     pushq   %rbx
     .cfi_adjust_cfa_offset 8
@@ -42,16 +43,19 @@ weft_probe_switch:
     /* return address + 6 pushes + 24 bytes = 80: rsp is 16-byte aligned for the call below */
     subq    $PROBE_LOCALS, %rsp
     .cfi_adjust_cfa_offset PROBE_LOCALS
-    movq    %rcx, 0(%rsp)            /* out */
-    movq    %rsp, 8(%rsp)            /* rsp before the switch */
+    movq    %r8, 0(%rsp)             /* out */
+    movq    %rsp, 8(%rsp)            /* rsp before the call */
 
-    movq    0(%rdx), %rbx
-    movq    8(%rdx), %rbp
-    movq    16(%rdx), %r12
-    movq    24(%rdx), %r13
-    movq    32(%rdx), %r14
-    movq    40(%rdx), %r15
-    call    _ZN4weft14switch_contextERNS_7contextES1_@PLT
+    movq    0(%rcx), %rbx
+    movq    8(%rcx), %rbp
+    movq    16(%rcx), %r12
+    movq    24(%rcx), %r13
+    movq    32(%rcx), %r14
+    movq    40(%rcx), %r15
+    movq    %rdi, %rax
+    movq    %rsi, %rdi
+    movq    %rdx, %rsi
+    call    *%rax
 
     movq    0(%rsp), %rax            /* out */
     movq    %rbx, 0(%rax)
@@ -86,6 +90,6 @@ weft_probe_switch:
     .cfi_restore rbx
     ret
     .cfi_endproc
-.size weft_probe_switch, .-weft_probe_switch
+.size weft_probe_call, .-weft_probe_call
 
 .section .note.GNU-stack,"",@progbits

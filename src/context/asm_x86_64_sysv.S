@@ -37,7 +37,50 @@
 
 .text
 
-/* The switch body; \resume is `ret` or `jmp`. */
+/* Resumes the frame at rsp. On entry eax and dx hold the MXCSR and x87 control word in force
+ * now; each is reloaded from the frame only when its control bits differ. Then the callee-saved
+ * registers are restored and the frame's RIP resumed with \resume:
+ *   jmp: load RIP and jump to it (no return-stack-buffer entry is consumed);
+ *   ret: return to it, consuming the entry that the caller's `call` pushed. That predicts
+ *        right when the resumed context was suspended at the same call site as the caller,
+ *        as all fibers are in the scheduler, and keeps the return-stack buffer in step for
+ *        the returns that follow. A fresh fiber (RIP = weft_asm_trampoline_fiber) is entered
+ *        with jmp instead, leaving the entry in place for its final resume to consume. */
+.macro WEFT_RESUME resume
+    xorl    WEFT_CTX_MXCSR(%rsp), %eax
+    testl   $WEFT_MXCSR_CONTROL_BITS, %eax
+    jz      1f                           /* same control bits: keep MXCSR (and its flags) */
+    ldmxcsr WEFT_CTX_MXCSR(%rsp)
+1:
+    cmpw    WEFT_CTX_X87CW(%rsp), %dx
+    je      2f
+    fldcw   WEFT_CTX_X87CW(%rsp)
+2:
+    movq    WEFT_CTX_R12(%rsp), %r12
+    movq    WEFT_CTX_R13(%rsp), %r13
+    movq    WEFT_CTX_R14(%rsp), %r14
+    movq    WEFT_CTX_R15(%rsp), %r15
+    movq    WEFT_CTX_RBX(%rsp), %rbx
+    movq    WEFT_CTX_RBP(%rsp), %rbp
+.ifc \resume, ret
+    leaq    weft_asm_trampoline_fiber(%rip), %rcx
+    cmpq    %rcx, WEFT_CTX_RIP(%rsp)
+    je      3f
+    .cfi_remember_state
+    leaq    (WEFT_CTX_FRAME_SIZE - 8)(%rsp), %rsp  /* leave only the RIP slot */
+    .cfi_adjust_cfa_offset -(WEFT_CTX_FRAME_SIZE - 8)
+    ret
+    .cfi_restore_state
+3:
+.else
+    movq    WEFT_CTX_RIP(%rsp), %rcx
+.endif
+    leaq    WEFT_CTX_FRAME_SIZE(%rsp), %rsp        /* pop the whole frame, RIP slot included */
+    .cfi_adjust_cfa_offset -WEFT_CTX_FRAME_SIZE
+    jmp     *%rcx
+.endm
+
+/* The switch; \resume is `ret` or `jmp` (WEFT_RESUME). */
 .macro WEFT_SWITCH name, resume
 .globl \name
 .hidden \name
@@ -62,32 +105,7 @@
 
     movq    %rsp, (%rdi)                 /* the caller is now a suspended context */
     movq    %rsi, %rsp                   /* from here on we run on the resumed stack */
-
-    xorl    WEFT_CTX_MXCSR(%rsp), %eax
-    testl   $WEFT_MXCSR_CONTROL_BITS, %eax
-    jz      1f                           /* same control bits: keep MXCSR (and its flags) */
-    ldmxcsr WEFT_CTX_MXCSR(%rsp)
-1:
-    cmpw    WEFT_CTX_X87CW(%rsp), %dx
-    je      2f
-    fldcw   WEFT_CTX_X87CW(%rsp)
-2:
-    movq    WEFT_CTX_R12(%rsp), %r12
-    movq    WEFT_CTX_R13(%rsp), %r13
-    movq    WEFT_CTX_R14(%rsp), %r14
-    movq    WEFT_CTX_R15(%rsp), %r15
-    movq    WEFT_CTX_RBX(%rsp), %rbx
-    movq    WEFT_CTX_RBP(%rsp), %rbp
-.ifc \resume, ret
-    leaq    (WEFT_CTX_FRAME_SIZE - 8)(%rsp), %rsp  /* leave only the RIP slot */
-    .cfi_adjust_cfa_offset -(WEFT_CTX_FRAME_SIZE - 8)
-    ret
-.else
-    movq    WEFT_CTX_RIP(%rsp), %rcx
-    leaq    WEFT_CTX_FRAME_SIZE(%rsp), %rsp        /* pop the whole frame, RIP slot included */
-    .cfi_adjust_cfa_offset -WEFT_CTX_FRAME_SIZE
-    jmp     *%rcx
-.endif
+    WEFT_RESUME \resume
     .cfi_endproc
 .size \name, .-\name
 .endm
@@ -95,7 +113,7 @@
 WEFT_SWITCH weft_asm_switch_ret, ret
 WEFT_SWITCH weft_asm_switch_jmp, jmp
 
-/* The faster of the two on the machines we measured (bench/switch, README). */
+/* The faster of the two for switches between unrelated call sites (bench/switch, README). */
 .globl weft_asm_switch
 .hidden weft_asm_switch
 .type weft_asm_switch, @function
@@ -121,5 +139,32 @@ weft_asm_trampoline:
     ud2                               /* entry must never return */
     .cfi_endproc
 .size weft_asm_trampoline, .-weft_asm_trampoline
+
+/* The same for a fiber: r12 = entry returns (in rax) the context to resume for good, whose
+ * saved stack pointer is at WEFT_CONTEXT_HANDLE_OFFSET. Returning here instead of switching
+ * from deep inside the fiber pops every return-stack-buffer entry the fiber pushed, so the
+ * final `ret` consumes the one its starter's switch pushed (see WEFT_RESUME). */
+.globl weft_asm_trampoline_fiber
+.hidden weft_asm_trampoline_fiber
+.type weft_asm_trampoline_fiber, @function
+.align 16
+weft_asm_trampoline_fiber:
+    .cfi_startproc
+    .cfi_undefined rip
+    WEFT_ENDBR                        /* reached by an indirect jmp */
+#ifdef WEFT_SWITCH_ANNOTATIONS
+    call    weft_context_started
+#endif
+    movq    %r13, %rdi
+    call    *%r12
+    movq    WEFT_CONTEXT_HANDLE_OFFSET(%rax), %rcx  /* the saved stack pointer to resume */
+    stmxcsr -8(%rsp)                  /* the FP control state in force, for WEFT_RESUME */
+    fnstcw  -4(%rsp)
+    movl    -8(%rsp), %eax
+    movzwl  -4(%rsp), %edx
+    movq    %rcx, %rsp
+    WEFT_RESUME ret
+    .cfi_endproc
+.size weft_asm_trampoline_fiber, .-weft_asm_trampoline_fiber
 
 .section .note.GNU-stack,"",@progbits

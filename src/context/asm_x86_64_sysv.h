@@ -25,6 +25,9 @@
 #define WEFT_CTX_RIP 0x38
 #define WEFT_CTX_FRAME_SIZE 0x40
 
+/* Where weft::context keeps its handle (checked in backend.hpp). */
+#define WEFT_CONTEXT_HANDLE_OFFSET 0x00
+
 /* MXCSR bits that belong to a context: everything above the six status flags. */
 #define WEFT_MXCSR_CONTROL_BITS 0xffffffc0
 
@@ -59,12 +62,17 @@ static_assert(WEFT_CTX_FRAME_SIZE % 16 == 0, "frames keep the stack 16-byte alig
 extern "C" {
 // Saves the caller's frame, stores its stack pointer into *from_sp, and resumes to_sp.
 // Two builds of the same switch that differ only in how they resume: `ret` pops the saved
-// address, `jmp` loads it and jumps. weft_asm_switch is the faster one (see README).
+// address (and enters a fresh fiber with a jump), `jmp` loads it and jumps. `ret` is the
+// faster one when both sides switch from the same call site (the scheduler), `jmp` otherwise;
+// weft_asm_switch is `jmp` (see README).
 void weft_asm_switch(void** from_sp, void* to_sp) noexcept;
 void weft_asm_switch_ret(void** from_sp, void* to_sp) noexcept;
 void weft_asm_switch_jmp(void** from_sp, void* to_sp) noexcept;
 // First code run on a new stack: calls r12(r13) and never returns.
 void weft_asm_trampoline() noexcept;
+// First code run on a new fiber's stack: calls r12(r13), which returns the context to resume
+// for good, and resumes it.
+void weft_asm_trampoline_fiber() noexcept;
 }
 #endif /* WEFT_BUILD_ASM */
 #endif

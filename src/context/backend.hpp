@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <string_view>
 
 #include <weft/context.hpp>
@@ -16,18 +17,29 @@ struct context_access {
   static void*& asan_fake_stack(context& c) noexcept { return c.asan_fake_stack_; }
   static void*& tsan_fiber(context& c) noexcept { return c.tsan_fiber_; }
   static bool& owns_tsan_fiber(context& c) noexcept { return c.owns_tsan_fiber_; }
+  static constexpr std::size_t handle_offset() noexcept { return offsetof(context, sp_); }
 };
 
+// What a context created through the public API runs: it never returns.
 using context_entry = void (*)(void* arg);
+// What a scheduler's fiber runs: it returns the context to resume for good, after its own
+// final switch annotations (annotations::before_switch with final = true).
+using fiber_entry = context* (*)(void* arg);
 
 // A backend prepares entry(arg) on a stack, returning the handle of the new suspended context,
 // and performs the symmetric switch: save into `from`, resume `to`.
+//   make / jump:                the public API's contexts and switch;
+//   make_fiber / jump_balanced: the scheduler's. Its fibers all suspend at one call site, so a
+//     backend may resume them with a `ret` that the CPU's return-stack predictor gets right,
+//     and a fiber's entry returns into the trampoline, which then resumes what it returned.
 template <class B>
 concept context_backend_impl = requires(context& from, context& to, stack_span s,
-                                        context_entry entry, void* arg) {
+                                        context_entry entry, fiber_entry fentry, void* arg) {
   { B::name } -> std::convertible_to<std::string_view>;
   { B::make(s, entry, arg) } noexcept -> std::same_as<void*>;
+  { B::make_fiber(s, fentry, arg) } noexcept -> std::same_as<void*>;
   { B::jump(from, to) } noexcept -> std::same_as<void>;
+  { B::jump_balanced(from, to) } noexcept -> std::same_as<void>;
 };
 
 }  // namespace weft

@@ -5,24 +5,21 @@
 #include <cstdint>
 
 #include "backend.hpp"
-#include "switch_annotations.hpp"
+#include "switch.hpp"
 
-// The frames that straddle a stack switch are left uninstrumented by ASan: a context that
-// ends never returns through them, and their redzones would stay poisoned on the pooled stack.
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_NO_ASAN __attribute__((no_sanitize_address))
-#else
-#define WEFT_NO_ASAN
-#endif
+// The frames that straddle a stack switch are left uninstrumented by ASan (WEFT_NO_ASAN): a
+// context that ends never returns through them, and their redzones would stay poisoned on the
+// pooled stack.
 
 namespace weft::boost_fcontext {
 namespace fc = boost::context::detail;
 
 namespace {
 
-// Kept at the top of a new context's stack until the trampoline has read it.
+// Kept at the top of a new context's stack until the trampoline has read it. `entry` is a
+// context_entry (trampoline) or a fiber_entry (trampoline_fiber).
 struct start_record {
-  context_entry entry;
+  void* entry;
   void* arg;
 };
 
@@ -37,28 +34,53 @@ start_record* record_of(stack_span s) noexcept {
   return reinterpret_cast<start_record*>(top - sizeof(start_record) - 16);
 }
 
-WEFT_NO_ASAN void trampoline(fc::transfer_t t) noexcept {
-  // The outermost frame: Boost's make_fcontext, which calls us, has no CFI (Boost 1.74), so
-  // debuggers and unwinders walking past this frame read the start record as return addresses
-  // (gdb showed "?? ()" frames). An undefined return address ends every backtrace here.
-  asm volatile(".cfi_undefined rip");
+// The first steps of both trampolines: store the fcontext of the context that jumped here and
+// return this context and its start record.
+WEFT_NO_ASAN context& begin_context(fc::transfer_t t, start_record& start) noexcept {
   auto* note = static_cast<jump_note*>(t.data);
   context_access::handle(*note->from) = t.fctx;
-  start_record start = *record_of(context_access::stack(*note->to));
+  start = *record_of(context_access::stack(*note->to));
 #ifdef WEFT_SWITCH_ANNOTATIONS
   weft_context_started();
 #endif
-  start.entry(start.arg);
+  return *note->to;
+}
+
+// The outermost frames: Boost's make_fcontext, which calls them, has no CFI (Boost 1.74), so
+// debuggers and unwinders walking past them read the start record as return addresses (gdb
+// showed "?? ()" frames). An undefined return address ends every backtrace here.
+WEFT_NO_ASAN void trampoline(fc::transfer_t t) noexcept {
+  asm volatile(".cfi_undefined rip");
+  start_record start;
+  begin_context(t, start);
+  reinterpret_cast<context_entry>(start.entry)(start.arg);
   __builtin_trap();  // entry must never return
+}
+
+WEFT_NO_ASAN void trampoline_fiber(fc::transfer_t t) noexcept {
+  asm volatile(".cfi_undefined rip");
+  start_record start;
+  context& self = begin_context(t, start);
+  context* next = reinterpret_cast<fiber_entry>(start.entry)(start.arg);
+  backend::jump(self, *next);  // for good: nothing resumes `self`
+  __builtin_trap();
+}
+
+void* make_with(stack_span s, void* entry, void* arg, void (*trampoline)(fc::transfer_t)) noexcept {
+  start_record* record = record_of(s);
+  *record = start_record{entry, arg};
+  auto usable = static_cast<std::size_t>(reinterpret_cast<char*>(record) - static_cast<char*>(s.low));
+  return fc::make_fcontext(record, usable, trampoline);
 }
 
 }  // namespace
 
 void* backend::make(stack_span s, context_entry entry, void* arg) noexcept {
-  start_record* record = record_of(s);
-  *record = start_record{entry, arg};
-  auto usable = static_cast<std::size_t>(reinterpret_cast<char*>(record) - static_cast<char*>(s.low));
-  return fc::make_fcontext(record, usable, &trampoline);
+  return make_with(s, reinterpret_cast<void*>(entry), arg, &trampoline);
+}
+
+void* backend::make_fiber(stack_span s, fiber_entry entry, void* arg) noexcept {
+  return make_with(s, reinterpret_cast<void*>(entry), arg, &trampoline_fiber);
 }
 
 WEFT_NO_ASAN void backend::jump(context& from, context& to) noexcept {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -233,6 +234,10 @@ struct fiber_unwind {};
 // Whether a blocking call of `f` throws fiber_unwind now: when its executor is unwinding it,
 // but not while `f` is already unwinding (a destructor that blocks, e.g. locks a mutex): a
 // second exception there would be std::terminate. Such a call blocks and is woken as usual.
-bool must_unwind(const fiber& f) noexcept;
+// std::uncaught_exceptions() is the fiber's own count: each fiber has its own C++
+// exception-handling state (eh_state.hpp).
+inline bool must_unwind(const fiber& f) noexcept {
+  return f.cancelled && std::uncaught_exceptions() == 0;
+}
 
 }  // namespace weft::detail

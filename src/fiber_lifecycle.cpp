@@ -45,7 +45,10 @@ bool await_finished(fiber& f, std::coroutine_handle<> h) {
 }
 
 void release_reference(fiber& f) noexcept {
-  if (f.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  // References are only ever dropped, so whoever sees the count at 1 holds the last one and
+  // needs no read-modify-write (the acquire pairs with the other holder's release).
+  if (f.refs.load(std::memory_order_acquire) == 1 ||
+      f.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     executor_core* core = f.owner;
     stack_span region = f.region;
     bool guarded = f.guarded;

@@ -2,7 +2,6 @@
 #include <weft/detail/waiter.hpp>
 
 #include <condition_variable>
-#include <exception>
 #include <mutex>
 
 #include <weft/this_fiber.hpp>
@@ -84,12 +83,6 @@ void waiter_queue::remove(waiter& w) noexcept {
 
 void waiter_queue::move_all_to(waiter_queue& to) noexcept {
   while (waiter* w = pop_front()) to.push_back(*w);
-}
-
-bool must_unwind(const fiber& f) noexcept {
-  // std::uncaught_exceptions() is the fiber's own count: each fiber has its own C++
-  // exception-handling state (eh_state.hpp).
-  return f.cancelled && std::uncaught_exceptions() == 0;
 }
 
 void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {

@@ -30,12 +30,12 @@ double pingpong(std::uint64_t round_trips, bool across) {
   // steals one of them), then pins itself there.
   auto settle = [&](std::atomic<std::thread::id>& mine, std::atomic<std::thread::id>& theirs) {
     for (int i = 0; i < 100000; ++i) {
-      mine = std::this_thread::get_id();
+      mine = weft::this_fiber::thread_now();
       if (!across || (theirs.load() != std::thread::id{} && theirs.load() != mine.load())) break;
       weft::this_fiber::yield();
     }
     weft::this_fiber::pin();
-    mine = std::this_thread::get_id();
+    mine = weft::this_fiber::thread_now();
   };
   auto server = ex.spawn([&] {
     settle(pong_thread, ping_thread);

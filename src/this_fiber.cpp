@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "executor_core.hpp"
 #include "trace_points.hpp"
@@ -66,6 +67,11 @@ namespace weft::this_fiber {
 void yield() {
   detail::fiber& self = detail::require_fiber("weft::this_fiber::yield");
   detail::current_worker()->yield(self);
+}
+
+__attribute__((noinline)) std::thread::id thread_now() noexcept {
+  asm volatile("" ::: "memory");  // not `const`: the answer changes when the fiber migrates
+  return std::this_thread::get_id();
 }
 
 std::uint64_t id() noexcept {

@@ -620,6 +620,24 @@ TEST_CASE("this_fiber::id is unique per fiber and 0 outside fibers", "[executor]
   CHECK(weft::this_fiber::id() == 0);
 }
 
+TEST_CASE("this_fiber::thread_now names the thread running the caller",
+          "[executor][this_fiber]") {
+  CHECK(weft::this_fiber::thread_now() == std::this_thread::get_id());  // outside fibers
+  std::vector<std::thread::id> seen;
+  std::thread([&] {
+    weft::run([&] {  // one worker: the thread calling run()
+      seen.push_back(weft::this_fiber::thread_now());
+      weft::this_fiber::yield();
+      seen.push_back(weft::this_fiber::thread_now());
+    });
+    seen.push_back(std::this_thread::get_id());
+  }).join();
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0] == seen[2]);
+  CHECK(seen[1] == seen[2]);
+  CHECK(seen[2] != std::this_thread::get_id());
+}
+
 TEST_CASE("this_fiber::id stays the same across suspensions", "[executor][this_fiber]") {
   weft::run([] {
     const auto id = weft::this_fiber::id();
@@ -904,7 +922,7 @@ struct eager_task {
 
 eager_task<int> await_fiber(weft::join_handle<int> h, std::thread::id* resumed_on = nullptr) {
   int v = co_await h;
-  if (resumed_on) *resumed_on = std::this_thread::get_id();
+  if (resumed_on) *resumed_on = weft::this_fiber::thread_now();
   co_return v + 1;
 }
 

@@ -74,7 +74,7 @@ TEST_CASE("channels ping-pong with migration: every value arrives once", "[sched
             for (int i = 0; i < per_producer; ++i) {
               second.send(*first.recv());
               std::lock_guard guard(threads_mutex);
-              threads.insert(std::this_thread::get_id());
+              threads.insert(weft::this_fiber::thread_now());
             }
           }));
         auto drain = weft::spawn([&] {
@@ -344,12 +344,12 @@ TEST_CASE("weft's current-fiber lookups stay right when fibers migrate", "[sched
         for (int f = 0; f < 16; ++f)
           fibers.push_back(weft::spawn([&] {
             const std::uint64_t me = weft::this_fiber::id();
-            auto thread = std::this_thread::get_id();
+            auto thread = weft::this_fiber::thread_now();
             for (int i = 0; i < 300; ++i) {
               weft::this_fiber::yield();
-              if (std::this_thread::get_id() != thread) {
+              if (weft::this_fiber::thread_now() != thread) {
                 ++migrations;
-                thread = std::this_thread::get_id();
+                thread = weft::this_fiber::thread_now();
               }
               // Read after every resumption: a cached TLS address would show the other
               // thread's fiber (or none).
@@ -378,11 +378,11 @@ TEST_CASE("a pinned fiber stays on its thread", "[scheduler]") {
           fibers.push_back(weft::spawn([&, f] {
             weft::this_fiber::scoped_pin pin;
             if (!weft::this_fiber::pinned()) ++moved;
-            const auto thread = std::this_thread::get_id();
+            const auto thread = weft::this_fiber::thread_now();
             for (int i = 0; i < 200; ++i) {
               if (i % 50 == 0) weft::this_fiber::sleep_for(std::chrono::microseconds(100 + f));
               weft::this_fiber::yield();
-              if (std::this_thread::get_id() != thread) ++moved;
+              if (weft::this_fiber::thread_now() != thread) ++moved;
             }
           }));
         // Unpinned busy fibers give idle workers something to steal.

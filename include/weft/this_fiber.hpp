@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 
 namespace weft::detail {
@@ -52,6 +53,12 @@ void sleep_until(std::chrono::time_point<Clock, Dur> t) {
 
 // The running fiber's id: unique in the process, never 0. Returns 0 outside fibers.
 std::uint64_t id() noexcept;
+
+// The thread running the caller at this moment (outside fibers: the calling thread). Use it
+// instead of std::this_thread::get_id() in a fiber: that is pthread_self(), which glibc
+// declares `const`, so the compiler may read it once and reuse the value after a yield or a
+// blocking call, when the fiber may run on another thread. This one is read on every call.
+std::thread::id thread_now() noexcept;
 
 // Names the running fiber for traces and diagnostics. Throws std::logic_error outside a fiber.
 void set_name(std::string_view name);

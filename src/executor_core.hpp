@@ -136,12 +136,16 @@ class executor_core {
   explicit executor_core(executor_options options);
   ~executor_core();
 
-  // Reference counting: the executor object holds one, every fiber region holds one.
+  // Reference counting: the executor object holds one, every fiber region holds one (also
+  // while it waits in a worker's region cache).
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept;
 
   fiber_memory allocate(std::size_t bytes, std::size_t align);
   void free_region(const stack_span& region, bool guarded) noexcept;
+  // Gives the workers' cached regions back to the shared pool, with their references. Called
+  // once no fiber runs any more (executor destruction).
+  void drain_region_caches() noexcept;
   fiber_allocator& allocator() noexcept { return allocator_; }
 
   void launch(fiber* f, const fiber_memory& memory);
@@ -201,6 +205,8 @@ class executor_core {
   fiber_allocator allocator_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<int> refs_{1};
+  // The calling worker's region cache if it is one of ours, else null.
+  fiber_allocator::local_cache* region_cache_here() noexcept;
   std::atomic<bool> running_{false};
   std::atomic<bool> shutting_down_{false};
   std::atomic<std::size_t> live_{0};

@@ -87,6 +87,7 @@ executor::~executor() {
     std::terminate();
   }
   core->unwind_all();
+  core->drain_region_caches();  // cached regions hold references to the core
   core_.release();
   core->release();
 }

@@ -347,7 +347,16 @@ void executor_core::run_until(fiber* until) {
 
 void executor_core::unwind_all() {
   shutting_down_.store(true, std::memory_order_release);
-  if (live() == 0) return;
+  if (live() == 0) {
+    // Nothing to unwind. The region caches are drained only under a claimed run: a thread
+    // still leaving run() could otherwise be caching a region at the same time (if one is,
+    // the cached references keep the core alive: a leak, never a use after free).
+    if (try_claim_run()) {
+      drain_region_caches();
+      end_run();
+    }
+    return;
+  }
   if (!try_claim_run()) {
     std::fprintf(stderr, "weft: an executor was destroyed while a thread was running it\n");
     std::terminate();
@@ -358,12 +367,14 @@ void executor_core::unwind_all() {
   } release{*this};
   // Every live fiber is marked; blocked ones are taken out of their primitives and made ready,
   // so their blocking call throws fiber_unwind and their stacks unwind. Fibers inside await()
-  // cannot be taken back from whoever holds their handle: they are waited for.
+  // cannot be taken back from whoever holds their handle: they are waited for. Neither can a
+  // fiber that blocked while already unwinding (in a destructor): it will not be thrown into
+  // (must_unwind), so it stays where it waits until it is woken as usual.
   std::vector<fiber*> unblocked;
   for_each_live([&](fiber* f) {
     f->cancelled = true;
     waiter* w = f->current_waiter;
-    if (!w || f->waiting_on == wait_kind::await) return;
+    if (!w || f->waiting_on == wait_kind::await || f->eh.uncaught > 0) return;
     w->lock->lock();
     const bool queued = w->queue != nullptr;
     if (queued) w->queue->remove(*w);
@@ -378,6 +389,7 @@ void executor_core::unwind_all() {
     std::fprintf(stderr, "weft: while unwinding fibers at executor destruction: %s\n", e.what());
     std::terminate();
   }
+  drain_region_caches();
 }
 
 std::string executor_core::describe_blocked() const {

@@ -144,7 +144,7 @@ class executor_core {
   fiber_memory allocate(std::size_t bytes, std::size_t align);
   void free_region(const stack_span& region, bool guarded) noexcept;
   // Gives the workers' cached regions back to the shared pool, with their references. Called
-  // once no fiber runs any more (executor destruction).
+  // under a claimed run once no fiber runs any more (executor destruction, unwind_all).
   void drain_region_caches() noexcept;
   fiber_allocator& allocator() noexcept { return allocator_; }
 
@@ -185,6 +185,8 @@ class executor_core {
     }
   }
   std::string describe_blocked() const;
+  // Executor destruction: unwinds every live fiber's stack (see executor.cpp), then gives the
+  // workers' cached regions back.
   void unwind_all();
 
   const executor_options& options() const noexcept { return options_; }

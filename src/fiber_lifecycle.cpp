@@ -86,8 +86,7 @@ executor::~executor() {
     std::fprintf(stderr, "weft: an executor was destroyed by one of its own fibers\n");
     std::terminate();
   }
-  core->unwind_all();
-  core->drain_region_caches();  // cached regions hold references to the core
+  core->unwind_all();  // also gives back the regions cached by workers, with their references
   core_.release();
   core->release();
 }

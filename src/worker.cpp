@@ -56,11 +56,15 @@ void worker::collect_due_timers() noexcept {
 }
 
 void worker::release_sleepers() noexcept {
-  for (timer_entry& t : timers_) {
+  // A sleeper that is already unwinding (sleeping in a destructor) keeps its deadline: it
+  // will not be thrown into, and must not wake early.
+  std::erase_if(timers_, [this](const timer_entry& t) {
+    if (t.sleeper->eh.uncaught > 0) return false;
     core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
     core_.inject(t.sleeper);
-  }
-  timers_.clear();
+    return true;
+  });
+  std::make_heap(timers_.begin(), timers_.end(), std::greater<>{});
 }
 
 void worker::make_ready(fiber* f) noexcept {

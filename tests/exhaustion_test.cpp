@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -794,6 +795,59 @@ TEST_CASE("a destructor that blocks while the executor unwinds its fiber waits i
   CHECK(destroyed == 2);
   weft::executor again;
   check_executor_usable(again);
+}
+
+TEST_CASE("a fiber blocked in a destructor during its own exception's unwinding is left "
+          "blocked by executor destruction until it is woken as usual",
+          "[exhaustion][destructor]") {
+  // F1 and F2 block inside destructors while an exception propagates through them; then the
+  // executor is destroyed. They cannot be thrown into, and their waits must not end early:
+  // F1 waits until G's unwinding sets the gate, F2 sleeps its whole 30 ms.
+  using steady = std::chrono::steady_clock;
+  std::atomic<bool> gate_set{false}, f1_saw_gate{false};
+  steady::duration f2_slept{};
+  weft::event gate, never;
+  {
+    weft::executor ex;
+    ex.spawn([&] {  // F1
+      struct waits_for_gate {
+        weft::event* gate;
+        std::atomic<bool>* gate_set;
+        std::atomic<bool>* saw;
+        ~waits_for_gate() {
+          gate->wait();
+          *saw = gate_set->load();
+        }
+      } w{&gate, &gate_set, &f1_saw_gate};
+      throw std::runtime_error("F1's own exception");
+    });
+    ex.spawn([&] {  // F2
+      struct sleeps {
+        steady::duration* slept;
+        ~sleeps() {
+          const auto start = steady::now();
+          weft::this_fiber::sleep_for(std::chrono::milliseconds(30));
+          *slept = steady::now() - start;
+        }
+      } s{&f2_slept};
+      throw std::runtime_error("F2's own exception");
+    });
+    ex.spawn([&] {  // G: sets the gate while the executor unwinds it
+      struct opens_gate {
+        weft::event* gate;
+        std::atomic<bool>* gate_set;
+        ~opens_gate() {
+          weft::this_fiber::sleep_for(std::chrono::milliseconds(10));  // F1 runs meanwhile
+          *gate_set = true;
+          gate->set();
+        }
+      } o{&gate, &gate_set};
+      never.wait();
+    });
+    ex.spawn([] {}).join();  // F1 and F2 now block in their destructors, G on `never`
+  }
+  CHECK(f1_saw_gate);
+  CHECK(f2_slept >= std::chrono::milliseconds(30));
 }
 
 TEST_CASE("a destructor that blocks forever while the executor unwinds its fiber: a deadlock "

@@ -48,8 +48,10 @@ WEFT_NO_ASAN context& begin_context(fc::transfer_t t, start_record& start) noexc
 
 // The outermost frames: Boost's make_fcontext, which calls them, has no CFI (Boost 1.74), so
 // debuggers and unwinders walking past them read the start record as return addresses (gdb
-// showed "?? ()" frames). An undefined return address ends every backtrace here.
-WEFT_NO_ASAN void trampoline(fc::transfer_t t) noexcept {
+// showed "?? ()" frames). An undefined return address ends every backtrace here. They never
+// return, so TSan does not instrument them either (their entry would stay on the reused TSan
+// fiber's shadow stack).
+WEFT_NO_ASAN WEFT_NO_TSAN void trampoline(fc::transfer_t t) noexcept {
   asm volatile(".cfi_undefined rip");
   start_record start;
   begin_context(t, start);
@@ -57,7 +59,7 @@ WEFT_NO_ASAN void trampoline(fc::transfer_t t) noexcept {
   __builtin_trap();  // entry must never return
 }
 
-WEFT_NO_ASAN void trampoline_fiber(fc::transfer_t t) noexcept {
+WEFT_NO_ASAN WEFT_NO_TSAN void trampoline_fiber(fc::transfer_t t) noexcept {
   asm volatile(".cfi_undefined rip");
   start_record start;
   context& self = begin_context(t, start);

@@ -871,11 +871,12 @@ TEST_CASE("huge sleep durations saturate instead of overflowing", "[executor][sl
 }
 
 TEST_CASE("other fibers run while one sleeps", "[executor][sleep]") {
+  // The sleep is long enough for three yields even under valgrind on a loaded machine.
   std::vector<std::string> trace;
   weft::run([&] {
     auto sleeper = weft::spawn([&] {
       trace.push_back("sleep");
-      weft::this_fiber::sleep_for(5ms);
+      weft::this_fiber::sleep_for(100ms);
       trace.push_back("woke");
     });
     for (int i = 0; i < 3; ++i) {

@@ -63,6 +63,13 @@ TEST_CASE("callee-saved registers and rsp survive a fiber's yields", "[executor]
 }
 
 TEST_CASE("MXCSR and the x87 control word belong to each fiber", "[executor][fp]") {
+#ifdef WEFT_TEST_UNDER_VALGRIND
+  // valgrind's CPU emulation does not implement these modes (flush-to-zero, denormals-are-zero,
+  // x87 precision control): the modes read back are not the ones set, fibers or not. Every
+  // other configuration runs this test.
+  WARN("skipped under valgrind: it does not emulate MXCSR's FTZ/DAZ or x87 precision control");
+  return;
+#endif
   const std::size_t workers = GENERATE(1, 2);
   INFO(workers << " workers");
   fp_defaults_restorer restore;

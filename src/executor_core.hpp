@@ -211,9 +211,12 @@ class executor_core {
   fiber_allocator::local_cache* region_cache_here() noexcept;
   std::atomic<bool> running_{false};
   std::atomic<bool> shutting_down_{false};
-  std::atomic<std::size_t> live_{0};
+  // Written by every spawn and every finish, on any worker: on a cache line of its own, so
+  // that the flags read on those paths (shutting_down_, stop_, inject_pending_...) do not
+  // bounce between cores with it.
+  alignas(64) std::atomic<std::size_t> live_{0};
 
-  std::mutex inject_mutex_;
+  alignas(64) std::mutex inject_mutex_;
   ready_queue injected_;
   std::atomic<bool> inject_pending_{false};
 

@@ -127,18 +127,13 @@ fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align) {
   // Every region in use holds a reference to the core. One in a worker's cache keeps the
   // reference of the fiber that last used it, so taking it from there needs no retain (and
   // caching one needs no release): two fewer atomic operations per spawn.
-  fiber_allocator::local_cache* cache = region_cache_here();
-  const bool from_cache = cache && cache->count > 0;
-  fiber_memory m = allocator_.allocate(bytes, align, cache);
-  if (!from_cache) retain();
+  fiber_memory m = allocator_.allocate(bytes, align, region_cache_here());
+  if (!m.from_cache) retain();
   return m;
 }
 
 void executor_core::free_region(const stack_span& region, bool guarded) noexcept {
-  fiber_allocator::local_cache* cache = region_cache_here();
-  const bool to_cache = cache && cache->count < fiber_allocator::local_cache::capacity;
-  allocator_.free(region, guarded, cache);
-  if (!to_cache) release();
+  if (!allocator_.free(region, guarded, region_cache_here())) release();
 }
 
 fiber_allocator::local_cache* executor_core::region_cache_here() noexcept {
@@ -374,7 +369,7 @@ void executor_core::unwind_all() {
   for_each_live([&](fiber* f) {
     f->cancelled = true;
     waiter* w = f->current_waiter;
-    if (!w || f->waiting_on == wait_kind::await || f->eh.uncaught > 0) return;
+    if (!w || f->waiting_on == wait_kind::await || suspended_while_unwinding(*f)) return;
     w->lock->lock();
     const bool queued = w->queue != nullptr;
     if (queued) w->queue->remove(*w);

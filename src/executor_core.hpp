@@ -251,4 +251,9 @@ inline bool must_unwind(const fiber& f) noexcept {
   return f.cancelled && std::uncaught_exceptions() == 0;
 }
 
+// For a suspended fiber: whether it blocked while already unwinding (its saved exception
+// state counts an uncaught exception), so must_unwind will not throw into it. Executor
+// destruction leaves such a fiber where it waits instead of waking it early.
+inline bool suspended_while_unwinding(const fiber& f) noexcept { return f.eh.uncaught > 0; }
+
 }  // namespace weft::detail

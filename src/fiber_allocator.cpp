@@ -123,6 +123,7 @@ fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align, loc
     --cache->count;
     m.region = cache->regions[cache->count];
     m.guarded = cache->guarded[cache->count];
+    m.from_cache = true;
   } else {
     m = take_region();
   }
@@ -180,22 +181,22 @@ void fiber_allocator::drain(local_cache& cache) noexcept {
   }
 }
 
-void fiber_allocator::free(const stack_span& region, bool guarded, local_cache* cache) noexcept {
+bool fiber_allocator::free(const stack_span& region, bool guarded, local_cache* cache) noexcept {
   if (cache && cache->count < local_cache::capacity) {
     cache->regions[cache->count] = region;
     cache->guarded[cache->count] = guarded;
     ++cache->count;
-    return;
+    return true;
   }
   std::lock_guard guard(lock_);
   try {
     if (!guarded) {
       free_unguarded_.push_back(region);
-      return;
+      return false;
     }
     if (max_cached_ == 0 || free_guarded_.size() < max_cached_) {
       free_guarded_.push_back(region);
-      return;
+      return false;
     }
   } catch (...) {  // no memory to remember it: unmap a guarded one, leak-free either way
   }
@@ -205,6 +206,7 @@ void fiber_allocator::free(const stack_span& region, bool guarded, local_cache* 
     ::munmap(static_cast<char*>(region.low) - page, region.size + page);
     guarded_in_use.fetch_sub(1);
   }
+  return false;
 }
 
 }  // namespace weft::detail

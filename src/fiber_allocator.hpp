@@ -31,11 +31,13 @@ class fiber_allocator {
   };
 
   // A region with room for `bytes` (aligned to `align`) at its top, from `cache` if it has
-  // one (cache may be null). Thread-safe. Throws std::length_error if the object leaves less
-  // than a page of stack, std::system_error when memory cannot be mapped.
+  // one (cache may be null; fiber_memory::from_cache says which). Thread-safe. Throws
+  // std::length_error if the object leaves less than a page of stack, std::system_error when
+  // memory cannot be mapped.
   fiber_memory allocate(std::size_t bytes, std::size_t align, local_cache* cache = nullptr);
-  // Takes a region back for reuse, into `cache` while it has room. Thread-safe.
-  void free(const stack_span& region, bool guarded, local_cache* cache = nullptr) noexcept;
+  // Takes a region back for reuse, into `cache` while it has room. Thread-safe. Returns
+  // whether it went into `cache`.
+  bool free(const stack_span& region, bool guarded, local_cache* cache = nullptr) noexcept;
   // Gives every region of `cache` back to the shared pool.
   void drain(local_cache& cache) noexcept;
 

@@ -12,7 +12,9 @@
 
 namespace weft::detail {
 
-worker::~worker() { core_.allocator().drain(region_cache); }
+// Its region cache is empty by now: cached regions hold references to the core, so the core
+// (and this worker) is destroyed only after executor_core::drain_region_caches.
+worker::~worker() = default;
 
 void worker::add_live(fiber* f) noexcept {
   std::lock_guard guard(live_lock);
@@ -59,7 +61,7 @@ void worker::release_sleepers() noexcept {
   // A sleeper that is already unwinding (sleeping in a destructor) keeps its deadline: it
   // will not be thrown into, and must not wake early.
   std::erase_if(timers_, [this](const timer_entry& t) {
-    if (t.sleeper->eh.uncaught > 0) return false;
+    if (suspended_while_unwinding(*t.sleeper)) return false;
     core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
     core_.inject(t.sleeper);
     return true;

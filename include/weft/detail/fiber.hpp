@@ -123,6 +123,7 @@ struct fiber_memory {
   stack_span stack{};    // usable stack, below the object
   stack_span region{};   // everything, to give back
   bool guarded = false;
+  bool from_cache = false;  // taken from a worker's region cache (see executor_core::allocate)
 };
 
 // Takes a pooled region with room for an object of `bytes` at its top. Throws std::length_error

@@ -74,7 +74,7 @@ context& run_fiber(fiber* f) {
   WEFT_TRACE_EVENT(f->error ? trace::event_kind::exception : trace::event_kind::finish, f,
                    f->error ? describe_exception(f->error) : std::string());
   w = current_worker();  // the fiber may have moved
-  w->core().on_finished(f);
+  w->core().on_finished(*w, f);
   return w->finish(*f);
 }
 
@@ -92,7 +92,10 @@ WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) {
 
 __attribute__((noinline)) fiber* current_fiber() noexcept { return position.current_fiber; }
 __attribute__((noinline)) worker* current_worker() noexcept { return position.current_worker; }
-__attribute__((noinline)) void set_current(worker* w, fiber* f) noexcept { position = {w, f}; }
+__attribute__((noinline)) void set_current(worker* w, fiber* f) noexcept {
+  position = {w, f};
+  if (w) w->running = f;
+}
 
 executor_core* current_core() noexcept {
   fiber* f = current_fiber();
@@ -158,34 +161,51 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   std::construct_at(&f->ctx);
   prepare_fiber_context(f->ctx, memory.stack, &fiber_main, f);
   fiber* self = current_fiber();
-  worker* here = self && self->owner == this ? current_worker() : workers_[0].get();
-  here->add_live(f);
-  live_.fetch_add(1, std::memory_order_acq_rel);
   WEFT_TRACE_EVENT(trace::event_kind::spawn, f, {}, self ? self->id : 0);
-  if (self && self->owner == this) here->start_now(*self, *f);  // depth-first
-  else inject(f);
+  if (self && self->owner == this) {
+    // Depth-first: the child runs now, on this worker, and joins a live list only if it
+    // suspends (worker::switch_to).
+    worker& here = *current_worker();
+    count_up(here.launched);
+    here.start_now(*self, *f);
+  } else {
+    workers_[0]->add_live(f);  // queued unstarted: listed now
+    launched_outside_.fetch_add(1, std::memory_order_seq_cst);
+    inject(f);
+  }
 }
 
-void executor_core::on_finished(fiber* f) noexcept {
-  f->live_list->remove_live(f);
+void executor_core::on_finished(worker& here, fiber* f) noexcept {
+  if (f->live_list) f->live_list->remove_live(f);
   f->lock.lock();
   f->finished.store(true, std::memory_order_release);
   waiter* joiner = f->joiners.pop_front();
   std::coroutine_handle<> coroutine = std::exchange(f->awaiting_coroutine, nullptr);
   const bool detached = f->detached;
   f->lock.unlock();
-  const bool last = live_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  count_up(here.finished);
   if (detached && f->error && !f->cancelled) {
     report_detached_exception(*f);
     std::terminate();
   }
   if (joiner) wake(*joiner);
   if (coroutine) coroutine.resume();
-  fiber* until = until_.load(std::memory_order_acquire);
-  if ((last && until == nullptr && work_guards.load() == 0) || f == until) {
+  // The end of run() (no fiber left) is seen by the last worker to park; a join driving the
+  // executor waits for this one fiber.
+  if (f == until_.load(std::memory_order_acquire)) {
     stop_.store(true, std::memory_order_release);
     notify_all_workers();
   }
+}
+
+std::size_t executor_core::live() const noexcept {
+  // Finishes first: a fiber counted finished was launched before, so reading the launches
+  // afterwards counts it there too, and the difference never goes below zero.
+  std::uint64_t finished = 0;
+  for (auto& w : workers_) finished += w->finished.load(std::memory_order_acquire);
+  std::uint64_t launched = launched_outside_.load(std::memory_order_seq_cst);
+  for (auto& w : workers_) launched += w->launched.load(std::memory_order_acquire);
+  return static_cast<std::size_t>(launched - finished);
 }
 
 void executor_core::schedule(fiber* f) noexcept {
@@ -282,12 +302,15 @@ bool executor_core::park(worker& w, bool have_timers,
     ~leave_idle() { idle.fetch_sub(1, std::memory_order_seq_cst); }
   } leave{idle_};
   if (work_visible()) return true;
-  if (until_.load() == nullptr && live() == 0 && work_guards.load() == 0) {
+  // With every worker here, no fiber runs, and each worker's counts reached us through
+  // park_mutex_: live() is exact.
+  const bool all_idle = idle_.load() == workers_.size();
+  if (all_idle && until_.load() == nullptr && live() == 0 && work_guards.load() == 0) {
     stop_.store(true, std::memory_order_release);  // run(): nothing left, nobody will spawn
     wake_parked_locked();
     return false;
   }
-  if (idle_.load() == workers_.size() && !have_timers) {
+  if (all_idle && !have_timers) {
     if (nothing_can_wake()) {
       // Every worker is idle, no queue holds a fiber, and nothing outside can make one ready.
       deadlocked_ = live() > 0;

@@ -41,6 +41,11 @@ struct after_switch_actions {
   fiber* finished = nullptr;     // a finished fiber: drop its running reference
 };
 
+// Adds one to a counter that only the calling thread writes: no read-modify-write needed.
+inline void count_up(std::atomic<std::uint64_t>& counter) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
 // One thread running fibers. Worker 0 runs on the thread that calls run() (or a join driving
 // the executor); the others on threads that run() starts.
 class worker {
@@ -92,12 +97,23 @@ class worker {
   // Fiber memory this worker reuses without locking (see fiber_allocator::local_cache).
   fiber_allocator::local_cache region_cache;
 
-  // The live fibers spawned on this worker (those spawned from elsewhere are on worker 0's),
-  // for diagnostics, unwinding and debuggers. A fiber stays on its list wherever it runs.
+  // The live fibers that have suspended at least once on this worker (the first time is when
+  // a fiber joins the list) or were queued here unstarted, for diagnostics, unwinding and
+  // debuggers. A fiber stays on its list wherever it runs. A fiber that runs to its end
+  // without ever suspending (most short ones: spawn starts a child at once) never takes the
+  // lock: when no worker runs a fiber, every live fiber is on a list.
   spinlock live_lock;
   fiber* live_head = nullptr;
   void add_live(fiber* f) noexcept;
   void remove_live(fiber* f) noexcept;
+  // The fiber this worker's thread runs now (null: its run loop), for debuggers.
+  fiber* running = nullptr;
+
+  // Fibers launched by fibers running on this worker, and fibers that finished on it. Each is
+  // written by this worker's thread alone (no read-modify-write); executor_core::live() sums
+  // them.
+  alignas(64) std::atomic<std::uint64_t> launched{0};
+  std::atomic<std::uint64_t> finished{0};
 
   // Parking (see executor_core::park).
   std::condition_variable wakeup;
@@ -149,7 +165,7 @@ class executor_core {
   fiber_allocator& allocator() noexcept { return allocator_; }
 
   void launch(fiber* f, const fiber_memory& memory);
-  void on_finished(fiber* f) noexcept;  // live list and counters
+  void on_finished(worker& here, fiber* f) noexcept;  // live list, counters, joiners
   // Makes a blocked fiber ready, from any thread.
   void schedule(fiber* f) noexcept;
 
@@ -190,7 +206,10 @@ class executor_core {
   void unwind_all();
 
   const executor_options& options() const noexcept { return options_; }
-  std::size_t live() const noexcept { return live_.load(std::memory_order_acquire); }
+  // Fibers launched and not yet finished. Exact when no worker runs a fiber (all of them
+  // parked, or none running: see park()); a snapshot that may count a fiber finishing
+  // meanwhile otherwise.
+  std::size_t live() const noexcept;
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
 
   std::atomic<std::size_t> pending_awaits{0};
@@ -211,10 +230,9 @@ class executor_core {
   fiber_allocator::local_cache* region_cache_here() noexcept;
   std::atomic<bool> running_{false};
   std::atomic<bool> shutting_down_{false};
-  // Written by every spawn and every finish, on any worker: on a cache line of its own, so
-  // that the flags read on those paths (shutting_down_, stop_, inject_pending_...) do not
-  // bounce between cores with it.
-  alignas(64) std::atomic<std::size_t> live_{0};
+  // Fibers launched from outside the workers (plain threads, other executors' fibers); the
+  // workers count the rest (worker::launched).
+  alignas(64) std::atomic<std::uint64_t> launched_outside_{0};
 
   alignas(64) std::mutex inject_mutex_;
   ready_queue injected_;

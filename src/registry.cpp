@@ -123,12 +123,14 @@ void registry_layout::describe_lists(layout_writer& w) noexcept {
                                  offsetof(Queue, head_));
     w.add("core.remote_head", offsetof(Core, remote_) + offsetof(Queue, head_));
   }
-  // Several workers, each with a list of the live fibers spawned on it.
+  // Several workers, each with a list of live fibers (those that suspended on it or were
+  // queued there unstarted) and the fiber it runs now.
   if constexpr (many_workers) {
     static_assert(sizeof(typename decltype(Core::workers_)::value_type) == sizeof(void*),
                   "workers_ holds plain pointers to workers");
     w.add("core.workers", offsetof(Core, workers_));
     w.add("worker.live_head", offsetof(Worker, live_head));
+    w.add("worker.running", offsetof(Worker, running));
     w.print("vector=%s;", vector_layout());
   }
 }
@@ -142,7 +144,6 @@ void registry_layout::describe(char* out, std::size_t size) noexcept {
   w.add("pointer", sizeof(void*));
   w.add("node.next", offsetof(weft_registry_node, next));
   w.add("node.core", offsetof(weft_registry_node, core));
-  w.add("core.live", offsetof(executor_core, live_));
   describe_lists<executor_core, worker, ready_queue>(w);
   w.add("fiber.ctx_sp", offsetof(fiber, ctx) + context_sp);
   w.add("fiber.start_depth", start_frame_depth());

@@ -140,6 +140,7 @@ __attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {
 __attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexcept {
   // Whoever switches to a fiber makes it the thread's current one, so nothing needs setting
   // once we are resumed, possibly by another worker on another thread.
+  if (!self.live_list) add_live(&self);  // its first suspension
   save_eh_state(self.eh, thread_eh_);
   set_current(this, next);
   switch_inline<&context_backend_type::jump_balanced>(self.ctx, next ? next->ctx : loop_context_);

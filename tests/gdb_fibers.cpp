@@ -54,12 +54,17 @@ int main() {
     weft::this_fiber::set_name("yielder");
     while (!done.load()) weft::this_fiber::yield();
   }).detach();
+  // The inspector starts inside another fiber's spawn and stops before it ever suspends: a
+  // fiber that is on no live list yet, which the debugger finds as its worker's running one.
   ex.spawn([] {
-    weft::this_fiber::set_name("inspector");
-    weft_gdb_fibers_stop();
-    gate.set();
-    numbers.send(1);
-    done.store(true);
+    weft::this_fiber::set_name("spawner");
+    weft::spawn([] {
+      weft::this_fiber::set_name("inspector");
+      weft_gdb_fibers_stop();
+      gate.set();
+      numbers.send(1);
+      done.store(true);
+    }).join();
   }).detach();
   ex.run();
   return 0;

@@ -43,6 +43,7 @@ def check_listing():
         "channel-reader": ("blocked", "channel recv 0x"),
         "sleeper": ("sleeping", "sleep"),
         "yielder": ("ready", "-"),
+        "spawner": ("ready", "-"),
         "inspector": ("running (thread 1)", "-"),
         "": ("not started", "-"),
     }

@@ -185,18 +185,22 @@ def _fiber_addresses(layout, core):
             for address in _walk(_u64(core + o[queue]), o["fiber.next_ready"]):
                 found[address] = True
         return list(found.items())
-    if "core.workers" in o:  # several workers, each with a list of the fibers spawned on it
-        if layout.vector != "begin0,end8":
+    if "core.workers" in o:  # several workers: each lists the fibers that suspended on it
+        if layout.vector != "begin0,end8":  # (or were queued there) and names the one it runs
             raise WeftError("unknown std::vector layout %r" % layout.vector)
         begin = _u64(core + o["core.workers"])
         end = _u64(core + o["core.workers"] + 8)
-        found = []
+        found = {}
         for slot in range(begin, min(end, begin + 8 * 4096), 8):
             worker = _u64(slot)
             if worker:
-                found += [(a, None) for a in
-                          _walk(_u64(worker + o["worker.live_head"]), o["fiber.next_live"])]
-        return found
+                for a in _walk(_u64(worker + o["worker.live_head"]), o["fiber.next_live"]):
+                    found[a] = None
+                if "worker.running" in o:  # a running fiber that never suspended is on no list
+                    running = _u64(worker + o["worker.running"])
+                    if running:
+                        found.setdefault(running, None)
+        return list(found.items())
     raise WeftError("weft_debug_layout does not say where fibers are kept (a newer weft?)")
 
 
@@ -224,7 +228,7 @@ def collect_fibers():
             f.started = (f.thread is not None or
                          f.saved_sp != (address & ~15) - o["fiber.start_depth"])
             fibers.append(f)
-        live = _u64(core + o["core.live"])
+        live = _u64(core + o["core.live"]) if "core.live" in o else len(fibers)
         executors.append((core, live, sorted(fibers, key=lambda f: f.id)))
     return layout, executors
 

@@ -74,8 +74,8 @@ context& run_fiber(fiber* f) {
   WEFT_TRACE_EVENT(f->error ? trace::event_kind::exception : trace::event_kind::finish, f,
                    f->error ? describe_exception(f->error) : std::string());
   w = current_worker();  // the fiber may have moved
-  w->core().on_finished(*w, f);
-  return w->finish(*f);
+  fiber* joiner = w->core().on_finished(*w, f);
+  return w->finish(*f, joiner);
 }
 
 // The first and last code of every fiber (a fiber_entry): after the final switch annotation
@@ -175,7 +175,7 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   }
 }
 
-void executor_core::on_finished(worker& here, fiber* f) noexcept {
+fiber* executor_core::on_finished(worker& here, fiber* f) noexcept {
   if (f->live_list) f->live_list->remove_live(f);
   f->lock.lock();
   f->finished.store(true, std::memory_order_release);
@@ -188,7 +188,19 @@ void executor_core::on_finished(worker& here, fiber* f) noexcept {
     report_detached_exception(*f);
     std::terminate();
   }
-  if (joiner) wake(*joiner);
+  // A joining fiber that may run here runs next, on this core while f's caches are warm:
+  // with several workers, queueing it behind other work would let the workers start new
+  // fibers while finished joins wait, and live fibers (and their stacks) pile up.
+  fiber* run_next = nullptr;
+  if (joiner) {
+    fiber* j = joiner->blocked_fiber;
+    if (j && j->owner == this && (!j->pinned || j->pinned == &here)) {
+      WEFT_TRACE_EVENT(trace::event_kind::wake, j, {}, f->id);
+      run_next = j;
+    } else {
+      wake(*joiner);
+    }
+  }
   if (coroutine) coroutine.resume();
   // The end of run() (no fiber left) is seen by the last worker to park; a join driving the
   // executor waits for this one fiber.
@@ -196,6 +208,7 @@ void executor_core::on_finished(worker& here, fiber* f) noexcept {
     stop_.store(true, std::memory_order_release);
     notify_all_workers();
   }
+  return run_next;
 }
 
 std::size_t executor_core::live() const noexcept {

@@ -59,8 +59,9 @@ class worker {
   // Called by a fiber running on this worker: switches to the next ready fiber, or to the run
   // loop. actions() must already say what to do once we are switched out.
   void suspend(fiber& self) noexcept;
-  // A finishing fiber: queues its release and returns the context to resume for good.
-  context& finish(fiber& self) noexcept;
+  // A finishing fiber: queues its release and returns the context to resume for good, that
+  // of `joiner` (the fiber it woke by finishing) if there is one.
+  context& finish(fiber& self, fiber* joiner) noexcept;
   void yield(fiber& self) noexcept;               // returns at once if nothing else is ready
   void start_now(fiber& self, fiber& child) noexcept;  // work-first spawn
 
@@ -165,7 +166,9 @@ class executor_core {
   fiber_allocator& allocator() noexcept { return allocator_; }
 
   void launch(fiber* f, const fiber_memory& memory);
-  void on_finished(worker& here, fiber* f) noexcept;  // live list, counters, joiners
+  // Live list and counters; wakes whoever waits for `f`. Returns the joining fiber if it is
+  // to run next on `here` (see worker::finish).
+  fiber* on_finished(worker& here, fiber* f) noexcept;
   // Makes a blocked fiber ready, from any thread.
   void schedule(fiber* f) noexcept;
 

@@ -203,9 +203,13 @@ void worker::start_now(fiber& self, fiber& child) noexcept {
   switch_to(self, &child);
 }
 
-context& worker::finish(fiber& self) noexcept {
+context& worker::finish(fiber& self, fiber* joiner) noexcept {
   actions_.finished = &self;
-  fiber* next = core_.should_stop() ? nullptr : next_ready();
+  if (joiner && core_.should_stop()) {  // not now: it waits in the queue for the next run
+    make_ready(joiner);
+    joiner = nullptr;
+  }
+  fiber* next = joiner ? joiner : core_.should_stop() ? nullptr : next_ready();
   set_current(this, next);
   return next ? next->ctx : loop_context_;
 }

@@ -558,6 +558,31 @@ TEST_CASE("a yielding fiber goes behind every fiber that was ready", "[executor]
   CHECK(trace == std::vector<std::string>{"setter yields", "w1", "w2", "setter after"});
 }
 
+TEST_CASE("a joiner runs as soon as the fiber it joins ends, before other ready fibers",
+          "[executor][join]") {
+  weft::executor ex;
+  std::vector<std::string> trace;
+  weft::event ev;
+  ex.spawn([&] {
+    auto child = weft::spawn([&] {
+      ev.wait();
+      trace.push_back("child ends");
+    });
+    auto joiner = weft::spawn([&] {
+      child.join();
+      trace.push_back("joiner");
+    });
+    weft::spawn([&] {
+      ev.set();  // the child is ready now, in front of this fiber once it yields
+      weft::this_fiber::yield();
+      trace.push_back("setter after yield");
+    }).join();
+    joiner.join();
+  });
+  ex.run();
+  CHECK(trace == std::vector<std::string>{"child ends", "joiner", "setter after yield"});
+}
+
 TEST_CASE("yield with no other ready fiber returns at once", "[executor][yield]") {
   int n = weft::run([] {
     int count = 0;

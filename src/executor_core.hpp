@@ -123,6 +123,7 @@ class worker {
 
  private:
   fiber* next_ready() noexcept;   // own queues, then timers, inbox, injection, stealing
+  fiber* take_external() noexcept;  // our inbox, then the executor's injection queue
   fiber* find_work() noexcept;    // everything but our own queues
   fiber* search() noexcept;       // spins a while on next_ready() before parking
   void absorb_external() noexcept;  // injected and inbox fibers join our FIFO

@@ -95,23 +95,29 @@ fiber* worker::steal() noexcept {
   return fifo_.pop();
 }
 
-fiber* worker::find_work() noexcept {
+fiber* worker::take_external() noexcept {
   if (inbox_pending_.load(std::memory_order_acquire)) {
     std::lock_guard guard(inbox_mutex_);
     fiber* f = inbox_.pop_front();
     if (inbox_.empty()) inbox_pending_.store(false, std::memory_order_relaxed);
     if (f) return f;
   }
-  if (fiber* f = core_.take_injected()) return f;
+  return core_.take_injected();
+}
+
+fiber* worker::find_work() noexcept {
+  if (fiber* f = take_external()) return f;
   if (core_.worker_count() > 1) return core_.steal_for(*this);
   return nullptr;
 }
 
 fiber* worker::next_ready() noexcept {
   // Now and then look outside first, so injected and pinned fibers cannot starve behind
-  // fibers that keep yielding to each other.
+  // fibers that keep yielding to each other. Not stealing: a thief takes the oldest fiber of
+  // another worker, typically one that spawns a whole new subtree of work, so stealing while
+  // we have work of our own only multiplies the fibers alive at once.
   if (++ticks_ % 61 == 0)
-    if (fiber* f = find_work()) return f;
+    if (fiber* f = take_external()) return f;
   const bool alone = core_.worker_count() == 1;  // nobody steals: no atomics needed
   if (fiber* f = alone ? continuations_.take_unshared() : continuations_.take()) return f;
   if (!timers_.empty()) collect_due_timers();

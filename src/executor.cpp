@@ -267,7 +267,7 @@ void executor_core::notify_one_idle() noexcept {
   // Pairs with park(): either the parking worker sees our work in its re-check, or we see it
   // counted as idle here and wake it.
   // A searching worker will find the work itself.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  store_load_fence();
   if (idle_.load(std::memory_order_relaxed) == 0 || searching.load(std::memory_order_relaxed) > 0)
     return;
   std::lock_guard guard(park_mutex_);

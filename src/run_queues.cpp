@@ -63,7 +63,7 @@ fiber* fiber_deque::take() noexcept {
   const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
   array* a = array_.load(std::memory_order_relaxed);
   bottom_.store(b, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  store_load_fence();
   std::int64_t t = top_.load(std::memory_order_relaxed);
   if (t > b) {  // empty
     bottom_.store(b + 1, std::memory_order_relaxed);
@@ -88,7 +88,7 @@ fiber* fiber_deque::take_unshared() noexcept {
 
 fiber* fiber_deque::steal() noexcept {
   std::int64_t t = top_.load(std::memory_order_acquire);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  store_load_fence();
   const std::int64_t b = bottom_.load(std::memory_order_acquire);
   if (t >= b) return nullptr;
   array* a = array_.load(std::memory_order_acquire);

@@ -89,7 +89,9 @@ class executor {
   };
 
   const executor_options& options() const noexcept;
-  std::size_t live_fibers() const noexcept;  // spawned and not yet finished
+  // Fibers spawned and not yet finished: exact while no fiber of this executor runs on another
+  // thread (e.g. after run(), or from its only worker), a snapshot otherwise.
+  std::size_t live_fibers() const noexcept;
 
  private:
   std::unique_ptr<detail::executor_core> core_;

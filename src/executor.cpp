@@ -11,6 +11,7 @@
 #include "eh_state.hpp"
 #include "executor_core.hpp"
 #include "overflow_handler.hpp"
+#include "park_barrier.hpp"
 #include "registry.hpp"
 #include "trace_points.hpp"
 
@@ -112,6 +113,7 @@ executor_core::executor_core(executor_options options)
   for (std::size_t i = 0; i < options.workers; ++i)
     workers_.push_back(std::make_unique<worker>(*this, static_cast<std::uint32_t>(i)));
   install_overflow_handler();
+  enable_asymmetric_park_barrier();
   register_core(*this);
 }
 
@@ -265,9 +267,9 @@ fiber* executor_core::steal_for(worker& thief) noexcept {
 
 void executor_core::notify_one_idle() noexcept {
   // Pairs with park(): either the parking worker sees our work in its re-check, or we see it
-  // counted as idle here and wake it.
+  // counted as idle here and wake it (park_barrier.hpp).
   // A searching worker will find the work itself.
-  store_load_fence();
+  barrier_after_publishing_work();
   if (idle_.load(std::memory_order_relaxed) == 0 || searching.load(std::memory_order_relaxed) > 0)
     return;
   std::lock_guard guard(park_mutex_);
@@ -310,6 +312,7 @@ bool executor_core::park(worker& w, bool have_timers,
   std::unique_lock guard(park_mutex_);
   if (stop_.load(std::memory_order_acquire)) return false;
   idle_.fetch_add(1, std::memory_order_seq_cst);
+  barrier_before_rechecking_work();  // pairs with notify_one_idle
   struct leave_idle {
     std::atomic<std::size_t>& idle;
     ~leave_idle() { idle.fetch_sub(1, std::memory_order_seq_cst); }

@@ -1,0 +1,51 @@
+#include "park_barrier.hpp"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <mutex>
+
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_PARK_BARRIER_SYMMETRIC 1  // ThreadSanitizer models neither barrier: keep it simple
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_PARK_BARRIER_SYMMETRIC 1
+#endif
+#endif
+
+namespace weft::detail {
+
+std::atomic<bool> asymmetric_park_barrier{false};
+
+namespace {
+long membarrier(int command) noexcept { return ::syscall(SYS_membarrier, command, 0, 0); }
+}  // namespace
+
+void enable_asymmetric_park_barrier() noexcept {
+#ifndef WEFT_PARK_BARRIER_SYMMETRIC
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const long supported = membarrier(MEMBARRIER_CMD_QUERY);
+    if (supported < 0 || !(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return;
+    if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) return;
+    asymmetric_park_barrier.store(true, std::memory_order_relaxed);
+  });
+#endif
+}
+
+void barrier_before_rechecking_work() noexcept {
+  if (!asymmetric_park_barrier.load(std::memory_order_relaxed)) {
+    store_load_fence();
+    return;
+  }
+  if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
+    // Documented not to fail once registered: without it a wakeup could be lost, so say so.
+    std::perror("weft: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)");
+    std::terminate();
+  }
+}
+
+}  // namespace weft::detail

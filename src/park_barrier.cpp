@@ -8,14 +8,6 @@
 #include <exception>
 #include <mutex>
 
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_PARK_BARRIER_SYMMETRIC 1  // ThreadSanitizer models neither barrier: keep it simple
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_PARK_BARRIER_SYMMETRIC 1
-#endif
-#endif
-
 namespace weft::detail {
 
 std::atomic<bool> asymmetric_park_barrier{false};
@@ -25,7 +17,7 @@ long membarrier(int command) noexcept { return ::syscall(SYS_membarrier, command
 }  // namespace
 
 void enable_asymmetric_park_barrier() noexcept {
-#ifndef WEFT_PARK_BARRIER_SYMMETRIC
+#ifndef WEFT_STANDARD_FENCES  // (run_queues.hpp) ThreadSanitizer models neither barrier
   static std::once_flag once;
   std::call_once(once, [] {
     const long supported = membarrier(MEMBARRIER_CMD_QUERY);

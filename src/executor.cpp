@@ -75,7 +75,9 @@ context& run_fiber(fiber* f) {
   WEFT_TRACE_EVENT(f->error ? trace::event_kind::exception : trace::event_kind::finish, f,
                    f->error ? describe_exception(f->error) : std::string());
   w = current_worker();  // the fiber may have moved
-  fiber* joiner = w->core().on_finished(*w, f);
+  fiber* joiner = w->core().publish_end(*w, f);
+  w = current_worker();  // a coroutine resumed by publish_end may have moved it again
+  w->core().retire(*w, f);
   return w->finish(*f, joiner);
 }
 
@@ -177,15 +179,14 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   }
 }
 
-fiber* executor_core::on_finished(worker& here, fiber* f) noexcept {
-  if (f->live_list) f->live_list->remove_live(f);
+fiber* executor_core::publish_end(worker& here, fiber* f) noexcept {
   f->lock.lock();
   f->finished.store(true, std::memory_order_release);
   waiter* joiner = f->joiners.pop_front();
   std::coroutine_handle<> coroutine = std::exchange(f->awaiting_coroutine, nullptr);
   const bool detached = f->detached;
   f->lock.unlock();
-  count_up(here.finished);
+  f->worker_frees = detached;  // nobody else will (see release_finished)
   if (detached && f->error && !f->cancelled) {
     report_detached_exception(*f);
     std::terminate();
@@ -203,14 +204,20 @@ fiber* executor_core::on_finished(worker& here, fiber* f) noexcept {
       wake(*joiner);
     }
   }
+  // Still a live fiber: the coroutine may spawn, block or yield (and so move f elsewhere).
   if (coroutine) coroutine.resume();
+  return run_next;
+}
+
+void executor_core::retire(worker& here, fiber* f) noexcept {
+  if (f->live_list) f->live_list->remove_live(f);
+  count_up(here.finished);
   // The end of run() (no fiber left) is seen by the last worker to park; a join driving the
   // executor waits for this one fiber.
   if (f == until_.load(std::memory_order_acquire)) {
     stop_.store(true, std::memory_order_release);
     notify_all_workers();
   }
-  return run_next;
 }
 
 std::size_t executor_core::live() const noexcept {

@@ -38,7 +38,7 @@ struct after_switch_actions {
   spinlock* unlock = nullptr;    // a primitive's lock held across block()
   fiber* yielded = nullptr;      // goes to the back of the run queue
   fiber* spawner = nullptr;      // a spawner's continuation: next to run here, or stolen
-  fiber* finished = nullptr;     // a finished fiber: drop its running reference
+  fiber* finished = nullptr;     // a finished fiber: free it or mark it switched out
 };
 
 // Adds one to a counter that only the calling thread writes: no read-modify-write needed.
@@ -167,9 +167,13 @@ class executor_core {
   fiber_allocator& allocator() noexcept { return allocator_; }
 
   void launch(fiber* f, const fiber_memory& memory);
-  // Live list and counters; wakes whoever waits for `f`. Returns the joining fiber if it is
-  // to run next on `here` (see worker::finish).
-  fiber* on_finished(worker& here, fiber* f) noexcept;
+  // The end of a fiber, in two steps on its own stack. publish_end: marks it finished and
+  // wakes whoever waits for it; returns the joining fiber if it is to run next on `here` (see
+  // worker::finish). A coroutine co_awaiting it is resumed here, with `f` still live and
+  // current: it may spawn, block or yield. retire: off the live list and counts, then the
+  // end of a join driving the executor.
+  fiber* publish_end(worker& here, fiber* f) noexcept;
+  void retire(worker& here, fiber* f) noexcept;
   // Makes a blocked fiber ready, from any thread.
   void schedule(fiber* f) noexcept;
 
@@ -260,6 +264,10 @@ void set_current(worker* w, fiber* f) noexcept;
 
 // Number of plain threads blocked inside weft calls, process-wide.
 std::size_t threads_blocked_in_weft() noexcept;
+
+// Destroys a finished fiber's task and gives its memory back: called by whoever frees it
+// (see fiber::worker_frees), after the fiber has switched away from its stack for good.
+void free_fiber(fiber& f) noexcept;
 
 // Thrown into a fiber's blocking call when its executor unwinds it at destruction.
 struct fiber_unwind {};

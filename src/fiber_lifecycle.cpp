@@ -1,5 +1,6 @@
 // The detail:: functions that <weft/executor.hpp>'s templates call, and executor's members.
 #include <stdexcept>
+#include <thread>
 
 #include "executor_core.hpp"
 
@@ -44,30 +45,43 @@ bool await_finished(fiber& f, std::coroutine_handle<> h) {
   return true;
 }
 
-void release_reference(fiber& f) noexcept {
-  // References are only ever dropped, so whoever sees the count at 1 holds the last one and
-  // needs no read-modify-write (the acquire pairs with the other holder's release).
-  if (f.refs.load(std::memory_order_acquire) == 1 ||
-      f.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    executor_core* core = f.owner;
-    stack_span region = f.region;
-    bool guarded = f.guarded;
-    f.destroy(&f);
-    core->free_region(region, guarded);
+void free_fiber(fiber& f) noexcept {
+  executor_core* core = f.owner;
+  stack_span region = f.region;
+  bool guarded = f.guarded;
+  f.destroy(&f);
+  core->free_region(region, guarded);
+}
+
+void release_finished(fiber& f) noexcept {
+  if (current_fiber() == &f) {
+    // A coroutine co_awaiting f, resumed by f's own end (publish_end), on f's stack: the
+    // worker frees f once it has switched away from it.
+    f.worker_frees = true;
+    return;
   }
+  // f has finished; its worker is at most a few instructions from switching away for good
+  // (only if the release comes from another thread).
+  for (unsigned spins = 0; !f.switched_out.load(std::memory_order_acquire); ++spins) {
+    if (spins < 1024) __builtin_ia32_pause();
+    else std::this_thread::yield();
+  }
+  free_fiber(f);
 }
 
 void detach_handle(fiber& f) noexcept {
   f.lock.lock();
   f.detached = true;
-  const bool lost_exception = f.finished.load(std::memory_order_acquire) && f.error && !f.cancelled;
+  f.awaiting_coroutine = nullptr;  // a coroutine destroyed while it co_awaited this handle
+  const bool finished = f.finished.load(std::memory_order_acquire);
   f.lock.unlock();
-  if (lost_exception) {  // finished with an exception nobody will ever see
+  if (!finished) return;  // publish_end sees `detached`: the worker frees it
+  if (f.error && !f.cancelled) {  // finished with an exception nobody will ever see
     std::fprintf(stderr, "weft: exception of fiber %llu \"%s\" was never joined; its handle was dropped\n",
                  static_cast<unsigned long long>(f.id), f.name.c_str());
     std::terminate();
   }
-  release_reference(f);
+  release_finished(f);
 }
 
 }  // namespace weft::detail

@@ -133,7 +133,10 @@ void worker::after_switch() noexcept {
     continuations_.push(a.spawner);
     if (core_.worker_count() > 1) core_.notify_one_idle();
   }
-  if (a.finished) release_reference(*a.finished);  // the running fiber's reference
+  if (a.finished) {  // switched away from its stack for good
+    if (a.finished->worker_frees) free_fiber(*a.finished);
+    else a.finished->switched_out.store(true, std::memory_order_release);  // the handle frees
+  }
 }
 
 __attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {

@@ -961,6 +961,17 @@ eager_task<int> await_void_fiber(weft::join_handle<void> h) {
   co_return 1;
 }
 
+// Resumed by the finishing fiber, on its stack: spawns and joins, so that fiber suspends (and
+// with several workers may move) in the middle of its own end.
+eager_task<int> await_then_spawn(weft::join_handle<int> h) {
+  const int v = co_await h;
+  const int w = weft::spawn([] {
+    weft::this_fiber::yield();
+    return 5;
+  }).join();
+  co_return v + w;
+}
+
 }  // namespace
 
 TEST_CASE("co_await on the handle of an already finished fiber", "[executor][coroutine]") {
@@ -1000,6 +1011,48 @@ TEST_CASE("co_await on the handle of a fiber not yet finished", "[executor][coro
   CHECK(task.result() == 100);
   CHECK(resumed_on == std::this_thread::get_id());  // the worker: this thread
   setter.join();
+}
+
+TEST_CASE("a coroutine resumed by a finishing fiber may spawn and block", "[executor][coroutine]") {
+  for (std::size_t workers : {1, 2}) {
+    weft::executor_options o;
+    o.workers = workers;
+    int result = weft::run(
+        [] {
+          std::vector<eager_task<int>> tasks;
+          for (int i = 0; i < 20; ++i)
+            tasks.push_back(await_then_spawn(weft::spawn([i] {
+              weft::this_fiber::sleep_for(1ms);
+              return i;
+            })));
+          int sum = 0;
+          for (auto& t : tasks) {
+            while (!t.done()) weft::this_fiber::sleep_for(1ms);
+            sum += t.result();
+          }
+          return sum;
+        },
+        o);
+    CHECK(result == 190 + 20 * 5);
+  }
+}
+
+TEST_CASE("a coroutine destroyed while it co_awaits a fiber is not resumed",
+          "[executor][coroutine]") {
+  weft::executor ex;
+  weft::event ev;
+  auto h = ex.spawn([&] {
+    ev.wait();
+    return 1;
+  });
+  ex.spawn([] {}).join();  // h has started and waits
+  {
+    auto task = await_fiber(std::move(h));
+    REQUIRE_FALSE(task.done());
+  }  // the frame, and the handle in it, are destroyed
+  ex.spawn([&] { ev.set(); }).detach();
+  ex.run();  // h ends: nothing may resume the destroyed coroutine (ASan would see it)
+  CHECK(ex.live_fibers() == 0);
 }
 
 TEST_CASE("co_await on a fiber handle rethrows the fiber's exception", "[executor][coroutine]") {

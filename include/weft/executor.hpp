@@ -160,7 +160,7 @@ class join_handle {
     auto* f = std::exchange(fiber_, nullptr);
     struct releaser {
       detail::fiber* f;
-      ~releaser() { detail::release_reference(*f); }
+      ~releaser() { detail::release_finished(*f); }
     } release{f};
     if (f->error) std::rethrow_exception(f->error);
     return f->take();

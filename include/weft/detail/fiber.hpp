@@ -33,12 +33,16 @@ struct fiber {
   void (*destroy)(fiber*) noexcept = nullptr;   // destroys the typed part
   std::string name;
 
-  spinlock lock;                        // guards the fields below up to `refs`
+  spinlock lock;                        // guards the fields below up to `finished`
   waiter_queue joiners;                 // the joining fiber or thread (at most one)
   std::coroutine_handle<> awaiting_coroutine;  // a coroutine co_awaiting the handle
   bool detached = false;
   std::atomic<bool> finished{false};
-  std::atomic<int> refs{2};             // one for the running fiber, one for the handle
+  // Who frees the memory (see release_finished): the worker, once the fiber has switched away
+  // from its stack for good, if the handle was gone by then; otherwise the handle, once it
+  // sees switched_out. Neither needs a read-modify-write.
+  bool worker_frees = false;            // written and read by the finishing thread only
+  std::atomic<bool> switched_out{false};
   std::exception_ptr error;
 
   wait_kind waiting_on = wait_kind::none;  // what it is blocked on, for diagnostics
@@ -139,9 +143,8 @@ void launch(executor_core& core, fiber* f, const fiber_memory& memory);
 // Handle side of a fiber's life. Callable from any thread.
 void wait_until_finished(fiber& f);   // join(): suspends the fiber / blocks the thread
 bool await_finished(fiber& f, std::coroutine_handle<> h);  // false: already finished
-void release_reference(fiber& f) noexcept;  // drops one reference (a joined handle's, or
-                                            // a finished fiber's own); the last frees it
-void detach_handle(fiber& f) noexcept;   // without join: detach, then drop the reference
+void release_finished(fiber& f) noexcept;  // the handle of a finished fiber lets go: frees it
+void detach_handle(fiber& f) noexcept;   // without join: the fiber frees itself when it ends
 executor_core* current_core() noexcept;  // the executor of the calling fiber, or null
 
 }  // namespace weft::detail

@@ -33,13 +33,9 @@ std::uint64_t new_fiber_id() noexcept {
   return next_id++;
 }
 
-// Where this thread is: its worker and running fiber. Read and written only through the
-// non-inlined functions below, so a fiber resumed on another thread never uses an address of
-// the old thread's copy that the compiler cached across a switch.
-struct thread_position {
-  worker* current_worker = nullptr;
-  fiber* current_fiber = nullptr;
-};
+// Where this thread is. Read and written only through the non-inlined functions below, so a
+// fiber resumed on another thread never uses an address of the old thread's copy that the
+// compiler cached across a switch.
 __attribute__((tls_model("initial-exec"))) thread_local thread_position position;
 
 // "type: what()" of an exception, for diagnostics.
@@ -95,6 +91,7 @@ WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) {
 
 __attribute__((noinline)) fiber* current_fiber() noexcept { return position.current_fiber; }
 __attribute__((noinline)) worker* current_worker() noexcept { return position.current_worker; }
+__attribute__((noinline)) thread_position current_position() noexcept { return position; }
 __attribute__((noinline)) void set_current(worker* w, fiber* f) noexcept {
   position = {w, f};
   if (w) w->running = f;
@@ -134,17 +131,16 @@ fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align) {
   // Every region in use holds a reference to the core. One in a worker's cache keeps the
   // reference of the fiber that last used it, so taking it from there needs no retain (and
   // caching one needs no release): two fewer atomic operations per spawn.
-  fiber_memory m = allocator_.allocate(bytes, align, region_cache_here());
+  fiber_memory m = allocator_.allocate(bytes, align, region_cache_of(current_worker()));
   if (!m.from_cache) retain();
   return m;
 }
 
-void executor_core::free_region(const stack_span& region, bool guarded) noexcept {
-  if (!allocator_.free(region, guarded, region_cache_here())) release();
+void executor_core::free_region(const stack_span& region, bool guarded, worker* here) noexcept {
+  if (!allocator_.free(region, guarded, region_cache_of(here))) release();
 }
 
-fiber_allocator::local_cache* executor_core::region_cache_here() noexcept {
-  worker* w = current_worker();
+fiber_allocator::local_cache* executor_core::region_cache_of(worker* w) noexcept {
   return w && &w->core() == this ? &w->region_cache : nullptr;
 }
 
@@ -164,12 +160,12 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   std::destroy_at(&f->ctx);
   std::construct_at(&f->ctx);
   prepare_fiber_context(f->ctx, memory.stack, &fiber_main, f);
-  fiber* self = current_fiber();
+  const auto [here_worker, self] = current_position();
   WEFT_TRACE_EVENT(trace::event_kind::spawn, f, {}, self ? self->id : 0);
   if (self && self->owner == this) {
     // Depth-first: the child runs now, on this worker, and joins a live list only if it
     // suspends (worker::switch_to).
-    worker& here = *current_worker();
+    worker& here = *here_worker;
     count_up(here.launched);
     here.start_now(*self, *f);
   } else {

@@ -160,7 +160,8 @@ class executor_core {
   void release() noexcept;
 
   fiber_memory allocate(std::size_t bytes, std::size_t align);
-  void free_region(const stack_span& region, bool guarded) noexcept;
+  // `here`: the calling thread's worker, if any (its region cache is used if it is ours).
+  void free_region(const stack_span& region, bool guarded, worker* here) noexcept;
   // Gives the workers' cached regions back to the shared pool, with their references. Called
   // under a claimed run once no fiber runs any more (executor destruction, unwind_all).
   void drain_region_caches() noexcept;
@@ -234,8 +235,8 @@ class executor_core {
   fiber_allocator allocator_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<int> refs_{1};
-  // The calling worker's region cache if it is one of ours, else null.
-  fiber_allocator::local_cache* region_cache_here() noexcept;
+  // The region cache of `w` if it is one of our workers, else null.
+  fiber_allocator::local_cache* region_cache_of(worker* w) noexcept;
   std::atomic<bool> running_{false};
   std::atomic<bool> shutting_down_{false};
   // Fibers launched from outside the workers (plain threads, other executors' fibers); the
@@ -258,8 +259,13 @@ class executor_core {
 };
 
 // The calling thread's fiber and worker (non-inlined: fibers may resume on other threads).
+struct thread_position {
+  worker* current_worker = nullptr;
+  fiber* current_fiber = nullptr;
+};
 fiber* current_fiber() noexcept;
 worker* current_worker() noexcept;
+thread_position current_position() noexcept;  // both at once
 void set_current(worker* w, fiber* f) noexcept;
 
 // Number of plain threads blocked inside weft calls, process-wide.
@@ -267,7 +273,8 @@ std::size_t threads_blocked_in_weft() noexcept;
 
 // Destroys a finished fiber's task and gives its memory back: called by whoever frees it
 // (see fiber::worker_frees), after the fiber has switched away from its stack for good.
-void free_fiber(fiber& f) noexcept;
+// `here`: the calling thread's worker, if any.
+void free_fiber(fiber& f, worker* here) noexcept;
 
 // Thrown into a fiber's blocking call when its executor unwinds it at destruction.
 struct fiber_unwind {};

@@ -11,7 +11,7 @@ fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t 
 }
 
 void free_fiber_memory(executor_core& core, const fiber_memory& memory) noexcept {
-  core.free_region(memory.region, memory.guarded);
+  core.free_region(memory.region, memory.guarded, current_worker());
 }
 
 void launch(executor_core& core, fiber* f, const fiber_memory& memory) { core.launch(f, memory); }
@@ -45,16 +45,17 @@ bool await_finished(fiber& f, std::coroutine_handle<> h) {
   return true;
 }
 
-void free_fiber(fiber& f) noexcept {
+void free_fiber(fiber& f, worker* here) noexcept {
   executor_core* core = f.owner;
   stack_span region = f.region;
   bool guarded = f.guarded;
   f.destroy(&f);
-  core->free_region(region, guarded);
+  core->free_region(region, guarded, here);
 }
 
 void release_finished(fiber& f) noexcept {
-  if (current_fiber() == &f) {
+  const thread_position here = current_position();
+  if (here.current_fiber == &f) {
     // A coroutine co_awaiting f, resumed by f's own end (publish_end), on f's stack: the
     // worker frees f once it has switched away from it.
     f.worker_frees = true;
@@ -66,7 +67,7 @@ void release_finished(fiber& f) noexcept {
     if (spins < 1024) __builtin_ia32_pause();
     else std::this_thread::yield();
   }
-  free_fiber(f);
+  free_fiber(f, here.current_worker);
 }
 
 void detach_handle(fiber& f) noexcept {

@@ -134,7 +134,7 @@ void worker::after_switch() noexcept {
     if (core_.worker_count() > 1) core_.notify_one_idle();
   }
   if (a.finished) {  // switched away from its stack for good
-    if (a.finished->worker_frees) free_fiber(*a.finished);
+    if (a.finished->worker_frees) free_fiber(*a.finished, this);
     else a.finished->switched_out.store(true, std::memory_order_release);  // the handle frees
   }
 }

@@ -11,17 +11,19 @@
 
 namespace weft::detail {
 namespace {
-fiber& require_fiber(const char* call) {
-  fiber* f = current_fiber();
-  if (!f) throw std::logic_error(std::string(call) + ": called outside a fiber");
-  if (must_unwind(*f)) throw fiber_unwind{};
-  return *f;
+// The calling fiber and its worker; throws outside fibers, and fiber_unwind when its executor
+// is unwinding it.
+thread_position require_fiber(const char* call) {
+  const thread_position here = current_position();
+  if (!here.current_fiber) throw std::logic_error(std::string(call) + ": called outside a fiber");
+  if (must_unwind(*here.current_fiber)) throw fiber_unwind{};
+  return here;
 }
 }  // namespace
 
 void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call) {
-  fiber& self = require_fiber(call);
-  worker* w = current_worker();
+  const auto [w, f] = require_fiber(call);
+  fiber& self = *f;
   w->add_timer(&self, deadline);
   self.waiting_on = wait_kind::sleep;
   WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
@@ -65,8 +67,8 @@ void await_block(await_rendezvous& r) {
 namespace weft::this_fiber {
 
 void yield() {
-  detail::fiber& self = detail::require_fiber("weft::this_fiber::yield");
-  detail::current_worker()->yield(self);
+  const auto [w, self] = detail::require_fiber("weft::this_fiber::yield");
+  w->yield(*self);
 }
 
 __attribute__((noinline)) std::thread::id thread_now() noexcept {

@@ -398,10 +398,7 @@ void executor_core::unwind_all() {
     std::fprintf(stderr, "weft: an executor was destroyed while a thread was running it\n");
     std::terminate();
   }
-  struct end_run {
-    executor_core& core;
-    ~end_run() { core.end_run(); }
-  } release{*this};
+  const claimed_run claim(*this);
   // Every live fiber is marked; blocked ones are taken out of their primitives and made ready,
   // so their blocking call throws fiber_unwind and their stacks unwind. Fibers inside await()
   // cannot be taken back from whoever holds their handle: they are waited for. Neither can a

@@ -41,6 +41,18 @@ struct after_switch_actions {
   fiber* finished = nullptr;     // a finished fiber: free it or mark it switched out
 };
 
+// Gives back a run claimed with executor_core::try_claim_run when it goes out of scope.
+class claimed_run {
+ public:
+  explicit claimed_run(executor_core& core) noexcept : core_(core) {}
+  ~claimed_run();
+  claimed_run(const claimed_run&) = delete;
+  claimed_run& operator=(const claimed_run&) = delete;
+
+ private:
+  executor_core& core_;
+};
+
 // Adds one to a counter that only the calling thread writes: no read-modify-write needed.
 inline void count_up(std::atomic<std::uint64_t>& counter) noexcept {
   counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -178,7 +190,8 @@ class executor_core {
   // Makes a blocked fiber ready, from any thread.
   void schedule(fiber* f) noexcept;
 
-  // run() and join() driving: claim the right to run the workers from this thread.
+  // run() and join() driving: claim the right to run the workers from this thread, and give
+  // it back (see claimed_run).
   bool try_claim_run() noexcept;
   void end_run() noexcept;
   // Runs every worker (worker 0 here, the rest on new threads) until `until` finishes, or
@@ -257,6 +270,8 @@ class executor_core {
   friend class ::weft::executor;
   friend struct registry_layout;
 };
+
+inline claimed_run::~claimed_run() { core_.end_run(); }
 
 // The calling thread's fiber and worker (non-inlined: fibers may resume on other threads).
 struct thread_position {

@@ -21,10 +21,7 @@ void wait_until_finished(fiber& f) {
   executor_core& core = *f.owner;
   if (!current_fiber() && core.try_claim_run()) {
     // A plain thread and nobody runs the executor: drive it here until f is done.
-    struct end_run {
-      executor_core& core;
-      ~end_run() { core.end_run(); }
-    } release{core};
+    const claimed_run claim(core);
     core.run_until(&f);
     return;
   }
@@ -111,10 +108,7 @@ void executor::run() {
     throw std::logic_error("weft::executor::run: called from a fiber; only plain threads run executors");
   if (!core_->try_claim_run())
     throw std::logic_error("weft::executor::run: another thread is already running this executor");
-  struct end_run {
-    detail::executor_core& core;
-    ~end_run() { core.end_run(); }
-  } release{*core_};
+  const detail::claimed_run claim(*core_);
   core_->run_until(nullptr);
 }
 

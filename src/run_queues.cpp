@@ -79,13 +79,6 @@ fiber* fiber_deque::take() noexcept {
   return f;
 }
 
-fiber* fiber_deque::take_unshared() noexcept {
-  const std::int64_t b = bottom_.load(std::memory_order_relaxed);
-  if (b <= top_.load(std::memory_order_relaxed)) return nullptr;
-  bottom_.store(b - 1, std::memory_order_relaxed);
-  return array_.load(std::memory_order_relaxed)->at(b - 1).load(std::memory_order_relaxed);
-}
-
 fiber* fiber_deque::steal() noexcept {
   std::int64_t t = top_.load(std::memory_order_acquire);
   store_load_fence();
@@ -104,23 +97,6 @@ bool fiber_deque::looks_empty() const noexcept {
 }
 
 // ---- bounded single-producer, multi-consumer FIFO
-
-fiber* fiber_ring::pop_unshared() noexcept {
-  const std::uint32_t h = head_.load(std::memory_order_relaxed);
-  if (h == tail_.load(std::memory_order_relaxed)) return nullptr;
-  fiber* f = slots_[h % capacity].load(std::memory_order_relaxed);
-  head_.store(h + 1, std::memory_order_relaxed);
-  return f;
-}
-
-bool fiber_ring::push(fiber* f) noexcept {
-  const std::uint32_t t = tail_.load(std::memory_order_relaxed);
-  const std::uint32_t h = head_.load(std::memory_order_acquire);
-  if (t - h >= capacity) return false;
-  slots_[t % capacity].store(f, std::memory_order_release);
-  tail_.store(t + 1, std::memory_order_release);
-  return true;
-}
 
 fiber* fiber_ring::pop() noexcept {
   std::uint32_t h = head_.load(std::memory_order_acquire);

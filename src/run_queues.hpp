@@ -1,5 +1,5 @@
 // The run queues of the work-stealing scheduler. All hold fiber pointers and allocate nothing
-// per operation.
+// per operation. The owner's one-worker paths are inline: they run on every yield.
 //
 //   ready_queue   intrusive FIFO, single-threaded (guarded by its owner's mutex where shared)
 //   fiber_deque   Chase-Lev deque: the owner pushes and takes at the bottom (LIFO), any thread
@@ -63,7 +63,12 @@ class fiber_deque {
 
   void push(fiber* f);            // owner only; grows as needed (may throw std::bad_alloc)
   fiber* take() noexcept;         // owner only: the newest, or null
-  fiber* take_unshared() noexcept;  // as take(), when no other thread can steal (one worker)
+  fiber* take_unshared() noexcept {  // as take(), when no other thread can steal (one worker)
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    if (b <= top_.load(std::memory_order_relaxed)) return nullptr;
+    bottom_.store(b - 1, std::memory_order_relaxed);
+    return array_.load(std::memory_order_relaxed)->at(b - 1).load(std::memory_order_relaxed);
+  }
   fiber* steal() noexcept;        // any thread: the oldest, or null (also when racing)
   bool looks_empty() const noexcept;  // a hint, exact only when nobody else touches it
 
@@ -86,9 +91,22 @@ class fiber_ring {
  public:
   static constexpr std::uint32_t capacity = 256;
 
-  bool push(fiber* f) noexcept;   // owner only; false when full
-  fiber* pop() noexcept;          // any thread; null when empty
-  fiber* pop_unshared() noexcept; // as pop(), when no other thread can pop (one worker)
+  bool push(fiber* f) noexcept {  // owner only; false when full
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    const std::uint32_t h = head_.load(std::memory_order_acquire);
+    if (t - h >= capacity) return false;
+    slots_[t % capacity].store(f, std::memory_order_release);
+    tail_.store(t + 1, std::memory_order_release);
+    return true;
+  }
+  fiber* pop() noexcept;           // any thread; null when empty
+  fiber* pop_unshared() noexcept {  // as pop(), when no other thread can pop (one worker)
+    const std::uint32_t h = head_.load(std::memory_order_relaxed);
+    if (h == tail_.load(std::memory_order_relaxed)) return nullptr;
+    fiber* f = slots_[h % capacity].load(std::memory_order_relaxed);
+    head_.store(h + 1, std::memory_order_relaxed);
+    return f;
+  }
   bool looks_empty() const noexcept {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
   }

@@ -1017,23 +1017,24 @@ TEST_CASE("a coroutine resumed by a finishing fiber may spawn and block", "[exec
   for (std::size_t workers : {1, 2}) {
     weft::executor_options o;
     o.workers = workers;
-    int result = weft::run(
-        [] {
-          std::vector<eager_task<int>> tasks;
-          for (int i = 0; i < 20; ++i)
-            tasks.push_back(await_then_spawn(weft::spawn([i] {
-              weft::this_fiber::sleep_for(1ms);
-              return i;
-            })));
-          int sum = 0;
-          for (auto& t : tasks) {
-            while (!t.done()) weft::this_fiber::sleep_for(1ms);
-            sum += t.result();
-          }
-          return sum;
-        },
-        o);
-    CHECK(result == 190 + 20 * 5);
+    // The tasks are read only after run(): their coroutines run on whichever worker finishes
+    // each fiber, and polling done() from another fiber would race with that.
+    std::vector<eager_task<int>> tasks;
+    weft::executor ex(o);
+    ex.spawn([&] {
+      for (int i = 0; i < 20; ++i)
+        tasks.push_back(await_then_spawn(weft::spawn([i] {
+          weft::this_fiber::sleep_for(1ms);
+          return i;
+        })));
+    });
+    ex.run();
+    int sum = 0;
+    for (auto& t : tasks) {
+      REQUIRE(t.done());
+      sum += t.result();
+    }
+    CHECK(sum == 190 + 20 * 5);
   }
 }
 

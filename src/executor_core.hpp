@@ -135,6 +135,7 @@ class worker {
 
  private:
   fiber* next_ready() noexcept;   // own queues, then timers, inbox, injection, stealing
+  fiber* take_inbox() noexcept;     // a fiber pinned here and made ready elsewhere, or null
   fiber* take_external() noexcept;  // our inbox, then the executor's injection queue
   fiber* find_work() noexcept;    // everything but our own queues
   fiber* search() noexcept;       // spins a while on next_ready() before parking

@@ -95,13 +95,16 @@ fiber* worker::steal() noexcept {
   return fifo_.pop();
 }
 
+fiber* worker::take_inbox() noexcept {
+  if (!inbox_pending_.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard guard(inbox_mutex_);
+  fiber* f = inbox_.pop_front();
+  if (inbox_.empty()) inbox_pending_.store(false, std::memory_order_relaxed);
+  return f;
+}
+
 fiber* worker::take_external() noexcept {
-  if (inbox_pending_.load(std::memory_order_acquire)) {
-    std::lock_guard guard(inbox_mutex_);
-    fiber* f = inbox_.pop_front();
-    if (inbox_.empty()) inbox_pending_.store(false, std::memory_order_relaxed);
-    if (f) return f;
-  }
+  if (fiber* f = take_inbox()) return f;
   return core_.take_injected();
 }
 
@@ -178,15 +181,9 @@ void worker::suspend(fiber& self) noexcept {
 
 void worker::absorb_external() noexcept {
   // Fibers made ready outside the workers count as ready too: bring them into our queue first.
-  while (inbox_pending_.load(std::memory_order_acquire)) {
-    fiber* f;
-    {
-      std::lock_guard guard(inbox_mutex_);
-      f = inbox_.pop_front();
-      if (inbox_.empty()) inbox_pending_.store(false, std::memory_order_relaxed);
-    }
-    if (!f || !fifo_.push(f)) {
-      if (f) push_inbox(f);
+  while (fiber* f = take_inbox()) {
+    if (!fifo_.push(f)) {
+      push_inbox(f);
       return;
     }
   }

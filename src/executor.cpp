@@ -234,20 +234,8 @@ void executor_core::schedule(fiber* f) noexcept {
 }
 
 void executor_core::inject(fiber* f) noexcept {
-  {
-    std::lock_guard guard(inject_mutex_);
-    injected_.push_back(f);
-    inject_pending_.store(true, std::memory_order_release);
-  }
+  injected_.push(f);
   notify_one_idle();
-}
-
-fiber* executor_core::take_injected() noexcept {
-  if (!inject_pending_.load(std::memory_order_acquire)) return nullptr;
-  std::lock_guard guard(inject_mutex_);
-  fiber* f = injected_.pop_front();
-  if (injected_.empty()) inject_pending_.store(false, std::memory_order_relaxed);
-  return f;
 }
 
 fiber* executor_core::steal_for(worker& thief) noexcept {
@@ -298,7 +286,7 @@ void executor_core::wake_parked_locked() noexcept {
 }
 
 bool executor_core::work_visible() noexcept {
-  if (inject_pending_.load(std::memory_order_acquire)) return true;
+  if (has_injected()) return true;
   for (auto& w : workers_)
     if (!w->looks_idle()) return true;
   return false;

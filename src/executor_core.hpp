@@ -99,7 +99,7 @@ class worker {
   fiber* steal() noexcept;
   bool looks_idle() const noexcept {
     return continuations_.looks_empty() && fifo_.looks_empty() &&
-           !inbox_pending_.load(std::memory_order_acquire);
+           inbox_.looks_empty();
   }
 
   // Hands a fiber pinned here to this worker from another thread.
@@ -135,7 +135,6 @@ class worker {
 
  private:
   fiber* next_ready() noexcept;   // own queues, then timers, inbox, injection, stealing
-  fiber* take_inbox() noexcept;     // a fiber pinned here and made ready elsewhere, or null
   fiber* take_external() noexcept;  // our inbox, then the executor's injection queue
   fiber* find_work() noexcept;    // everything but our own queues
   fiber* search() noexcept;       // spins a while on next_ready() before parking
@@ -155,9 +154,7 @@ class worker {
   bool sleeper_due_ = false;       // its timer fired before it was switched out
   after_switch_actions actions_;
   eh_state* thread_eh_ = nullptr;  // the running thread's C++ exception state
-  std::mutex inbox_mutex_;        // fibers pinned here, made ready elsewhere
-  ready_queue inbox_;
-  std::atomic<bool> inbox_pending_{false};
+  locked_ready_queue inbox_;      // fibers pinned here, made ready elsewhere
   std::uint32_t ticks_ = 0;
   std::uint32_t random_ = 2463534242u + index_ * 7919u;  // xorshift state, never 0
 };
@@ -201,8 +198,8 @@ class executor_core {
 
   // The injection queue: fibers made ready by threads that are not workers.
   void inject(fiber* f) noexcept;
-  fiber* take_injected() noexcept;
-  bool has_injected() const noexcept { return inject_pending_.load(std::memory_order_acquire); }
+  fiber* take_injected() noexcept { return injected_.pop(); }
+  bool has_injected() const noexcept { return !injected_.looks_empty(); }
 
   // Parking. park() returns false when the worker should stop.
   bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline);
@@ -257,9 +254,7 @@ class executor_core {
   // workers count the rest (worker::launched).
   alignas(64) std::atomic<std::uint64_t> launched_outside_{0};
 
-  alignas(64) std::mutex inject_mutex_;
-  ready_queue injected_;
-  std::atomic<bool> inject_pending_{false};
+  alignas(64) locked_ready_queue injected_;
 
   // Parking: one mutex for every worker's wakeup condition.
   std::mutex park_mutex_;

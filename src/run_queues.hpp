@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <weft/detail/fiber.hpp>
@@ -52,6 +53,30 @@ class ready_queue {
   friend struct registry_layout;
   fiber* head_ = nullptr;
   fiber* tail_ = nullptr;
+};
+
+// A ready_queue any thread pushes to and pops from, under a mutex, with a flag that spares
+// the mutex while it is empty. Holds fibers made ready outside a worker's own queues.
+class locked_ready_queue {
+ public:
+  void push(fiber* f) noexcept {
+    std::lock_guard guard(mutex_);
+    queue_.push_back(f);
+    pending_.store(true, std::memory_order_release);
+  }
+  fiber* pop() noexcept {  // null when empty
+    if (!pending_.load(std::memory_order_acquire)) return nullptr;
+    std::lock_guard guard(mutex_);
+    fiber* f = queue_.pop_front();
+    if (queue_.empty()) pending_.store(false, std::memory_order_relaxed);
+    return f;
+  }
+  bool looks_empty() const noexcept { return !pending_.load(std::memory_order_acquire); }
+
+ private:
+  std::mutex mutex_;
+  ready_queue queue_;
+  std::atomic<bool> pending_{false};
 };
 
 class fiber_deque {

@@ -82,11 +82,7 @@ void worker::make_ready(fiber* f) noexcept {
 }
 
 void worker::push_inbox(fiber* f) noexcept {
-  {
-    std::lock_guard guard(inbox_mutex_);
-    inbox_.push_back(f);
-    inbox_pending_.store(true, std::memory_order_release);
-  }
+  inbox_.push(f);
   core_.notify_all_workers();  // cheap enough for pinned fibers; makes sure this one wakes
 }
 
@@ -95,16 +91,8 @@ fiber* worker::steal() noexcept {
   return fifo_.pop();
 }
 
-fiber* worker::take_inbox() noexcept {
-  if (!inbox_pending_.load(std::memory_order_acquire)) return nullptr;
-  std::lock_guard guard(inbox_mutex_);
-  fiber* f = inbox_.pop_front();
-  if (inbox_.empty()) inbox_pending_.store(false, std::memory_order_relaxed);
-  return f;
-}
-
 fiber* worker::take_external() noexcept {
-  if (fiber* f = take_inbox()) return f;
+  if (fiber* f = inbox_.pop()) return f;
   return core_.take_injected();
 }
 
@@ -181,7 +169,7 @@ void worker::suspend(fiber& self) noexcept {
 
 void worker::absorb_external() noexcept {
   // Fibers made ready outside the workers count as ready too: bring them into our queue first.
-  while (fiber* f = take_inbox()) {
+  while (fiber* f = inbox_.pop()) {
     if (!fifo_.push(f)) {
       push_inbox(f);
       return;
@@ -196,7 +184,7 @@ void worker::absorb_external() noexcept {
 }
 
 void worker::yield(fiber& self) noexcept {
-  if (inbox_pending_.load(std::memory_order_relaxed) || core_.has_injected()) absorb_external();
+  if (!inbox_.looks_empty() || core_.has_injected()) absorb_external();
   fiber* next = core_.should_stop() ? nullptr : next_ready();
   if (!next && !core_.should_stop()) return;
   WEFT_TRACE_EVENT(trace::event_kind::yield, &self);

@@ -33,11 +33,6 @@ std::uint64_t new_fiber_id() noexcept {
   return next_id++;
 }
 
-// Where this thread is. Read and written only through the non-inlined functions below, so a
-// fiber resumed on another thread never uses an address of the old thread's copy that the
-// compiler cached across a switch.
-__attribute__((tls_model("initial-exec"))) thread_local thread_position position;
-
 // "type: what()" of an exception, for diagnostics.
 std::string describe_exception(const std::exception_ptr& error) {
   try {
@@ -89,13 +84,11 @@ WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) {
 
 }  // namespace
 
+__attribute__((tls_model("initial-exec"))) thread_local thread_position position;
+
 __attribute__((noinline)) fiber* current_fiber() noexcept { return position.current_fiber; }
 __attribute__((noinline)) worker* current_worker() noexcept { return position.current_worker; }
 __attribute__((noinline)) thread_position current_position() noexcept { return position; }
-__attribute__((noinline)) void set_current(worker* w, fiber* f) noexcept {
-  position = {w, f};
-  if (w) w->running = f;
-}
 
 executor_core* current_core() noexcept {
   fiber* f = current_fiber();
@@ -110,7 +103,8 @@ executor_core::executor_core(executor_options options)
     throw std::invalid_argument("weft::executor: executor_options::workers must be at least 1");
   workers_.reserve(options.workers);
   for (std::size_t i = 0; i < options.workers; ++i)
-    workers_.push_back(std::make_unique<worker>(*this, static_cast<std::uint32_t>(i)));
+    workers_.push_back(
+        std::make_unique<worker>(*this, static_cast<std::uint32_t>(i), options.workers == 1));
   install_overflow_handler();
   enable_asymmetric_park_barrier();
   register_core(*this);

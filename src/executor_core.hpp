@@ -62,7 +62,10 @@ inline void count_up(std::atomic<std::uint64_t>& counter) noexcept {
 // the executor); the others on threads that run() starts.
 class worker {
  public:
-  worker(executor_core& core, std::uint32_t index) : core_(core), index_(index) {}
+  // `alone`: the executor has no other worker (nobody steals: the owner's queue operations
+  // need no atomic instructions, and nobody needs waking).
+  worker(executor_core& core, std::uint32_t index, bool alone)
+      : core_(core), index_(index), alone_(alone) {}
   ~worker();
 
   // Runs fibers until the executor says stop (see executor_core::run_until).
@@ -145,6 +148,7 @@ class worker {
 
   executor_core& core_;
   const std::uint32_t index_;
+  const bool alone_;
   context loop_context_;
   fiber_deque continuations_;     // spawners waiting for their child to suspend (LIFO)
   fiber_ring fifo_;               // yielded and woken fibers (FIFO)
@@ -155,7 +159,9 @@ class worker {
   after_switch_actions actions_;
   eh_state* thread_eh_ = nullptr;  // the running thread's C++ exception state
   locked_ready_queue inbox_;      // fibers pinned here, made ready elsewhere
-  std::uint32_t ticks_ = 0;
+  // next_ready looks at the inbox and injection queue first once every external_period picks.
+  static constexpr std::uint32_t external_period = 61;
+  std::uint32_t external_countdown_ = external_period;
   std::uint32_t random_ = 2463534242u + index_ * 7919u;  // xorshift state, never 0
 };
 
@@ -269,15 +275,24 @@ class executor_core {
 
 inline claimed_run::~claimed_run() { core_.end_run(); }
 
-// The calling thread's fiber and worker (non-inlined: fibers may resume on other threads).
+// The calling thread's fiber and worker.
 struct thread_position {
   worker* current_worker = nullptr;
   fiber* current_fiber = nullptr;
 };
+// Where this thread is. Read only through the non-inlined functions below, so a fiber resumed
+// on another thread never uses an address of the old thread's copy that the compiler cached
+// across a switch.
+extern __attribute__((tls_model("initial-exec"))) thread_local thread_position position;
 fiber* current_fiber() noexcept;
 worker* current_worker() noexcept;
 thread_position current_position() noexcept;  // both at once
-void set_current(worker* w, fiber* f) noexcept;
+// Written inline, on every switch: only right before a switch or in a run loop, which never
+// changes threads, so no function reads a cached address of another thread's copy.
+inline void set_current(worker* w, fiber* f) noexcept {
+  position = {w, f};
+  if (w) w->running = f;
+}
 
 // Number of plain threads blocked inside weft calls, process-wide.
 std::size_t threads_blocked_in_weft() noexcept;

@@ -11,12 +11,18 @@
 
 namespace weft::detail {
 namespace {
+[[noreturn, gnu::cold, gnu::noinline]] void throw_outside_fiber(const char* call) {
+  throw std::logic_error(std::string(call) + ": called outside a fiber");
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void throw_unwind() { throw fiber_unwind{}; }
+
 // The calling fiber and its worker; throws outside fibers, and fiber_unwind when its executor
-// is unwinding it.
+// is unwinding it. The throws are out of line: every yield and sleep passes here.
 thread_position require_fiber(const char* call) {
   const thread_position here = current_position();
-  if (!here.current_fiber) throw std::logic_error(std::string(call) + ": called outside a fiber");
-  if (must_unwind(*here.current_fiber)) throw fiber_unwind{};
+  if (!here.current_fiber) [[unlikely]] throw_outside_fiber(call);
+  if (must_unwind(*here.current_fiber)) [[unlikely]] throw_unwind();
   return here;
 }
 }  // namespace

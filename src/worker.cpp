@@ -78,7 +78,7 @@ void worker::make_ready(fiber* f) noexcept {
     core_.inject(f);
     return;
   }
-  if (core_.worker_count() > 1) core_.notify_one_idle();
+  if (!alone_) core_.notify_one_idle();
 }
 
 void worker::push_inbox(fiber* f) noexcept {
@@ -98,7 +98,7 @@ fiber* worker::take_external() noexcept {
 
 fiber* worker::find_work() noexcept {
   if (fiber* f = take_external()) return f;
-  if (core_.worker_count() > 1) return core_.steal_for(*this);
+  if (!alone_) return core_.steal_for(*this);
   return nullptr;
 }
 
@@ -107,26 +107,29 @@ fiber* worker::next_ready() noexcept {
   // fibers that keep yielding to each other. Not stealing: a thief takes the oldest fiber of
   // another worker, typically one that spawns a whole new subtree of work, so stealing while
   // we have work of our own only multiplies the fibers alive at once.
-  if (++ticks_ % 61 == 0)
+  if (--external_countdown_ == 0) {
+    external_countdown_ = external_period;
     if (fiber* f = take_external()) return f;
-  const bool alone = core_.worker_count() == 1;  // nobody steals: no atomics needed
-  if (fiber* f = alone ? continuations_.take_unshared() : continuations_.take()) return f;
+  }
+  if (fiber* f = alone_ ? continuations_.take_unshared() : continuations_.take()) return f;
   if (!timers_.empty()) collect_due_timers();
-  if (fiber* f = alone ? fifo_.pop_unshared() : fifo_.pop()) return f;
+  if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   return find_work();
 }
 
 void worker::after_switch() noexcept {
-  const after_switch_actions a = std::exchange(actions_, {});
-  if (a.unlock) a.unlock->unlock();
-  if (a.yielded) make_ready(a.yielded);
-  if (a.spawner) {
-    continuations_.push(a.spawner);
-    if (core_.worker_count() > 1) core_.notify_one_idle();
+  // Each action is cleared before it is carried out (freeing a fiber runs its callable's
+  // destructor), and only when set: most switches leave one action or none.
+  if (spinlock* lock = std::exchange(actions_.unlock, nullptr)) lock->unlock();
+  if (fiber* yielded = std::exchange(actions_.yielded, nullptr)) make_ready(yielded);
+  if (fiber* spawner = std::exchange(actions_.spawner, nullptr)) {
+    continuations_.push(spawner);
+    if (!alone_) core_.notify_one_idle();
   }
-  if (a.finished) {  // switched away from its stack for good
-    if (a.finished->worker_frees) free_fiber(*a.finished, this);
-    else a.finished->switched_out.store(true, std::memory_order_release);  // the handle frees
+  if (fiber* finished = std::exchange(actions_.finished, nullptr)) {
+    // switched away from its stack for good
+    if (finished->worker_frees) free_fiber(*finished, this);
+    else finished->switched_out.store(true, std::memory_order_release);  // the handle frees
   }
 }
 
@@ -226,7 +229,7 @@ void worker::run_loop() {
     set_current(this, nullptr);
     if (core_.should_stop()) return;
     fiber* next = next_ready();
-    if (!next && core_.worker_count() > 1) next = search();
+    if (!next && !alone_) next = search();
     if (next) {
       set_current(this, next);
       switch_inline<&context_backend_type::jump_balanced>(loop_context_, next->ctx);

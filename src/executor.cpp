@@ -90,8 +90,8 @@ __attribute__((noinline)) fiber* current_fiber() noexcept { return position.curr
 __attribute__((noinline)) worker* current_worker() noexcept { return position.current_worker; }
 __attribute__((noinline)) thread_position current_position() noexcept { return position; }
 
-executor_core* current_core() noexcept {
-  fiber* f = current_fiber();
+__attribute__((noinline)) executor_core* current_core() noexcept {
+  fiber* f = position.current_fiber;
   return f ? f->owner : nullptr;
 }
 
@@ -134,10 +134,6 @@ void executor_core::free_region(const stack_span& region, bool guarded, worker* 
   if (!allocator_.free(region, guarded, region_cache_of(here))) release();
 }
 
-fiber_allocator::local_cache* executor_core::region_cache_of(worker* w) noexcept {
-  return w && &w->core() == this ? &w->region_cache : nullptr;
-}
-
 void executor_core::drain_region_caches() noexcept {
   for (auto& w : workers_) {
     const std::size_t references = w->region_cache.count;
@@ -151,8 +147,6 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
   f->id = new_fiber_id();
   f->region = memory.region;
   f->guarded = memory.guarded;
-  std::destroy_at(&f->ctx);
-  std::construct_at(&f->ctx);
   prepare_fiber_context(f->ctx, memory.stack, &fiber_main, f);
   const auto [here_worker, self] = current_position();
   WEFT_TRACE_EVENT(trace::event_kind::spawn, f, {}, self ? self->id : 0);

@@ -275,6 +275,10 @@ class executor_core {
 
 inline claimed_run::~claimed_run() { core_.end_run(); }
 
+inline fiber_allocator::local_cache* executor_core::region_cache_of(worker* w) noexcept {
+  return w && &w->core() == this ? &w->region_cache : nullptr;
+}
+
 // The calling thread's fiber and worker.
 struct thread_position {
   worker* current_worker = nullptr;

@@ -40,6 +40,7 @@ std::size_t default_guarded_budget() noexcept {
 fiber_allocator::fiber_allocator(std::size_t stack_size, bool guard_pages,
                                  std::size_t max_guarded, std::size_t max_cached)
     : region_size_(round_stack_size(stack_size, "weft::executor_options::stack_size")),
+      page_(page_size()),
       guard_pages_(guard_pages),
       max_cached_(max_cached) {
   guarded_limit_ = max_guarded != 0 ? max_guarded : default_limit();
@@ -112,8 +113,7 @@ void fiber_allocator::forget_region([[maybe_unused]] stack_span r) noexcept {
 
 fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align, local_cache* cache) {
   if (align < 16) align = 16;
-  const std::size_t page = page_size();
-  if (bytes + align + page > region_size_)
+  if (bytes + align + page_ > region_size_)
     throw std::length_error("weft::spawn: the callable and its arguments take " +
                             std::to_string(bytes) + " bytes, leaving less than a page of a " +
                             std::to_string(region_size_) +

@@ -52,6 +52,7 @@ class fiber_allocator {
   void forget_region(stack_span r) noexcept;
 
   std::size_t region_size_;
+  std::size_t page_;  // the system's page size, looked up once
   bool guard_pages_;
   std::size_t max_cached_;
   std::size_t guarded_limit_;  // guarded stacks of the whole process this executor may map up to

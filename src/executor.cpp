@@ -51,6 +51,20 @@ void report_detached_exception(const fiber& f) noexcept {
   std::fflush(stderr);
 }
 
+// A fiber unwound at its executor's destruction ends with this error (cold: out of run_fiber).
+[[gnu::cold, gnu::noinline]] void set_unwound_error(fiber* f) {
+  f->error = std::make_exception_ptr(std::runtime_error(
+      "weft: fiber " + std::to_string(f->id) + " was unwound: its executor was destroyed"));
+}
+
+#ifdef WEFT_TRACE
+// The trace event of a fiber's end (cold: it builds a string).
+[[gnu::cold, gnu::noinline]] void trace_end(fiber* f) {
+  record(f->error ? trace::event_kind::exception : trace::event_kind::finish, f,
+         f->error ? describe_exception(f->error) : std::string());
+}
+#endif
+
 // Everything a fiber runs: its body, then the bookkeeping of its end. Returns the context to
 // resume for good.
 context& run_fiber(fiber* f) {
@@ -60,11 +74,10 @@ context& run_fiber(fiber* f) {
   WEFT_TRACE_EVENT(trace::event_kind::start, f);
   if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun
   else f->body(f);                // stores the result or the exception
-  if (f->cancelled)
-    f->error = std::make_exception_ptr(std::runtime_error(
-        "weft: fiber " + std::to_string(f->id) + " was unwound: its executor was destroyed"));
-  WEFT_TRACE_EVENT(f->error ? trace::event_kind::exception : trace::event_kind::finish, f,
-                   f->error ? describe_exception(f->error) : std::string());
+  if (f->cancelled) [[unlikely]] set_unwound_error(f);
+#ifdef WEFT_TRACE
+  if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
+#endif
   w = current_worker();  // the fiber may have moved
   fiber* joiner = w->core().publish_end(*w, f);
   w = current_worker();  // a coroutine resumed by publish_end may have moved it again

@@ -111,13 +111,16 @@ void fiber_allocator::forget_region([[maybe_unused]] stack_span r) noexcept {
 #endif
 }
 
+void fiber_allocator::throw_object_too_large(std::size_t bytes) const {
+  throw std::length_error("weft::spawn: the callable and its arguments take " +
+                          std::to_string(bytes) + " bytes, leaving less than a page of a " +
+                          std::to_string(region_size_) +
+                          "-byte stack; raise executor_options::stack_size or capture less");
+}
+
 fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align, local_cache* cache) {
   if (align < 16) align = 16;
-  if (bytes + align + page_ > region_size_)
-    throw std::length_error("weft::spawn: the callable and its arguments take " +
-                            std::to_string(bytes) + " bytes, leaving less than a page of a " +
-                            std::to_string(region_size_) +
-                            "-byte stack; raise executor_options::stack_size or capture less");
+  if (bytes + align + page_ > region_size_) [[unlikely]] throw_object_too_large(bytes);
   fiber_memory m;
   if (cache && cache->count > 0) {
     --cache->count;

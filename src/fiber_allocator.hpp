@@ -45,6 +45,7 @@ class fiber_allocator {
 
  private:
   fiber_memory take_region();  // from the shared pool, or newly mapped
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_object_too_large(std::size_t bytes) const;
   bool reserve_guarded() noexcept;
   stack_span map_guarded();
   stack_span carve_unguarded();

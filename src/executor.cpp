@@ -87,8 +87,9 @@ context& run_fiber(fiber* f) {
 
 // The first and last code of every fiber (a fiber_entry): after the final switch annotation
 // nothing instrumented may run on this stack, so it is left to the sanitizers, and it returns
-// into the backend's fiber trampoline, which resumes the returned context.
-WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) {
+// into the backend's fiber trampoline, which resumes the returned context. noexcept: nothing
+// may unwind past it (see fiber::body).
+WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) noexcept {
   auto* f = static_cast<fiber*>(arg);
   context& next = run_fiber(f);
   annotations::before_switch(f->ctx, next, true);

@@ -28,7 +28,12 @@ struct fiber {
   executor_core* owner = nullptr;
   worker* pinned = nullptr;             // if set, only this worker runs it (this_fiber::pin)
   std::uint64_t id = 0;
-  void (*body)(fiber*) noexcept = nullptr;      // runs the task, stores result or exception
+  // Runs the task and stores its result or exception. Not typed noexcept, although nothing
+  // leaves it but one case: a destructor throwing while an exception unwinds the task, where
+  // GCC drops the task's catch (the cleanup never completes). fiber_main, noexcept, must see
+  // such a call as able to throw, so the search for a handler stops there and the unwinding
+  // runs: std::terminate then reports the destructor's exception, as on a thread.
+  void (*body)(fiber*) = nullptr;
   void (*drop)(fiber*) noexcept = nullptr;      // destroys the task without running it
   void (*destroy)(fiber*) noexcept = nullptr;   // destroys the typed part
   std::string name;

@@ -98,7 +98,7 @@ WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) noexcept {
 
 }  // namespace
 
-__attribute__((tls_model("initial-exec"))) thread_local thread_position position;
+constinit __attribute__((tls_model("initial-exec"))) thread_local thread_position position;
 
 __attribute__((noinline)) fiber* current_fiber() noexcept { return position.current_fiber; }
 __attribute__((noinline)) worker* current_worker() noexcept { return position.current_worker; }

@@ -287,7 +287,7 @@ struct thread_position {
 // Where this thread is. Read only through the non-inlined functions below, so a fiber resumed
 // on another thread never uses an address of the old thread's copy that the compiler cached
 // across a switch.
-extern __attribute__((tls_model("initial-exec"))) thread_local thread_position position;
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local thread_position position;
 fiber* current_fiber() noexcept;
 worker* current_worker() noexcept;
 thread_position current_position() noexcept;  // both at once

@@ -169,6 +169,7 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
     // suspends (worker::switch_to).
     worker& here = *here_worker;
     count_up(here.launched);
+    f->started_by = self;
     here.start_now(*self, *f);
   } else {
     workers_[0]->add_live(f);  // queued unstarted: listed now
@@ -178,6 +179,13 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
 }
 
 fiber* executor_core::publish_end(worker& here, fiber* f) noexcept {
+  if (fiber* spawner = here.reclaim_spawner(*f)) {
+    // Its spawner has not resumed since the spawn, so f's handle does not exist yet: no
+    // joiner, coroutine or detach to look at, and no lock needed to publish the end.
+    f->finished.store(true, std::memory_order_release);
+    f->worker_frees = false;  // its handle frees it
+    return spawner;
+  }
   f->lock.lock();
   f->finished.store(true, std::memory_order_release);
   waiter* joiner = f->joiners.pop_front();

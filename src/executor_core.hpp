@@ -78,6 +78,11 @@ class worker {
   // of `joiner` (the fiber it woke by finishing) if there is one.
   context& finish(fiber& self, fiber* joiner) noexcept;
   void yield(fiber& self) noexcept;               // returns at once if nothing else is ready
+  // For the end of `f` (running here): if f has run since its spawn started it without ever
+  // suspending, and its spawner's continuation is still in our deque (no thief took it),
+  // takes that continuation back and returns the spawner: it has not resumed since, so f's
+  // join handle does not exist yet. Otherwise null, and nothing changes.
+  fiber* reclaim_spawner(fiber& f) noexcept;
   void start_now(fiber& self, fiber& child) noexcept;  // work-first spawn
 
   // Makes `f` ready on this worker; only from this worker's thread.
@@ -185,8 +190,8 @@ class executor_core {
 
   void launch(fiber* f, const fiber_memory& memory);
   // The end of a fiber, in two steps on its own stack. publish_end: marks it finished and
-  // wakes whoever waits for it; returns the joining fiber if it is to run next on `here` (see
-  // worker::finish). A coroutine co_awaiting it is resumed here, with `f` still live and
+  // wakes whoever waits for it; returns the fiber to run next on `here` (see worker::finish):
+  // the joining fiber, or f's spawner (see worker::reclaim_spawner). A coroutine co_awaiting it is resumed here, with `f` still live and
   // current: it may spawn, block or yield. retire: off the live list and counts, then the
   // end of a join driving the executor.
   fiber* publish_end(worker& here, fiber* f) noexcept;

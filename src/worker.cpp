@@ -195,6 +195,21 @@ void worker::yield(fiber& self) noexcept {
   switch_to(self, next);
 }
 
+fiber* worker::reclaim_spawner(fiber& f) noexcept {
+  // live_list is set at a fiber's first suspension (switch_to), so a fiber not on it has run
+  // on this worker since its start, and pushed nothing here that it has not taken back: the
+  // bottom of the deque is its spawner unless a thief took it (thieves take the oldest first,
+  // so then the deque is empty). A pick like any other: now and then next_ready must look
+  // outside instead (see there).
+  if (f.live_list || !f.started_by || f.cancelled || core_.should_stop()) return nullptr;
+  if (external_countdown_ <= 1) return nullptr;
+  --external_countdown_;
+  fiber* c = alone_ ? continuations_.take_unshared() : continuations_.take();
+  if (c == f.started_by) return c;
+  if (c) continuations_.push(c);  // not expected (see above); put it back
+  return nullptr;
+}
+
 void worker::start_now(fiber& self, fiber& child) noexcept {
   actions_.spawner = &self;
   switch_to(self, &child);

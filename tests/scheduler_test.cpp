@@ -366,6 +366,50 @@ TEST_CASE("weft's current-fiber lookups stay right when fibers migrate", "[sched
   WARN("migrations seen: " << migrations.load());
 }
 
+TEST_CASE("a fiber whose spawner is stolen while it runs still hands its end to the handle",
+          "[scheduler]") {
+  // A fiber that ends without ever suspending, while its spawner waits in the deque unresumed,
+  // publishes its end without the lock: no handle exists yet (worker::reclaim_spawner). Here
+  // a thief takes the spawner while the child still runs, so the child's end must go the
+  // locked way: wake the spawner joining it, or free itself when the handle was dropped.
+  const std::size_t workers = GENERATE(2, 4);
+  const bool drop_handle = GENERATE(false, true);
+  CAPTURE(workers, drop_handle);
+  constexpr int rounds = 100;
+  struct round_state {
+    std::atomic<bool> spawner_resumed{false};
+    std::atomic<bool> ended{false};
+  };
+  std::array<round_state, rounds> state;
+  int stolen = 0, joined_right = 0;
+  weft::run(
+      [&] {
+        for (int i = 0; i < rounds; ++i) {
+          round_state& r = state[static_cast<std::size_t>(i)];
+          auto child = weft::spawn([&r, i, &stolen] {
+            // Never suspends: spins until the spawner runs elsewhere (or a while passes).
+            const auto give_up = std::chrono::steady_clock::now() + 200ms;
+            while (!r.spawner_resumed.load() && std::chrono::steady_clock::now() < give_up) {
+            }
+            if (r.spawner_resumed.load()) ++stolen;
+            r.ended.store(true);
+            return i;
+          });
+          r.spawner_resumed.store(true);
+          if (drop_handle) {
+            child.detach();
+            while (!r.ended.load()) weft::this_fiber::yield();
+          } else if (child.join() == i) {
+            ++joined_right;
+          }
+        }
+      },
+      with_workers(workers));
+  if (!drop_handle) CHECK(joined_right == rounds);
+  CHECK(stolen > 0);  // the idle worker steals the spawner: the locked path ran
+  WARN("spawners stolen while their child ran: " << stolen << " of " << rounds);
+}
+
 TEST_CASE("a pinned fiber stays on its thread", "[scheduler]") {
   const std::size_t workers = GENERATE(2, 4);
   CAPTURE(workers);

@@ -63,6 +63,7 @@ struct fiber {
   fiber* prev_live = nullptr;           // the live list of the worker that spawned it
   fiber* next_live = nullptr;
   worker* live_list = nullptr;
+  fiber* started_by = nullptr;          // the fiber whose spawn started it at once, if any
   stack_span region{};                  // the whole memory block, returned when released
   bool guarded = false;
 };

@@ -11,7 +11,7 @@
 #include "eh_state.hpp"
 #include "executor_core.hpp"
 #include "overflow_handler.hpp"
-#include "park_barrier.hpp"
+#include "asymmetric_barrier.hpp"
 #include "registry.hpp"
 #include "trace_points.hpp"
 
@@ -120,7 +120,7 @@ executor_core::executor_core(executor_options options)
     workers_.push_back(
         std::make_unique<worker>(*this, static_cast<std::uint32_t>(i), options.workers == 1));
   install_overflow_handler();
-  enable_asymmetric_park_barrier();
+  enable_asymmetric_barriers();
   register_core(*this);
 }
 
@@ -268,9 +268,9 @@ fiber* executor_core::steal_for(worker& thief) noexcept {
 
 void executor_core::notify_one_idle() noexcept {
   // Pairs with park(): either the parking worker sees our work in its re-check, or we see it
-  // counted as idle here and wake it (park_barrier.hpp).
+  // counted as idle here and wake it (asymmetric_barrier.hpp: the light side).
   // A searching worker will find the work itself.
-  barrier_after_publishing_work();
+  light_barrier();
   if (idle_.load(std::memory_order_relaxed) == 0 || searching.load(std::memory_order_relaxed) > 0)
     return;
   std::lock_guard guard(park_mutex_);
@@ -313,7 +313,7 @@ bool executor_core::park(worker& w, bool have_timers,
   std::unique_lock guard(park_mutex_);
   if (stop_.load(std::memory_order_acquire)) return false;
   idle_.fetch_add(1, std::memory_order_seq_cst);
-  barrier_before_rechecking_work();  // pairs with notify_one_idle
+  heavy_barrier();  // pairs with notify_one_idle's light_barrier
   struct leave_idle {
     std::atomic<std::size_t>& idle;
     ~leave_idle() { idle.fetch_sub(1, std::memory_order_seq_cst); }

@@ -254,7 +254,7 @@ fiber* executor_core::steal_for(worker& thief) noexcept {
   for (std::size_t k = 0; k < n; ++k) {
     worker& victim = *workers_[(start + k) % n];
     if (&victim == &thief) continue;
-    while (fiber* f = victim.steal()) {
+    while (fiber* f = victim.steal(thief.steal_licence)) {
       if (f->pinned && f->pinned != &thief) {
         f->pinned->push_inbox(f);  // not ours to run: send it home
         continue;

@@ -64,8 +64,7 @@ class worker {
  public:
   // `alone`: the executor has no other worker (nobody steals: the owner's queue operations
   // need no atomic instructions, and nobody needs waking).
-  worker(executor_core& core, std::uint32_t index, bool alone)
-      : core_(core), index_(index), alone_(alone) {}
+  worker(executor_core& core, std::uint32_t index, bool alone);
   ~worker();
 
   // Runs fibers until the executor says stop (see executor_core::run_until).
@@ -104,7 +103,9 @@ class worker {
   void add_timer(fiber* f, std::chrono::steady_clock::time_point deadline);
 
   // For other workers (thieves) and parking: lock-free, any thread.
-  fiber* steal() noexcept;
+  fiber* steal(deque_thief& thief) noexcept;
+  // This worker's licence to steal continuations from the others (see deque_thief). Owner only.
+  deque_thief steal_licence;
   bool looks_idle() const noexcept {
     return continuations_.looks_empty() && fifo_.looks_empty() &&
            inbox_.looks_empty();
@@ -164,8 +165,10 @@ class worker {
   after_switch_actions actions_;
   eh_state* thread_eh_ = nullptr;  // the running thread's C++ exception state
   locked_ready_queue inbox_;      // fibers pinned here, made ready elsewhere
-  // next_ready looks at the inbox and injection queue first once every external_period picks.
+  // next_ready looks at the inbox and injection queue first once every external_period picks,
+  // and gives up its steal licence if it has not stolen for steal_licence_expiry.
   static constexpr std::uint32_t external_period = 61;
+  static constexpr std::chrono::milliseconds steal_licence_expiry{1};
   std::uint32_t external_countdown_ = external_period;
   std::uint32_t random_ = 2463534242u + index_ * 7919u;  // xorshift state, never 0
 };
@@ -247,6 +250,8 @@ class executor_core {
   std::atomic<std::size_t> work_guards{0};
   std::atomic<std::size_t> sleepers{0};  // fibers in any worker's timer heap
   std::atomic<std::size_t> searching{0}; // workers spinning for work
+  // Threads registered to steal continuations right now (deque_thief).
+  std::atomic<std::uint32_t> continuation_thieves{0};
 
  private:
   bool nothing_can_wake() const noexcept;

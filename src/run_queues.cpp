@@ -1,5 +1,7 @@
 #include "run_queues.hpp"
 
+#include "asymmetric_barrier.hpp"
+
 namespace weft::detail {
 
 void ready_queue::push_back(fiber* f) noexcept {
@@ -29,7 +31,23 @@ void ready_queue::append(ready_queue& other) noexcept {
 // ---- Chase-Lev, after Le, Pop, Cohen and Zappa Nardelli, "Correct and efficient
 // work-stealing for weak memory models" (PPoPP 2013).
 
-fiber_deque::fiber_deque() {
+void deque_thief::before_steal() noexcept {
+  last_steal_ = std::chrono::steady_clock::now();
+  if (registered_) return;
+  registered_ = true;
+  count_.fetch_add(1, std::memory_order_seq_cst);
+  // Every owner's take either comes after this barrier, and sees us counted, or stored its
+  // bottom_ before it, where our loads after it see it (fiber_deque::take).
+  heavy_barrier();
+}
+
+void deque_thief::unregister() noexcept {
+  if (!registered_) return;
+  registered_ = false;
+  count_.fetch_sub(1, std::memory_order_seq_cst);  // a locked instruction: after our last steal
+}
+
+fiber_deque::fiber_deque(const std::atomic<std::uint32_t>& thieves) : thieves_(thieves) {
   arrays_.push_back(std::make_unique<array>(256));
   array_.store(arrays_.back().get(), std::memory_order_relaxed);
 }
@@ -63,7 +81,17 @@ fiber* fiber_deque::take() noexcept {
   const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
   array* a = array_.load(std::memory_order_relaxed);
   bottom_.store(b, std::memory_order_relaxed);
-  store_load_fence();
+  // Chase-Lev: the store above must be visible to thieves before we load top_, or a thief and
+  // we could both take the fiber at b. A thief registers before it steals, then runs a heavy
+  // barrier: every running thread executes a full barrier somewhere inside it. If that point
+  // falls before our load of the count, we see the thief and fence; if after, our store was
+  // already visible when the barrier ended, before the thief's first load. So while no thief
+  // is counted, a compiler barrier does (asymmetric_barrier.hpp).
+  if (asymmetric_barriers.load(std::memory_order_relaxed) &&
+      thieves_.load(std::memory_order_relaxed) == 0)
+    asm volatile("" ::: "memory");
+  else
+    store_load_fence();
   std::int64_t t = top_.load(std::memory_order_relaxed);
   if (t > b) {  // empty
     bottom_.store(b + 1, std::memory_order_relaxed);
@@ -79,7 +107,8 @@ fiber* fiber_deque::take() noexcept {
   return f;
 }
 
-fiber* fiber_deque::steal() noexcept {
+fiber* fiber_deque::steal(deque_thief& thief) noexcept {
+  thief.before_steal();
   std::int64_t t = top_.load(std::memory_order_acquire);
   store_load_fence();
   const std::int64_t b = bottom_.load(std::memory_order_acquire);

@@ -3,7 +3,8 @@
 //
 //   ready_queue   intrusive FIFO, single-threaded (guarded by its owner's mutex where shared)
 //   fiber_deque   Chase-Lev deque: the owner pushes and takes at the bottom (LIFO), any thread
-//                 steals from the top (FIFO). Lock-free. Holds spawners' continuations.
+//                 steals from the top (FIFO), through a deque_thief. Lock-free. Holds
+//                 spawners' continuations.
 //   fiber_ring    bounded FIFO: the owner pushes at the tail, any thread takes from the head
 //                 with a CAS. Lock-free. Holds yielded and woken fibers.
 //
@@ -12,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -79,9 +81,36 @@ class locked_ready_queue {
   std::atomic<bool> pending_{false};
 };
 
+// A thread's licence to steal from the deques of one executor, whose registered thieves are
+// counted in `count`. While no thief is registered, the owners' takes skip their store-load
+// fence (fiber_deque::take); registering costs a heavy barrier (every running thread executes
+// a full barrier: tens of microseconds in a VM). So a licence registers at its first steal and
+// stays registered while its thread keeps stealing: the owner unregisters it once it has not
+// been used for a while (expire_unused), and before its thread parks or leaves. Owner only.
+class deque_thief {
+ public:
+  explicit deque_thief(std::atomic<std::uint32_t>& count) noexcept : count_(count) {}
+  ~deque_thief() { unregister(); }
+  deque_thief(const deque_thief&) = delete;
+  deque_thief& operator=(const deque_thief&) = delete;
+
+  void before_steal() noexcept;  // registers if it is not; notes the time
+  void unregister() noexcept;    // only between steals
+  // Unregisters if the last steal was longer ago than `idle`, when registered.
+  void expire_unused(std::chrono::steady_clock::duration idle) noexcept {
+    if (registered_ && std::chrono::steady_clock::now() - last_steal_ > idle) unregister();
+  }
+
+ private:
+  std::atomic<std::uint32_t>& count_;
+  bool registered_ = false;
+  std::chrono::steady_clock::time_point last_steal_{};
+};
+
 class fiber_deque {
  public:
-  fiber_deque();
+  // `thieves`: the count of registered deque_thief objects that may steal from this deque.
+  explicit fiber_deque(const std::atomic<std::uint32_t>& thieves);
   ~fiber_deque();
   fiber_deque(const fiber_deque&) = delete;
   fiber_deque& operator=(const fiber_deque&) = delete;
@@ -94,7 +123,7 @@ class fiber_deque {
     bottom_.store(b - 1, std::memory_order_relaxed);
     return array_.load(std::memory_order_relaxed)->at(b - 1).load(std::memory_order_relaxed);
   }
-  fiber* steal() noexcept;        // any thread: the oldest, or null (also when racing)
+  fiber* steal(deque_thief& thief) noexcept;  // any thread: the oldest, or null (also racing)
   bool looks_empty() const noexcept;  // a hint, exact only when nobody else touches it
 
  private:
@@ -106,6 +135,7 @@ class fiber_deque {
   };
   array* grow(array* old, std::int64_t top, std::int64_t bottom);
 
+  const std::atomic<std::uint32_t>& thieves_;
   alignas(64) std::atomic<std::int64_t> top_{0};
   alignas(64) std::atomic<std::int64_t> bottom_{0};
   std::atomic<array*> array_;

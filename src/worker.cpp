@@ -86,8 +86,17 @@ void worker::push_inbox(fiber* f) noexcept {
   core_.notify_all_workers();  // cheap enough for pinned fibers; makes sure this one wakes
 }
 
-fiber* worker::steal() noexcept {
-  if (fiber* f = continuations_.steal()) return f;
+worker::worker(executor_core& core, std::uint32_t index, bool alone)
+    : steal_licence(core.continuation_thieves),
+      core_(core),
+      index_(index),
+      alone_(alone),
+      continuations_(core.continuation_thieves) {}
+
+fiber* worker::steal(deque_thief& thief) noexcept {
+  // Registering as a thief costs a heavy barrier: only for a deque with something to take.
+  if (!continuations_.looks_empty())
+    if (fiber* f = continuations_.steal(thief)) return f;
   return fifo_.pop();
 }
 
@@ -109,6 +118,7 @@ fiber* worker::next_ready() noexcept {
   // we have work of our own only multiplies the fibers alive at once.
   if (--external_countdown_ == 0) {
     external_countdown_ = external_period;
+    steal_licence.expire_unused(steal_licence_expiry);
     if (fiber* f = take_external()) return f;
   }
   if (fiber* f = alone_ ? continuations_.take_unshared() : continuations_.take()) return f;
@@ -242,7 +252,10 @@ void worker::run_loop() {
   } restore;
   for (;;) {
     set_current(this, nullptr);
-    if (core_.should_stop()) return;
+    if (core_.should_stop()) {
+      steal_licence.unregister();  // the run ends: nobody steals until the next
+      return;
+    }
     fiber* next = next_ready();
     if (!next && !alone_) next = search();
     if (next) {
@@ -275,6 +288,7 @@ fiber* worker::search() noexcept {
 }
 
 bool worker::wait_for_work() {
+  steal_licence.unregister();  // a parked worker steals nothing
   const bool have_timers = !timers_.empty();
   return core_.park(*this, have_timers,
                     have_timers ? timers_.front().deadline

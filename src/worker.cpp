@@ -127,16 +127,26 @@ fiber* worker::next_ready() noexcept {
   return find_work();
 }
 
+namespace {
+// An action out of its slot, which is cleared before the action is carried out (freeing a
+// fiber runs its callable's destructor), and written only if it was set: most switches
+// leave one action or none.
+template <class T>
+T* take_action(T*& slot) noexcept {
+  T* action = slot;
+  if (action) slot = nullptr;
+  return action;
+}
+}  // namespace
+
 void worker::after_switch() noexcept {
-  // Each action is cleared before it is carried out (freeing a fiber runs its callable's
-  // destructor), and only when set: most switches leave one action or none.
-  if (spinlock* lock = std::exchange(actions_.unlock, nullptr)) lock->unlock();
-  if (fiber* yielded = std::exchange(actions_.yielded, nullptr)) make_ready(yielded);
-  if (fiber* spawner = std::exchange(actions_.spawner, nullptr)) {
+  if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
+  if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
+  if (fiber* spawner = take_action(actions_.spawner)) {
     continuations_.push(spawner);
     if (!alone_) core_.notify_one_idle();
   }
-  if (fiber* finished = std::exchange(actions_.finished, nullptr)) {
+  if (fiber* finished = take_action(actions_.finished)) {
     // switched away from its stack for good
     if (finished->worker_frees) free_fiber(*finished, this);
     else finished->switched_out.store(true, std::memory_order_release);  // the handle frees

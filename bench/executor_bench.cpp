@@ -4,7 +4,8 @@
 //
 //   yield        two fibers yielding to each other; ns per A->B->A round trip
 //                (std::thread: two threads handing a turn over with a condition variable)
-//   spawn+join   a fiber spawns an empty fiber and joins it; ns per pair
+//   spawn+join   a fiber spawns an empty fiber and joins it; ns per pair (also on 2 workers,
+//                the second idle)
 //                (std::thread: create an empty thread and join it)
 //   skynet       a 10-ary tree of fibers with N leaves, join-based sum; ms per run, peak RSS.
 //                weft on 1 and 2 workers at 10k, 100k and 1M leaves; Boost.Fiber round_robin
@@ -129,16 +130,24 @@ double thread_ping_pong(std::uint64_t round_trips) {
 
 // ---- spawn + join ------------------------------------------------------------------------
 
-double weft_spawn_join(std::uint64_t pairs) {
+// On `workers` workers: with more than one, the others are idle and must not keep stealing
+// the loop's fiber (or waking up for it) while each child runs for a few nanoseconds.
+double weft_spawn_join_on(std::uint64_t pairs, std::size_t workers) {
   double ns = 0;
-  weft::run([&] {
-    weft::spawn([] {}).join();  // warm the stack pool
-    auto start = clock_type::now();
-    for (std::uint64_t i = 0; i < pairs; ++i) weft::spawn([] {}).join();
-    ns = ns_since(start);
-  });
+  weft::executor_options options;
+  options.workers = workers;
+  weft::run(
+      [&] {
+        weft::spawn([] {}).join();  // warm the stack pool
+        auto start = clock_type::now();
+        for (std::uint64_t i = 0; i < pairs; ++i) weft::spawn([] {}).join();
+        ns = ns_since(start);
+      },
+      options);
   return ns / static_cast<double>(pairs);
 }
+
+double weft_spawn_join(std::uint64_t pairs) { return weft_spawn_join_on(pairs, 1); }
 
 double boost_spawn_join(std::uint64_t pairs) {
   double ns = 0;
@@ -640,6 +649,7 @@ int main(int argc, char** argv) {
   add_rows(rows, yield, "weft");
 
   auto spawn = selected({{"spawn+join", "weft", [&] { return weft_spawn_join(n); }},
+                         {"spawn+join", "weft, 2 workers", [&] { return weft_spawn_join_on(n, 2); }},
                          {"spawn+join", "boost.fiber", [&] { return boost_spawn_join(n); }},
                          {"spawn+join", "std::thread create+join",
                           [&] { return thread_create_join(thread_n); }}},

@@ -1,4 +1,5 @@
 // executor and executor_core: fiber lifecycle, remote wakeups, parking, deadlock reports.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <exception>
@@ -295,11 +296,16 @@ void executor_core::wake_parked_locked() noexcept {
     }
 }
 
-bool executor_core::work_visible() noexcept {
-  if (has_injected()) return true;
-  for (auto& w : workers_)
-    if (!w->looks_idle()) return true;
-  return false;
+worker::visible_work executor_core::work_visible() noexcept {
+  using enum worker::visible_work;
+  if (has_injected()) return some;
+  worker::visible_work most = none;
+  for (auto& w : workers_) {
+    const worker::visible_work seen = w->work_seen();
+    if (seen == some) return some;
+    if (seen == lone_continuation) most = lone_continuation;
+  }
+  return most;
 }
 
 bool executor_core::nothing_can_wake() const noexcept {
@@ -308,20 +314,32 @@ bool executor_core::nothing_can_wake() const noexcept {
 }
 
 bool executor_core::park(worker& w, bool have_timers,
-                         std::chrono::steady_clock::time_point deadline) {
+                         std::chrono::steady_clock::time_point deadline, bool brief) {
   using namespace std::chrono_literals;
-  std::unique_lock guard(park_mutex_);
-  if (stop_.load(std::memory_order_acquire)) return false;
+  // Counted idle, then the barrier, before the lock: a notifier that sees us idle takes
+  // park_mutex_, and must not wait out a membarrier there.
   idle_.fetch_add(1, std::memory_order_seq_cst);
   heavy_barrier();  // pairs with notify_one_idle's light_barrier
+  std::unique_lock guard(park_mutex_);
+  // No longer idle once we leave, still under park_mutex_: a worker parking after us must
+  // not count us idle while we run what we found.
   struct leave_idle {
     std::atomic<std::size_t>& idle;
     ~leave_idle() { idle.fetch_sub(1, std::memory_order_seq_cst); }
   } leave{idle_};
-  if (work_visible()) return true;
-  // With every worker here, no fiber runs, and each worker's counts reached us through
-  // park_mutex_: live() is exact.
+  w.wake_signal = false;
+  if (stop_.load(std::memory_order_acquire)) return false;
+  const worker::visible_work seen = work_visible();
+  // With every worker counted idle, no fiber runs, and each worker wrote its counts before it
+  // counted itself idle: live() is exact.
   const bool all_idle = idle_.load() == workers_.size();
+  if (seen == worker::visible_work::some) return true;
+  if (seen == worker::visible_work::lone_continuation) {
+    // Its worker runs the spawned child and most likely takes it back soon: look again after
+    // a brief park rather than at once (each look costs this heavy barrier).
+    if (all_idle) return true;  // nobody will take it back: ours
+    brief = true;
+  }
   if (all_idle && until_.load() == nullptr && live() == 0 && work_guards.load() == 0) {
     stop_.store(true, std::memory_order_release);  // run(): nothing left, nobody will spawn
     wake_parked_locked();
@@ -342,8 +360,19 @@ bool executor_core::park(worker& w, bool have_timers,
   }
   if (workers_.size() > 1)  // a lone worker's parking says nothing a trace reader needs
     WEFT_TRACE_EVENT(trace::event_kind::park, nullptr, have_timers ? "until a timer" : "");
+  // A brief park ends by itself (then the worker searches again), so continuations need not
+  // wake it meanwhile, nor anybody else: it will look at them (notify_for_continuation).
+  struct leave_brief {
+    std::atomic<std::size_t>* brief_parkers;
+    ~leave_brief() {
+      if (brief_parkers) brief_parkers->fetch_sub(1, std::memory_order_relaxed);
+    }
+  } leave_brief_park{brief ? &brief_parkers_ : nullptr};
+  if (brief) {
+    brief_parkers_.fetch_add(1, std::memory_order_relaxed);
+    deadline = std::min(deadline, std::chrono::steady_clock::now() + brief_park);
+  }
   w.parked = true;
-  w.wake_signal = false;
   auto woken = [&] { return w.wake_signal || stop_.load(std::memory_order_acquire); };
   if (deadline == std::chrono::steady_clock::time_point::max())
     w.wakeup.wait(guard, woken);

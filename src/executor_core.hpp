@@ -106,9 +106,15 @@ class worker {
   fiber* steal(deque_thief& thief) noexcept;
   // This worker's licence to steal continuations from the others (see deque_thief). Owner only.
   deque_thief steal_licence;
-  bool looks_idle() const noexcept {
-    return continuations_.looks_empty() && fifo_.looks_empty() &&
-           inbox_.looks_empty();
+  // What a parking worker sees of this one's queues: nothing, only the continuation of the
+  // fiber running here (which this worker will most likely take back itself; see
+  // deque_thief::may_steal_only_fiber), or work for anybody.
+  enum class visible_work { none, lone_continuation, some };
+  visible_work work_seen() const noexcept {
+    if (!fifo_.looks_empty() || !inbox_.looks_empty()) return visible_work::some;
+    const std::int64_t continuations = continuations_.look().size;
+    if (continuations > 1) return visible_work::some;
+    return continuations == 1 ? visible_work::lone_continuation : visible_work::none;
   }
 
   // Hands a fiber pinned here to this worker from another thread.
@@ -140,7 +146,7 @@ class worker {
   // Parking (see executor_core::park).
   std::condition_variable wakeup;
   bool parked = false;
-  bool wake_signal = false;
+  bool wake_signal = false;  // set by a notifier; after park(), whether one woke us
 
  private:
   fiber* next_ready() noexcept;   // own queues, then timers, inbox, injection, stealing
@@ -169,7 +175,10 @@ class worker {
   // and gives up its steal licence if it has not stolen for steal_licence_expiry.
   static constexpr std::uint32_t external_period = 61;
   static constexpr std::chrono::milliseconds steal_licence_expiry{1};
+  // How long a thief leaves another worker's only continuation to it (may_steal_only_fiber).
+  static constexpr std::chrono::microseconds only_fiber_grace{5};
   std::uint32_t external_countdown_ = external_period;
+  bool woken_for_nothing_ = false;  // see wait_for_work
   std::uint32_t random_ = 2463534242u + index_ * 7919u;  // xorshift state, never 0
 };
 
@@ -215,9 +224,20 @@ class executor_core {
   fiber* take_injected() noexcept { return injected_.pop(); }
   bool has_injected() const noexcept { return !injected_.looks_empty(); }
 
-  // Parking. park() returns false when the worker should stop.
-  bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline);
+  // Parking. park() returns false when the worker should stop. `brief`: for at most
+  // brief_park, during which continuations wake nobody (notify_for_continuation).
+  bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline,
+            bool brief);
   void notify_one_idle() noexcept;  // after making work visible
+  // After pushing a spawner's continuation. A worker woken for one that was gone by the time
+  // it looked (the child ended at once: a spawn+join loop) parks briefly next, and while one
+  // does, continuations wake nobody: it looks again when its park ends. Without this, every
+  // spawn of such a loop woke a worker for nothing, a futex call (and a membarrier when that
+  // worker parked again) each time: several times slower on 2 workers than on 1.
+  void notify_for_continuation() noexcept {
+    if (brief_parkers_.load(std::memory_order_relaxed) == 0) notify_one_idle();
+  }
+  static constexpr std::chrono::milliseconds brief_park{1};
   void notify_all_workers() noexcept;
   bool should_stop() const noexcept { return stop_.load(std::memory_order_acquire); }
 
@@ -256,7 +276,7 @@ class executor_core {
  private:
   bool nothing_can_wake() const noexcept;
   void wake_parked_locked() noexcept;  // park_mutex_ held
-  bool work_visible() noexcept;
+  worker::visible_work work_visible() noexcept;  // the most any worker (or injection) shows
 
   executor_options options_;
   fiber_allocator allocator_;
@@ -275,6 +295,7 @@ class executor_core {
   // Parking: one mutex for every worker's wakeup condition.
   std::mutex park_mutex_;
   std::atomic<std::size_t> idle_{0};     // workers parked or about to park
+  std::atomic<std::size_t> brief_parkers_{0};  // workers in a brief park (see park())
   std::atomic<bool> stop_{false};        // workers leave their loops
   bool deadlocked_ = false;              // set by the last worker to park; guarded by park_mutex_
   std::atomic<fiber*> until_{nullptr};   // what run_until waits for (null: every fiber)

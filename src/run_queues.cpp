@@ -41,6 +41,18 @@ void deque_thief::before_steal() noexcept {
   heavy_barrier();
 }
 
+bool deque_thief::may_steal_only_fiber(const fiber_deque& deque, std::uint64_t pushes,
+                                       std::chrono::steady_clock::duration grace) noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  if (&deque != seen_deque_ || pushes != seen_pushes_) {  // a new one: its grace starts
+    seen_deque_ = &deque;
+    seen_pushes_ = pushes;
+    seen_since_ = now;
+    return false;
+  }
+  return now - seen_since_ >= grace;
+}
+
 void deque_thief::unregister() noexcept {
   if (!registered_) return;
   registered_ = false;
@@ -71,6 +83,7 @@ void fiber_deque::push(fiber* f) {
     array_.store(a, std::memory_order_release);
   }
   a->at(b).store(f, std::memory_order_release);
+  pushes_.store(pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   bottom_.store(b + 1, std::memory_order_release);
 }
 
@@ -119,6 +132,12 @@ fiber* fiber_deque::steal(deque_thief& thief) noexcept {
                                     std::memory_order_relaxed))
     return nullptr;  // another thief or the owner won
   return f;
+}
+
+fiber_deque::glimpse fiber_deque::look() const noexcept {
+  const std::int64_t t = top_.load(std::memory_order_acquire);
+  const std::int64_t b = bottom_.load(std::memory_order_acquire);
+  return {b - t, pushes_.load(std::memory_order_relaxed)};
 }
 
 bool fiber_deque::looks_empty() const noexcept {

@@ -95,7 +95,9 @@ worker::worker(executor_core& core, std::uint32_t index, bool alone)
 
 fiber* worker::steal(deque_thief& thief) noexcept {
   // Registering as a thief costs a heavy barrier: only for a deque with something to take.
-  if (!continuations_.looks_empty())
+  const fiber_deque::glimpse seen = continuations_.look();
+  if (seen.size > 1 ||
+      (seen.size == 1 && thief.may_steal_only_fiber(continuations_, seen.pushes, only_fiber_grace)))
     if (fiber* f = continuations_.steal(thief)) return f;
   return fifo_.pop();
 }
@@ -144,7 +146,7 @@ void worker::after_switch() noexcept {
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* spawner = take_action(actions_.spawner)) {
     continuations_.push(spawner);
-    if (!alone_) core_.notify_one_idle();
+    if (!alone_) core_.notify_for_continuation();
   }
   if (fiber* finished = take_action(actions_.finished)) {
     // switched away from its stack for good
@@ -269,6 +271,7 @@ void worker::run_loop() {
     fiber* next = next_ready();
     if (!next && !alone_) next = search();
     if (next) {
+      woken_for_nothing_ = false;
       set_current(this, next);
       switch_inline<&context_backend_type::jump_balanced>(loop_context_, next->ctx);
       set_current(this, nullptr);
@@ -300,9 +303,16 @@ fiber* worker::search() noexcept {
 bool worker::wait_for_work() {
   steal_licence.unregister();  // a parked worker steals nothing
   const bool have_timers = !timers_.empty();
-  return core_.park(*this, have_timers,
-                    have_timers ? timers_.front().deadline
-                                : std::chrono::steady_clock::time_point::max());
+  // Woken last time, but the search that followed found nothing: park briefly (see
+  // executor_core::notify_for_continuation).
+  const bool brief = std::exchange(woken_for_nothing_, false);
+  if (!core_.park(*this, have_timers,
+                  have_timers ? timers_.front().deadline
+                              : std::chrono::steady_clock::time_point::max(),
+                  brief))
+    return false;
+  woken_for_nothing_ = wake_signal;  // until the search finds something (run_loop)
+  return true;
 }
 
 }  // namespace weft::detail

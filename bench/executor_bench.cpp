@@ -649,7 +649,7 @@ int main(int argc, char** argv) {
   add_rows(rows, yield, "weft");
 
   auto spawn = selected({{"spawn+join", "weft", [&] { return weft_spawn_join(n); }},
-                         {"spawn+join", "weft, 2 workers", [&] { return weft_spawn_join_on(n, 2); }},
+                         {"spawn+join", "weft 2 workers", [&] { return weft_spawn_join_on(n, 2); }},
                          {"spawn+join", "boost.fiber", [&] { return boost_spawn_join(n); }},
                          {"spawn+join", "std::thread create+join",
                           [&] { return thread_create_join(thread_n); }}},

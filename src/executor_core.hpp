@@ -108,7 +108,7 @@ class worker {
   deque_thief steal_licence;
   // What a parking worker sees of this one's queues: nothing, only the continuation of the
   // fiber running here (which this worker will most likely take back itself; see
-  // deque_thief::may_steal_only_fiber), or work for anybody.
+  // worker::steal), or work for anybody.
   enum class visible_work { none, lone_continuation, some };
   visible_work work_seen() const noexcept {
     if (!fifo_.looks_empty() || !inbox_.looks_empty()) return visible_work::some;
@@ -175,7 +175,7 @@ class worker {
   // and gives up its steal licence if it has not stolen for steal_licence_expiry.
   static constexpr std::uint32_t external_period = 61;
   static constexpr std::chrono::milliseconds steal_licence_expiry{1};
-  // How long a thief leaves another worker's only continuation to it (may_steal_only_fiber).
+  // How long a thief leaves another worker's only continuation to it (worker::steal).
   static constexpr std::chrono::microseconds only_fiber_grace{5};
   std::uint32_t external_countdown_ = external_period;
   bool woken_for_nothing_ = false;  // see wait_for_work
@@ -229,13 +229,14 @@ class executor_core {
   bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline,
             bool brief);
   void notify_one_idle() noexcept;  // after making work visible
-  // After pushing a spawner's continuation. A worker woken for one that was gone by the time
-  // it looked (the child ended at once: a spawn+join loop) parks briefly next, and while one
-  // does, continuations wake nobody: it looks again when its park ends. Without this, every
-  // spawn of such a loop woke a worker for nothing, a futex call (and a membarrier when that
-  // worker parked again) each time: several times slower on 2 workers than on 1.
-  void notify_for_continuation() noexcept {
-    if (brief_parkers_.load(std::memory_order_relaxed) == 0) notify_one_idle();
+  // After pushing a spawner's continuation; `lone`: it is the only one in the deque. A worker
+  // woken for one that was gone by the time it looked (the child ended at once: a spawn+join
+  // loop) parks briefly next, and while one does, lone continuations wake nobody: it looks
+  // again when its park ends. Without this, every spawn of such a loop woke a worker for
+  // nothing, a futex call (and a membarrier when that worker parked again) each time: several
+  // times slower on 2 workers than on 1. A deeper deque holds work for another worker at once.
+  void notify_for_continuation(bool lone) noexcept {
+    if (!lone || brief_parkers_.load(std::memory_order_relaxed) == 0) notify_one_idle();
   }
   static constexpr std::chrono::milliseconds brief_park{1};
   void notify_all_workers() noexcept;

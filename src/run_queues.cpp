@@ -41,18 +41,6 @@ void deque_thief::before_steal() noexcept {
   heavy_barrier();
 }
 
-bool deque_thief::may_steal_only_fiber(const fiber_deque& deque, std::uint64_t pushes,
-                                       std::chrono::steady_clock::duration grace) noexcept {
-  const auto now = std::chrono::steady_clock::now();
-  if (&deque != seen_deque_ || pushes != seen_pushes_) {  // a new one: its grace starts
-    seen_deque_ = &deque;
-    seen_pushes_ = pushes;
-    seen_since_ = now;
-    return false;
-  }
-  return now - seen_since_ >= grace;
-}
-
 void deque_thief::unregister() noexcept {
   if (!registered_) return;
   registered_ = false;
@@ -94,6 +82,7 @@ fiber* fiber_deque::take() noexcept {
   const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
   array* a = array_.load(std::memory_order_relaxed);
   bottom_.store(b, std::memory_order_relaxed);
+  asm volatile("" ::: "memory");  // the count's load below stays after this store
   // Chase-Lev: the store above must be visible to thieves before we load top_, or a thief and
   // we could both take the fiber at b. A thief registers before it steals, then runs a heavy
   // barrier: every running thread executes a full barrier somewhere inside it. If that point
@@ -140,8 +129,15 @@ fiber_deque::glimpse fiber_deque::look() const noexcept {
   return {b - t, pushes_.load(std::memory_order_relaxed)};
 }
 
-bool fiber_deque::looks_empty() const noexcept {
-  return top_.load(std::memory_order_acquire) >= bottom_.load(std::memory_order_acquire);
+bool fiber_deque::keeps_only_fiber(glimpse seen,
+                                   std::chrono::steady_clock::duration wait) const noexcept {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  do {
+    __builtin_ia32_pause();
+    const glimpse now = look();
+    if (now.size != 1 || now.pushes != seen.pushes) return false;
+  } while (std::chrono::steady_clock::now() < until);
+  return true;
 }
 
 // ---- bounded single-producer, multi-consumer FIFO

@@ -87,8 +87,6 @@ class locked_ready_queue {
 // a full barrier: tens of microseconds in a VM). So a licence registers at its first steal and
 // stays registered while its thread keeps stealing: the owner unregisters it once it has not
 // been used for a while (expire_unused), and before its thread parks or leaves. Owner only.
-class fiber_deque;
-
 class deque_thief {
  public:
   explicit deque_thief(std::atomic<std::uint32_t>& count) noexcept : count_(count) {}
@@ -98,13 +96,6 @@ class deque_thief {
 
   void before_steal() noexcept;  // registers if it is not; notes the time
   void unregister() noexcept;    // only between steals
-  // Whether to steal a deque's only fiber, seen with `pushes` pushes so far: that is the
-  // newest continuation of a running fiber, which its worker takes back as soon as the child
-  // it spawned ends, often within a microsecond; stealing it then only moves the spawner to
-  // another thread, back and forth. So only once the same one has stayed put for `grace`
-  // (Go's scheduler likewise waits ~3 us before it steals a P's runnext).
-  bool may_steal_only_fiber(const fiber_deque& deque, std::uint64_t pushes,
-                            std::chrono::steady_clock::duration grace) noexcept;
   // Unregisters if the last steal was longer ago than `idle`, when registered.
   void expire_unused(std::chrono::steady_clock::duration idle) noexcept {
     if (registered_ && std::chrono::steady_clock::now() - last_steal_ > idle) unregister();
@@ -114,10 +105,6 @@ class deque_thief {
   std::atomic<std::uint32_t>& count_;
   bool registered_ = false;
   std::chrono::steady_clock::time_point last_steal_{};
-  // The only fiber of a deque, last seen (see may_steal_only_fiber).
-  const fiber_deque* seen_deque_ = nullptr;
-  std::uint64_t seen_pushes_ = 0;
-  std::chrono::steady_clock::time_point seen_since_{};
 };
 
 class fiber_deque {
@@ -137,7 +124,6 @@ class fiber_deque {
     return array_.load(std::memory_order_relaxed)->at(b - 1).load(std::memory_order_relaxed);
   }
   fiber* steal(deque_thief& thief) noexcept;  // any thread: the oldest, or null (also racing)
-  bool looks_empty() const noexcept;  // a hint, exact only when nobody else touches it
   // Any thread: how many fibers the deque seems to hold, and how many pushes it has had (which
   // tells a fiber taken back and pushed again from one that stayed). A hint.
   struct glimpse {
@@ -145,6 +131,9 @@ class fiber_deque {
     std::uint64_t pushes;
   };
   glimpse look() const noexcept;
+  // Any thread: whether the deque still holds the one fiber it held when `seen` was taken
+  // after `wait` (spinning meanwhile; false as soon as it changes).
+  bool keeps_only_fiber(glimpse seen, std::chrono::steady_clock::duration wait) const noexcept;
 
  private:
   struct array {

@@ -95,9 +95,13 @@ worker::worker(executor_core& core, std::uint32_t index, bool alone)
 
 fiber* worker::steal(deque_thief& thief) noexcept {
   // Registering as a thief costs a heavy barrier: only for a deque with something to take.
+  // A deque's only fiber is the newest continuation of the fiber running there, which its
+  // worker takes back as soon as the child it spawned ends, often within a microsecond;
+  // stealing it then only moves the spawner to another thread, back and forth. So the thief
+  // (idle anyway) first waits a little for it to go (Go's scheduler likewise waits ~3 us
+  // before it steals a P's runnext).
   const fiber_deque::glimpse seen = continuations_.look();
-  if (seen.size > 1 ||
-      (seen.size == 1 && thief.may_steal_only_fiber(continuations_, seen.pushes, only_fiber_grace)))
+  if (seen.size > 1 || (seen.size == 1 && continuations_.keeps_only_fiber(seen, only_fiber_grace)))
     if (fiber* f = continuations_.steal(thief)) return f;
   return fifo_.pop();
 }
@@ -146,7 +150,7 @@ void worker::after_switch() noexcept {
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* spawner = take_action(actions_.spawner)) {
     continuations_.push(spawner);
-    if (!alone_) core_.notify_for_continuation();
+    if (!alone_) core_.notify_for_continuation(continuations_.look().size == 1);
   }
   if (fiber* finished = take_action(actions_.finished)) {
     // switched away from its stack for good

@@ -340,6 +340,9 @@ bool executor_core::park(worker& w, bool have_timers,
     if (all_idle) return true;  // nobody will take it back: ours
     brief = true;
   }
+  // With every worker idle nobody pushes continuations: park as usual (a brief park would
+  // only repeat the checks below, and widen the window of a plain thread's race with them).
+  if (all_idle) brief = false;
   if (all_idle && until_.load() == nullptr && live() == 0 && work_guards.load() == 0) {
     stop_.store(true, std::memory_order_release);  // run(): nothing left, nobody will spawn
     wake_parked_locked();

@@ -410,6 +410,34 @@ TEST_CASE("a fiber whose spawner is stolen while it runs still hands its end to 
   WARN("spawners stolen while their child ran: " << stolen << " of " << rounds);
 }
 
+TEST_CASE("a long child's spawner is stolen by a worker that was parked", "[scheduler]") {
+  // The spawner's continuation is the only one in its deque: a thief watches it a few
+  // microseconds before taking it, and a worker in a brief park is not woken for it
+  // (executor_core::notify_for_continuation). Neither may leave it there while the child runs:
+  // the other workers park first (a sleep), then the child spins until its spawner runs.
+  const std::size_t workers = GENERATE(2, 4);
+  CAPTURE(workers);
+  constexpr int rounds = 5;
+  int stolen = 0;
+  weft::run(
+      [&] {
+        for (int i = 0; i < rounds; ++i) {
+          weft::this_fiber::sleep_for(20ms);  // the other workers search ~50 us, then park
+          std::atomic<bool> spawner_resumed{false};
+          auto child = weft::spawn([&] {
+            const auto give_up = std::chrono::steady_clock::now() + 2s;
+            while (!spawner_resumed.load() && std::chrono::steady_clock::now() < give_up) {
+            }
+            return spawner_resumed.load();
+          });
+          spawner_resumed.store(true);
+          if (child.join()) ++stolen;
+        }
+      },
+      with_workers(workers));
+  CHECK(stolen == rounds);
+}
+
 TEST_CASE("a pinned fiber stays on its thread", "[scheduler]") {
   const std::size_t workers = GENERATE(2, 4);
   CAPTURE(workers);

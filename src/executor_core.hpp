@@ -203,9 +203,9 @@ class executor_core {
   void launch(fiber* f, const fiber_memory& memory);
   // The end of a fiber, in two steps on its own stack. publish_end: marks it finished and
   // wakes whoever waits for it; returns the fiber to run next on `here` (see worker::finish):
-  // the joining fiber, or f's spawner (see worker::reclaim_spawner). A coroutine co_awaiting it is resumed here, with `f` still live and
-  // current: it may spawn, block or yield. retire: off the live list and counts, then the
-  // end of a join driving the executor.
+  // the joining fiber, or f's spawner (see worker::reclaim_spawner). A coroutine co_awaiting
+  // it is resumed here, with `f` still live and current: it may spawn, block or yield.
+  // retire: off the live list and counts, then the end of a join driving the executor.
   fiber* publish_end(worker& here, fiber* f) noexcept;
   void retire(worker& here, fiber* f) noexcept;
   // Makes a blocked fiber ready, from any thread.

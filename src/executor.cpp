@@ -313,6 +313,16 @@ bool executor_core::nothing_can_wake() const noexcept {
          threads_blocked_in_weft() == 0;
 }
 
+namespace {
+// Takes one off `counter` when the scope ends; nothing if it is null.
+struct decrement_at_exit {
+  std::atomic<std::size_t>* counter;
+  ~decrement_at_exit() {
+    if (counter) counter->fetch_sub(1, std::memory_order_seq_cst);
+  }
+};
+}  // namespace
+
 bool executor_core::park(worker& w, bool have_timers,
                          std::chrono::steady_clock::time_point deadline, bool brief) {
   using namespace std::chrono_literals;
@@ -323,10 +333,7 @@ bool executor_core::park(worker& w, bool have_timers,
   std::unique_lock guard(park_mutex_);
   // No longer idle once we leave, still under park_mutex_: a worker parking after us must
   // not count us idle while we run what we found.
-  struct leave_idle {
-    std::atomic<std::size_t>& idle;
-    ~leave_idle() { idle.fetch_sub(1, std::memory_order_seq_cst); }
-  } leave{idle_};
+  const decrement_at_exit leave_idle{&idle_};
   w.wake_signal = false;
   if (stop_.load(std::memory_order_acquire)) return false;
   const worker::visible_work seen = work_visible();
@@ -365,12 +372,7 @@ bool executor_core::park(worker& w, bool have_timers,
     WEFT_TRACE_EVENT(trace::event_kind::park, nullptr, have_timers ? "until a timer" : "");
   // A brief park ends by itself (then the worker searches again), so continuations need not
   // wake it meanwhile, nor anybody else: it will look at them (notify_for_continuation).
-  struct leave_brief {
-    std::atomic<std::size_t>* brief_parkers;
-    ~leave_brief() {
-      if (brief_parkers) brief_parkers->fetch_sub(1, std::memory_order_relaxed);
-    }
-  } leave_brief_park{brief ? &brief_parkers_ : nullptr};
+  const decrement_at_exit leave_brief{brief ? &brief_parkers_ : nullptr};
   if (brief) {
     brief_parkers_.fetch_add(1, std::memory_order_relaxed);
     deadline = std::min(deadline, std::chrono::steady_clock::now() + brief_park);

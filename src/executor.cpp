@@ -310,7 +310,7 @@ worker::visible_work executor_core::work_visible() noexcept {
 
 bool executor_core::nothing_can_wake() const noexcept {
   return sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0 &&
-         threads_blocked_in_weft() == 0;
+         threads_blocked_in_weft() == 0 && plain_thread_holds() == 0;
 }
 
 namespace {

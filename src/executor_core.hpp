@@ -332,6 +332,14 @@ inline void set_current(worker* w, fiber* f) noexcept {
 
 // Number of plain threads blocked inside weft calls, process-wide.
 std::size_t threads_blocked_in_weft() noexcept;
+// Holds of plain threads that may wake fibers without being blocked in weft: a weft::mutex
+// owned by a plain thread (its unlock() wakes the next waiter), a plain thread inside
+// condition_variable::wait. Process-wide; the deadlock check waits while any is held.
+// add_plain_thread_hold() must come before, and drop_plain_thread_hold() after, the wakes a
+// hold stands for, so the count never reads zero while a fiber is about to become ready.
+std::size_t plain_thread_holds() noexcept;
+void add_plain_thread_hold() noexcept;
+void drop_plain_thread_hold() noexcept;
 
 // Destroys a finished fiber's task and gives its memory back: called by whoever frees it
 // (see fiber::worker_frees), after the fiber has switched away from its stack for good.

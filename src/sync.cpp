@@ -3,11 +3,41 @@
 
 #include <stdexcept>
 
+#include "executor_core.hpp"
+
 namespace weft {
 
 using detail::waiter;
 using detail::waiter_queue;
 using detail::wait_kind;
+
+namespace {
+// Whether the caller is a plain thread, whose holds the deadlock check must count.
+bool plain_thread() noexcept { return detail::current_fiber() == nullptr; }
+
+// For a new owner of a weft::mutex: counts a plain thread's hold; whether it did.
+bool hold_if_plain_thread() noexcept {
+  if (!plain_thread()) return false;
+  detail::add_plain_thread_hold();
+  return true;
+}
+
+// Counts the calling plain thread's stay in a call as a hold; nothing for a fiber.
+class plain_thread_hold {
+ public:
+  plain_thread_hold() noexcept : counted_(plain_thread()) {
+    if (counted_) detail::add_plain_thread_hold();
+  }
+  plain_thread_hold(const plain_thread_hold&) = delete;
+  plain_thread_hold& operator=(const plain_thread_hold&) = delete;
+  ~plain_thread_hold() {
+    if (counted_) detail::drop_plain_thread_hold();
+  }
+
+ private:
+  bool counted_;
+};
+}  // namespace
 
 void event::set() {
   waiter_queue woken;
@@ -44,6 +74,7 @@ void mutex::lock() {
   lock_.lock();
   if (!locked_) {
     locked_ = true;
+    held_by_thread_ = hold_if_plain_thread();
     lock_.unlock();
     return;
   }
@@ -56,6 +87,7 @@ bool mutex::try_lock() {
   std::lock_guard guard(lock_);
   if (locked_) return false;
   locked_ = true;
+  held_by_thread_ = hold_if_plain_thread();
   return true;
 }
 
@@ -67,13 +99,21 @@ void mutex::unlock() {
   }
   waiter* next = waiters_.pop_front();
   if (!next) locked_ = false;  // else ownership passes to `next`, locked_ stays true
+  // A plain thread's hold passes with the ownership; taken before, dropped after the wake.
+  const bool was_held_by_thread = held_by_thread_;
+  const bool now_held_by_thread = next && next->blocked_fiber == nullptr;
+  held_by_thread_ = now_held_by_thread;
+  if (now_held_by_thread && !was_held_by_thread) detail::add_plain_thread_hold();
   lock_.unlock();
   if (next) detail::wake(*next);
+  if (was_held_by_thread && !now_held_by_thread) detail::drop_plain_thread_hold();
 }
 
 void condition_variable::wait(std::unique_lock<mutex>& lock) {
   if (!lock.owns_lock())
     throw std::logic_error("weft::condition_variable::wait: the unique_lock does not own its mutex");
+  // A plain thread is counted throughout, also between releasing the mutex and blocking.
+  const plain_thread_hold inside;
   waiter w;
   lock_.lock();
   waiters_.push_back(w);

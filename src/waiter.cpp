@@ -31,6 +31,7 @@ struct thread_parker {
 
 namespace {
 std::atomic<std::size_t> blocked_threads{0};
+std::atomic<std::size_t> held_by_threads{0};
 
 thread_parker& this_thread_parker() noexcept {
   thread_local thread_parker parker;
@@ -39,6 +40,9 @@ thread_parker& this_thread_parker() noexcept {
 }  // namespace
 
 std::size_t threads_blocked_in_weft() noexcept { return blocked_threads.load(); }
+std::size_t plain_thread_holds() noexcept { return held_by_threads.load(); }
+void add_plain_thread_hold() noexcept { held_by_threads.fetch_add(1); }
+void drop_plain_thread_hold() noexcept { held_by_threads.fetch_sub(1); }
 
 std::string_view to_string(wait_kind k) noexcept {
   switch (k) {

@@ -216,6 +216,70 @@ TEST_CASE("deadlock_error with several workers names the blocked fibers", "[sche
   }
 }
 
+TEST_CASE("a plain thread holding a weft::mutex that fibers wait on is no deadlock",
+          "[scheduler]") {
+  // The thread runs its own code while it holds the mutex (no weft call, no work_guard): its
+  // unlock() will wake the fiber, so the executor must wait for it, however long it takes.
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  weft::mutex m;
+  std::atomic<bool> thread_holds{false}, fiber_locks{false};
+  int shared = 0;  // guarded by m
+  std::thread holder([&] {
+    m.lock();
+    thread_holds = true;
+    while (!fiber_locks) std::this_thread::sleep_for(100us);
+    std::this_thread::sleep_for(20ms);  // the fiber is blocked and every worker idle by now
+    shared = 1;
+    m.unlock();
+  });
+  const int seen = weft::run(
+      [&] {
+        while (!thread_holds) weft::this_fiber::sleep_for(100us);
+        fiber_locks = true;
+        std::lock_guard lk(m);
+        return shared;
+      },
+      with_workers(workers));
+  holder.join();
+  CHECK(seen == 1);
+}
+
+TEST_CASE("a plain thread waiting on a condition_variable keeps fibers alive", "[scheduler]") {
+  // Ownership of the mutex moves between a plain thread and a fiber through cv.wait(): at no
+  // point may the executor think that nothing can wake the fiber. (A work_guard covers only
+  // the thread's start, before it first holds the mutex.)
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  constexpr int rounds = 200;
+  weft::mutex m;
+  weft::condition_variable cv;
+  int turn = 0;  // even: the thread's turn, odd: the fiber's; guarded by m
+  weft::executor ex(with_workers(workers));
+  weft::executor::work_guard starting(ex);
+  std::thread t([&] {
+    std::unique_lock lk(m);
+    starting.reset();
+    for (int i = 0; i < rounds; ++i) {
+      cv.wait(lk, [&] { return turn % 2 == 0; });
+      ++turn;
+      if (i % 16 == 0) std::this_thread::sleep_for(200us);  // hold m a while now and then
+      cv.notify_all();
+    }
+  });
+  ex.spawn([&] {
+    std::unique_lock lk(m);
+    for (int i = 0; i < rounds; ++i) {
+      cv.wait(lk, [&] { return turn % 2 == 1; });
+      ++turn;
+      cv.notify_all();
+    }
+  });
+  ex.run();
+  t.join();
+  CHECK(turn == 2 * rounds);
+}
+
 TEST_CASE("an executor destroyed with blocked fibers on several workers unwinds them",
           "[scheduler]") {
   const std::size_t workers = GENERATE(1, 2, 4);

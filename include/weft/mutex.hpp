@@ -7,7 +7,8 @@ namespace weft {
 
 // A mutex whose lock() suspends only the calling fiber (a plain thread blocks). Ownership is
 // handed to waiters in FIFO order, so no waiter starves. Works with std::unique_lock and
-// std::lock_guard. Not recursive.
+// std::lock_guard. Not recursive. While a plain thread owns it, run() does not report fibers
+// waiting for it as deadlocked: the thread's unlock() will wake them.
 class mutex {
  public:
   mutex() = default;
@@ -21,6 +22,7 @@ class mutex {
  private:
   detail::spinlock lock_;
   bool locked_ = false;
+  bool held_by_thread_ = false;  // owned by a plain thread (counted for the deadlock check)
   detail::waiter_queue waiters_;
 };
 

@@ -134,19 +134,8 @@ void executor_core::release() noexcept {
   }
 }
 
-fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align) {
-  if (shutting_down())
-    throw std::logic_error("weft::executor::spawn: the executor is being destroyed");
-  // Every region in use holds a reference to the core. One in a worker's cache keeps the
-  // reference of the fiber that last used it, so taking it from there needs no retain (and
-  // caching one needs no release): two fewer atomic operations per spawn.
-  fiber_memory m = allocator_.allocate(bytes, align, region_cache_of(current_worker()));
-  if (!m.from_cache) retain();
-  return m;
-}
-
-void executor_core::free_region(const stack_span& region, bool guarded, worker* here) noexcept {
-  if (!allocator_.free(region, guarded, region_cache_of(here))) release();
+void executor_core::throw_shutting_down() {
+  throw std::logic_error("weft::executor::spawn: the executor is being destroyed");
 }
 
 void executor_core::drain_region_caches() noexcept {

@@ -118,25 +118,6 @@ void fiber_allocator::throw_object_too_large(std::size_t bytes) const {
                           "-byte stack; raise executor_options::stack_size or capture less");
 }
 
-fiber_memory fiber_allocator::allocate(std::size_t bytes, std::size_t align, local_cache* cache) {
-  if (align < 16) align = 16;
-  if (bytes + align + page_ > region_size_) [[unlikely]] throw_object_too_large(bytes);
-  fiber_memory m;
-  if (cache && cache->count > 0) {
-    --cache->count;
-    m.region = cache->regions[cache->count];
-    m.guarded = cache->guarded[cache->count];
-    m.from_cache = true;
-  } else {
-    m = take_region();
-  }
-  auto top = reinterpret_cast<std::uintptr_t>(m.region.top());
-  auto object = (top - bytes) & ~(std::uintptr_t{align} - 1);
-  m.object = reinterpret_cast<void*>(object);
-  m.stack = stack_span{m.region.low, static_cast<std::size_t>(object - reinterpret_cast<std::uintptr_t>(m.region.low))};
-  return m;
-}
-
 fiber_memory fiber_allocator::take_region() {
   fiber_memory m;
   {
@@ -184,22 +165,16 @@ void fiber_allocator::drain(local_cache& cache) noexcept {
   }
 }
 
-bool fiber_allocator::free(const stack_span& region, bool guarded, local_cache* cache) noexcept {
-  if (cache && cache->count < local_cache::capacity) {
-    cache->regions[cache->count] = region;
-    cache->guarded[cache->count] = guarded;
-    ++cache->count;
-    return true;
-  }
+void fiber_allocator::free_shared(const stack_span& region, bool guarded) noexcept {
   std::lock_guard guard(lock_);
   try {
     if (!guarded) {
       free_unguarded_.push_back(region);
-      return false;
+      return;
     }
     if (max_cached_ == 0 || free_guarded_.size() < max_cached_) {
       free_guarded_.push_back(region);
-      return false;
+      return;
     }
   } catch (...) {  // no memory to remember it: unmap a guarded one, leak-free either way
   }
@@ -209,7 +184,6 @@ bool fiber_allocator::free(const stack_span& region, bool guarded, local_cache* 
     ::munmap(static_cast<char*>(region.low) - page, region.size + page);
     guarded_in_use.fetch_sub(1);
   }
-  return false;
 }
 
 }  // namespace weft::detail

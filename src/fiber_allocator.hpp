@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -34,10 +35,35 @@ class fiber_allocator {
   // one (cache may be null; fiber_memory::from_cache says which). Thread-safe. Throws
   // std::length_error if the object leaves less than a page of stack, std::system_error when
   // memory cannot be mapped.
-  fiber_memory allocate(std::size_t bytes, std::size_t align, local_cache* cache = nullptr);
+  // Inline: it runs on every spawn (the shared pool's path is out of line).
+  fiber_memory allocate(std::size_t bytes, std::size_t align, local_cache* cache = nullptr) {
+    if (align < 16) align = 16;
+    if (bytes + align + page_ > region_size_) [[unlikely]] throw_object_too_large(bytes);
+    fiber_memory m;
+    if (cache && cache->count > 0) [[likely]] {
+      --cache->count;
+      m.region = cache->regions[cache->count];
+      m.guarded = cache->guarded[cache->count];
+      m.from_cache = true;
+    } else {
+      m = take_region();
+    }
+    place_object(m, bytes, align);
+    return m;
+  }
   // Takes a region back for reuse, into `cache` while it has room. Thread-safe. Returns
   // whether it went into `cache`.
-  bool free(const stack_span& region, bool guarded, local_cache* cache = nullptr) noexcept;
+  // Inline: it runs on every fiber's end (the shared pool's path is out of line).
+  bool free(const stack_span& region, bool guarded, local_cache* cache = nullptr) noexcept {
+    if (cache && cache->count < local_cache::capacity) [[likely]] {
+      cache->regions[cache->count] = region;
+      cache->guarded[cache->count] = guarded;
+      ++cache->count;
+      return true;
+    }
+    free_shared(region, guarded);
+    return false;
+  }
   // Gives every region of `cache` back to the shared pool.
   void drain(local_cache& cache) noexcept;
 
@@ -45,6 +71,14 @@ class fiber_allocator {
 
  private:
   fiber_memory take_region();  // from the shared pool, or newly mapped
+  void free_shared(const stack_span& region, bool guarded) noexcept;  // into the shared pool
+  // Sets m.object (`bytes` aligned to `align` at the region's top) and m.stack (below it).
+  static void place_object(fiber_memory& m, std::size_t bytes, std::size_t align) noexcept {
+    const auto low = reinterpret_cast<std::uintptr_t>(m.region.low);
+    const auto object = (low + m.region.size - bytes) & ~(std::uintptr_t{align} - 1);
+    m.object = reinterpret_cast<void*>(object);
+    m.stack = stack_span{m.region.low, static_cast<std::size_t>(object - low)};
+  }
   [[noreturn, gnu::cold, gnu::noinline]] void throw_object_too_large(std::size_t bytes) const;
   bool reserve_guarded() noexcept;
   stack_span map_guarded();

@@ -299,7 +299,7 @@ worker::visible_work executor_core::work_visible() noexcept {
 
 bool executor_core::nothing_can_wake() const noexcept {
   return sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0 &&
-         threads_blocked_in_weft() == 0 && plain_thread_holds() == 0;
+         threads_blocked_in_weft() == 0 && plain_thread_holds(runner_) == 0;
 }
 
 namespace {
@@ -386,6 +386,7 @@ void executor_core::run_until(fiber* until) {
   until_.store(until, std::memory_order_release);
   stop_.store(false, std::memory_order_release);
   deadlocked_ = false;
+  runner_ = this_plain_thread();  // before any worker runs (helpers start below)
   std::vector<std::thread> helpers;
   struct finish {
     executor_core& core;

@@ -302,6 +302,7 @@ class executor_core {
   std::atomic<bool> stop_{false};        // workers leave their loops
   bool deadlocked_ = false;              // set by the last worker to park; guarded by park_mutex_
   std::atomic<fiber*> until_{nullptr};   // what run_until waits for (null: every fiber)
+  thread_parker* runner_ = nullptr;      // the thread in run_until (its holds do not count)
 
   friend class ::weft::executor;
   friend struct registry_layout;
@@ -336,12 +337,15 @@ inline void set_current(worker* w, fiber* f) noexcept {
 std::size_t threads_blocked_in_weft() noexcept;
 // Holds of plain threads that may wake fibers without being blocked in weft: a weft::mutex
 // owned by a plain thread (its unlock() wakes the next waiter), a plain thread inside
-// condition_variable::wait. Process-wide; the deadlock check waits while any is held.
+// condition_variable::wait. Counted process-wide and per thread (a thread is named by its
+// parker); the deadlock check waits while any is held, except those of the thread running
+// the executor, which cannot release them while it runs fibers.
 // add_plain_thread_hold() must come before, and drop_plain_thread_hold() after, the wakes a
 // hold stands for, so the count never reads zero while a fiber is about to become ready.
-std::size_t plain_thread_holds() noexcept;
-void add_plain_thread_hold() noexcept;
-void drop_plain_thread_hold() noexcept;
+thread_parker* this_plain_thread() noexcept;
+std::size_t plain_thread_holds(const thread_parker* except) noexcept;
+void add_plain_thread_hold(thread_parker& holder) noexcept;
+void drop_plain_thread_hold(thread_parker& holder) noexcept;
 
 // Destroys a finished fiber's task and gives its memory back: called by whoever frees it
 // (see fiber::worker_frees), after the fiber has switched away from its stack for good.

@@ -12,30 +12,30 @@ using detail::waiter_queue;
 using detail::wait_kind;
 
 namespace {
-// Whether the caller is a plain thread, whose holds the deadlock check must count.
-bool plain_thread() noexcept { return detail::current_fiber() == nullptr; }
+// The calling plain thread, whose holds the deadlock check counts; null for a fiber.
+detail::thread_parker* plain_thread() noexcept {
+  return detail::current_fiber() ? nullptr : detail::this_plain_thread();
+}
 
-// For a new owner of a weft::mutex: counts a plain thread's hold; whether it did.
-bool hold_if_plain_thread() noexcept {
-  if (!plain_thread()) return false;
-  detail::add_plain_thread_hold();
-  return true;
+// For a new owner of a weft::mutex: counts a plain thread's hold; the holder, or null.
+detail::thread_parker* hold_if_plain_thread() noexcept {
+  detail::thread_parker* holder = plain_thread();
+  if (holder) detail::add_plain_thread_hold(*holder);
+  return holder;
 }
 
 // Counts the calling plain thread's stay in a call as a hold; nothing for a fiber.
 class plain_thread_hold {
  public:
-  plain_thread_hold() noexcept : counted_(plain_thread()) {
-    if (counted_) detail::add_plain_thread_hold();
-  }
+  plain_thread_hold() noexcept : holder_(hold_if_plain_thread()) {}
   plain_thread_hold(const plain_thread_hold&) = delete;
   plain_thread_hold& operator=(const plain_thread_hold&) = delete;
   ~plain_thread_hold() {
-    if (counted_) detail::drop_plain_thread_hold();
+    if (holder_) detail::drop_plain_thread_hold(*holder_);
   }
 
  private:
-  bool counted_;
+  detail::thread_parker* holder_;
 };
 }  // namespace
 
@@ -74,7 +74,7 @@ void mutex::lock() {
   lock_.lock();
   if (!locked_) {
     locked_ = true;
-    held_by_thread_ = hold_if_plain_thread();
+    holder_ = hold_if_plain_thread();
     lock_.unlock();
     return;
   }
@@ -87,7 +87,7 @@ bool mutex::try_lock() {
   std::lock_guard guard(lock_);
   if (locked_) return false;
   locked_ = true;
-  held_by_thread_ = hold_if_plain_thread();
+  holder_ = hold_if_plain_thread();
   return true;
 }
 
@@ -99,14 +99,14 @@ void mutex::unlock() {
   }
   waiter* next = waiters_.pop_front();
   if (!next) locked_ = false;  // else ownership passes to `next`, locked_ stays true
-  // A plain thread's hold passes with the ownership; taken before, dropped after the wake.
-  const bool was_held_by_thread = held_by_thread_;
-  const bool now_held_by_thread = next && next->blocked_fiber == nullptr;
-  held_by_thread_ = now_held_by_thread;
-  if (now_held_by_thread && !was_held_by_thread) detail::add_plain_thread_hold();
+  // A plain thread's hold passes with the ownership (a blocked thread's waiter names its
+  // parker); the new one is taken before, the old one dropped after the wake.
+  detail::thread_parker* const old_holder = holder_;
+  holder_ = next ? next->parker : nullptr;
+  if (holder_) detail::add_plain_thread_hold(*holder_);
   lock_.unlock();
   if (next) detail::wake(*next);
-  if (was_held_by_thread && !now_held_by_thread) detail::drop_plain_thread_hold();
+  if (old_holder) detail::drop_plain_thread_hold(*old_holder);
 }
 
 void condition_variable::wait(std::unique_lock<mutex>& lock) {

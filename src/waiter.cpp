@@ -12,10 +12,12 @@
 namespace weft::detail {
 
 // A plain thread's way to sleep until woken; one per thread, as a thread waits on one thing.
+// It also counts the thread's holds (plain_thread_holds()).
 struct thread_parker {
   std::mutex mutex;
   std::condition_variable cv;
   bool notified = false;
+  std::atomic<std::size_t> holds{0};
 
   void park() {
     std::unique_lock guard(mutex);
@@ -40,9 +42,24 @@ thread_parker& this_thread_parker() noexcept {
 }  // namespace
 
 std::size_t threads_blocked_in_weft() noexcept { return blocked_threads.load(); }
-std::size_t plain_thread_holds() noexcept { return held_by_threads.load(); }
-void add_plain_thread_hold() noexcept { held_by_threads.fetch_add(1); }
-void drop_plain_thread_hold() noexcept { held_by_threads.fetch_sub(1); }
+
+thread_parker* this_plain_thread() noexcept { return &this_thread_parker(); }
+
+std::size_t plain_thread_holds(const thread_parker* except) noexcept {
+  const std::size_t own = except ? except->holds.load() : 0;
+  const std::size_t all = held_by_threads.load();
+  return all > own ? all - own : 0;
+}
+
+void add_plain_thread_hold(thread_parker& holder) noexcept {
+  holder.holds.fetch_add(1);
+  held_by_threads.fetch_add(1);
+}
+
+void drop_plain_thread_hold(thread_parker& holder) noexcept {
+  held_by_threads.fetch_sub(1);
+  holder.holds.fetch_sub(1);
+}
 
 std::string_view to_string(wait_kind k) noexcept {
   switch (k) {

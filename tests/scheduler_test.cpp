@@ -245,6 +245,25 @@ TEST_CASE("a plain thread holding a weft::mutex that fibers wait on is no deadlo
   CHECK(seen == 1);
 }
 
+TEST_CASE("run()'s own thread holding a weft::mutex its fibers wait for is a deadlock",
+          "[scheduler]") {
+  // Unlike another plain thread, the one running the executor cannot unlock while it runs
+  // fibers: its hold must not keep the deadlock check waiting forever.
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  weft::mutex m;
+  m.lock();
+  try {
+    weft::run([&] { std::lock_guard lk(m); }, with_workers(workers));
+    FAIL("no deadlock_error");
+  } catch (const weft::deadlock_error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("waits on mutex"));
+  }
+  m.unlock();
+  CHECK(m.try_lock());  // the unwound fiber left no waiter behind
+  m.unlock();
+}
+
 TEST_CASE("a plain thread waiting on a condition_variable keeps fibers alive", "[scheduler]") {
   // Ownership of the mutex moves between a plain thread and a fiber through cv.wait(): at no
   // point may the executor think that nothing can wake the fiber. (A work_guard covers only

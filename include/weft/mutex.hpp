@@ -22,7 +22,8 @@ class mutex {
  private:
   detail::spinlock lock_;
   bool locked_ = false;
-  bool held_by_thread_ = false;  // owned by a plain thread (counted for the deadlock check)
+  detail::thread_parker* holder_ = nullptr;  // the plain thread owning it, if one does
+                                             // (counted for the deadlock check)
   detail::waiter_queue waiters_;
 };
 

@@ -155,6 +155,11 @@ class worker {
   fiber* search() noexcept;       // spins a while on next_ready() before parking
   void absorb_external() noexcept;  // injected and inbox fibers join our FIFO
   void collect_due_timers() noexcept;
+  // Our continuations, the lone worker's way (no thieves, no one to wake) or the shared one.
+  void push_continuation(fiber* spawner);
+  fiber* take_continuation() noexcept {
+    return alone_ ? continuations_.take_unshared() : continuations_.take();
+  }
   void switch_to(fiber& self, fiber* next) noexcept;
   bool wait_for_work();           // false: stop (done, or deadlock on worker 0)
 

@@ -126,7 +126,7 @@ fiber* fiber_deque::steal(deque_thief& thief) noexcept {
 fiber_deque::glimpse fiber_deque::look() const noexcept {
   const std::int64_t t = top_.load(std::memory_order_acquire);
   const std::int64_t b = bottom_.load(std::memory_order_acquire);
-  return {b - t, pushes_.load(std::memory_order_relaxed)};
+  return {b - t + (newest_ ? 1 : 0), pushes_.load(std::memory_order_relaxed)};
 }
 
 bool fiber_deque::keeps_only_fiber(glimpse seen,

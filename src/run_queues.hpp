@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <mutex>
 #include <vector>
 
@@ -117,7 +118,15 @@ class fiber_deque {
 
   void push(fiber* f);            // owner only; grows as needed (may throw std::bad_alloc)
   fiber* take() noexcept;         // owner only: the newest, or null
-  fiber* take_unshared() noexcept {  // as take(), when no other thread can steal (one worker)
+  // As push() and take(), when no other thread can steal (one worker), and never mixed with
+  // them: the newest fiber waits in a plain slot in front of the deque, so a spawn whose
+  // child ends at once (which takes its spawner right back) does not touch the deque.
+  void push_unshared(fiber* f) {
+    if (newest_) push(newest_);
+    newest_ = f;
+  }
+  fiber* take_unshared() noexcept {
+    if (newest_) return std::exchange(newest_, nullptr);
     const std::int64_t b = bottom_.load(std::memory_order_relaxed);
     if (b <= top_.load(std::memory_order_relaxed)) return nullptr;
     bottom_.store(b - 1, std::memory_order_relaxed);
@@ -150,6 +159,7 @@ class fiber_deque {
   std::atomic<std::uint64_t> pushes_{0};  // written by the owner only
   std::atomic<array*> array_;
   std::vector<std::unique_ptr<array>> arrays_;  // every array ever used, freed at the end
+  fiber* newest_ = nullptr;  // push_unshared's slot; never set where thieves may look
 };
 
 class fiber_ring {

@@ -127,7 +127,7 @@ fiber* worker::next_ready() noexcept {
     steal_licence.expire_unused(steal_licence_expiry);
     if (fiber* f = take_external()) return f;
   }
-  if (fiber* f = alone_ ? continuations_.take_unshared() : continuations_.take()) return f;
+  if (fiber* f = take_continuation()) return f;
   if (!timers_.empty()) collect_due_timers();
   if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   return find_work();
@@ -149,8 +149,7 @@ void worker::after_switch() noexcept {
   if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* spawner = take_action(actions_.spawner)) {
-    continuations_.push(spawner);
-    if (!alone_) core_.notify_for_continuation(continuations_.look().size == 1);
+    push_continuation(spawner);
   }
   if (fiber* finished = take_action(actions_.finished)) {
     // switched away from its stack for good
@@ -221,6 +220,15 @@ void worker::yield(fiber& self) noexcept {
   switch_to(self, next);
 }
 
+void worker::push_continuation(fiber* spawner) {
+  if (alone_) {
+    continuations_.push_unshared(spawner);
+    return;
+  }
+  continuations_.push(spawner);
+  core_.notify_for_continuation(continuations_.look().size == 1);
+}
+
 fiber* worker::reclaim_spawner(fiber& f) noexcept {
   // live_list is set at a fiber's first suspension (switch_to), so a fiber not on it has run
   // on this worker since its start, and pushed nothing here that it has not taken back: the
@@ -230,9 +238,9 @@ fiber* worker::reclaim_spawner(fiber& f) noexcept {
   if (f.live_list || !f.started_by || f.cancelled || core_.should_stop()) return nullptr;
   if (external_countdown_ <= 1) return nullptr;
   --external_countdown_;
-  fiber* c = alone_ ? continuations_.take_unshared() : continuations_.take();
+  fiber* c = take_continuation();
   if (c == f.started_by) return c;
-  if (c) continuations_.push(c);  // not expected (see above); put it back
+  if (c) push_continuation(c);  // not expected (see above); put it back
   return nullptr;
 }
 

@@ -80,6 +80,7 @@ context& run_fiber(fiber* f) {
   if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
 #endif
   w = current_worker();  // the fiber may have moved
+  if (fiber* spawner = w->reclaim_spawner(*f)) return w->finish_short(*f, *spawner);
   fiber* joiner = w->core().publish_end(*w, f);
   w = current_worker();  // a coroutine resumed by publish_end may have moved it again
   w->core().retire(*w, f);
@@ -169,13 +170,6 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
 }
 
 fiber* executor_core::publish_end(worker& here, fiber* f) noexcept {
-  if (fiber* spawner = here.reclaim_spawner(*f)) {
-    // Its spawner has not resumed since the spawn, so f's handle does not exist yet: no
-    // joiner, coroutine or detach to look at, and no lock needed to publish the end.
-    f->finished.store(true, std::memory_order_release);
-    f->worker_frees = false;  // its handle frees it
-    return spawner;
-  }
   f->lock.lock();
   f->finished.store(true, std::memory_order_release);
   waiter* joiner = f->joiners.pop_front();

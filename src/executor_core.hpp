@@ -76,6 +76,10 @@ class worker {
   // A finishing fiber: queues its release and returns the context to resume for good, that
   // of `joiner` (the fiber it woke by finishing) if there is one.
   context& finish(fiber& self, fiber* joiner) noexcept;
+  // The whole end of `self` when it took its spawner back (reclaim_spawner): no join handle
+  // exists yet and nothing else waits for it, so it is marked finished with plain stores and
+  // counted, and the spawner resumes next. Returns the spawner's context.
+  context& finish_short(fiber& self, fiber& spawner) noexcept;
   void yield(fiber& self) noexcept;               // returns at once if nothing else is ready
   // For the end of `f` (running here): if f has run since its spawn started it without ever
   // suspending, and its spawner's continuation is still in our deque (no thief took it),
@@ -207,10 +211,11 @@ class executor_core {
   fiber_allocator& allocator() noexcept { return allocator_; }
 
   void launch(fiber* f, const fiber_memory& memory);
-  // The end of a fiber, in two steps on its own stack. publish_end: marks it finished and
-  // wakes whoever waits for it; returns the fiber to run next on `here` (see worker::finish):
-  // the joining fiber, or f's spawner (see worker::reclaim_spawner). A coroutine co_awaiting
-  // it is resumed here, with `f` still live and current: it may spawn, block or yield.
+  // The end of a fiber, in two steps on its own stack, unless worker::finish_short applies.
+  // publish_end: marks it finished and wakes whoever waits for it; returns the fiber to run
+  // next on `here` (see worker::finish): the joining fiber, if it may run here. A coroutine
+  // co_awaiting it is resumed here, with `f` still live and current: it may spawn, block or
+  // yield.
   // retire: off the live list and counts, then the end of a join driving the executor.
   fiber* publish_end(worker& here, fiber* f) noexcept;
   void retire(worker& here, fiber* f) noexcept;

@@ -260,6 +260,17 @@ context& worker::finish(fiber& self, fiber* joiner) noexcept {
   return next ? next->ctx : loop_context_;
 }
 
+context& worker::finish_short(fiber& self, fiber& spawner) noexcept {
+  // Its spawner has not resumed since the spawn, so its handle does not exist yet: no joiner,
+  // coroutine or detach to look at, no lock needed, and it is on no live list.
+  self.finished.store(true, std::memory_order_release);
+  self.worker_frees = false;  // its handle frees it
+  count_up(finished);
+  actions_.finished = &self;
+  set_current(this, &spawner);
+  return spawner.ctx;
+}
+
 void worker::run_loop() {
   ensure_signal_stack();  // stack overflow reports need an alternate signal stack
   // Each run may use a new thread: forget what sanitizers learnt about the last one's flow.

@@ -120,7 +120,7 @@ class join_handle {
   // Throws std::logic_error on an empty handle (joined already, detached or moved from).
   T join() {
     require("join");
-    detail::wait_until_finished(*fiber_);
+    if (!done()) detail::wait_until_finished(*fiber_);
     return take_result();
   }
 

@@ -15,6 +15,7 @@
 
 #include <weft/executor.hpp>
 
+#include "asymmetric_barrier.hpp"
 #include "fiber_allocator.hpp"
 #include "run_queues.hpp"
 
@@ -240,14 +241,20 @@ class executor_core {
   bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline,
             bool brief);
   void notify_one_idle() noexcept;  // after making work visible
-  // After pushing a spawner's continuation; `lone`: it is the only one in the deque. A worker
+  // After pushing a spawner's continuation, alone or not in the deque. A worker
   // woken for one that was gone by the time it looked (the child ended at once: a spawn+join
   // loop) parks briefly next, and while one does, lone continuations wake nobody: it looks
   // again when its park ends. Without this, every spawn of such a loop woke a worker for
   // nothing, a futex call (and a membarrier when that worker parked again) each time: several
   // times slower on 2 workers than on 1. A deeper deque holds work for another worker at once.
-  void notify_for_continuation(bool lone) noexcept {
-    if (!lone || brief_parkers_.load(std::memory_order_relaxed) == 0) notify_one_idle();
+  // Looks at `continuations` only if some worker is idle: the usual case, with every worker
+  // busy, costs a load (notify_one_idle repeats the check, with its barrier, before waking).
+  void notify_for_continuation(const fiber_deque& continuations) noexcept {
+    light_barrier();  // the push before the load (see notify_one_idle)
+    if (idle_.load(std::memory_order_relaxed) == 0) return;
+    if (continuations.look().size == 1 && brief_parkers_.load(std::memory_order_relaxed) > 0)
+      return;
+    notify_one_idle();
   }
   static constexpr std::chrono::milliseconds brief_park{1};
   void notify_all_workers() noexcept;

@@ -89,8 +89,9 @@ fiber* fiber_deque::take() noexcept {
   // falls before our load of the count, we see the thief and fence; if after, our store was
   // already visible when the barrier ended, before the thief's first load. So while no thief
   // is counted, a compiler barrier does (asymmetric_barrier.hpp).
-  if (asymmetric_barriers.load(std::memory_order_relaxed) &&
-      thieves_.load(std::memory_order_relaxed) == 0)
+  const bool no_thief = asymmetric_barriers.load(std::memory_order_relaxed) &&
+                        thieves_.load(std::memory_order_acquire) == 0;
+  if (no_thief)
     asm volatile("" ::: "memory");
   else
     store_load_fence();
@@ -100,7 +101,10 @@ fiber* fiber_deque::take() noexcept {
     return nullptr;
   }
   fiber* f = a->at(b).load(std::memory_order_acquire);
-  if (t == b) {  // the last one: race the thieves for it
+  // The last one: race the thieves for it, unless none is counted. Then none is inside a
+  // steal (a thief registers before its first load and unregisters after its last CAS), and
+  // one that registers from now on sees our bottom_ store, which left the deque empty.
+  if (t == b && !no_thief) {
     if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
                                       std::memory_order_relaxed))
       f = nullptr;

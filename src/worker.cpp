@@ -226,7 +226,7 @@ void worker::push_continuation(fiber* spawner) {
     return;
   }
   continuations_.push(spawner);
-  core_.notify_for_continuation(continuations_.look().size == 1);
+  core_.notify_for_continuation(continuations_);
 }
 
 fiber* worker::reclaim_spawner(fiber& f) noexcept {

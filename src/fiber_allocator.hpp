@@ -39,17 +39,12 @@ class fiber_allocator {
   fiber_memory allocate(std::size_t bytes, std::size_t align, local_cache* cache = nullptr) {
     if (align < 16) align = 16;
     if (bytes + align + page_ > region_size_) [[unlikely]] throw_object_too_large(bytes);
-    fiber_memory m;
     if (cache && cache->count > 0) [[likely]] {
-      --cache->count;
-      m.region = cache->regions[cache->count];
-      m.guarded = cache->guarded[cache->count];
-      m.from_cache = true;
-    } else {
-      m = take_region();
+      const std::size_t i = --cache->count;
+      return placed(cache->regions[i], cache->guarded[i], true, bytes, align);
     }
-    place_object(m, bytes, align);
-    return m;
+    const fiber_memory m = take_region();
+    return placed(m.region, m.guarded, false, bytes, align);
   }
   // Takes a region back for reuse, into `cache` while it has room. Thread-safe. Returns
   // whether it went into `cache`.
@@ -72,12 +67,15 @@ class fiber_allocator {
  private:
   fiber_memory take_region();  // from the shared pool, or newly mapped
   void free_shared(const stack_span& region, bool guarded) noexcept;  // into the shared pool
-  // Sets m.object (`bytes` aligned to `align` at the region's top) and m.stack (below it).
-  static void place_object(fiber_memory& m, std::size_t bytes, std::size_t align) noexcept {
-    const auto low = reinterpret_cast<std::uintptr_t>(m.region.low);
-    const auto object = (low + m.region.size - bytes) & ~(std::uintptr_t{align} - 1);
-    m.object = reinterpret_cast<void*>(object);
-    m.stack = stack_span{m.region.low, static_cast<std::size_t>(object - low)};
+  // `region` with room for `bytes` aligned to `align` at its top: the object there, the stack
+  // below it. Built in place (no fields written twice: it runs on every spawn).
+  static fiber_memory placed(stack_span region, bool guarded, bool from_cache, std::size_t bytes,
+                             std::size_t align) noexcept {
+    const auto low = reinterpret_cast<std::uintptr_t>(region.low);
+    const auto object = (low + region.size - bytes) & ~(std::uintptr_t{align} - 1);
+    return fiber_memory{reinterpret_cast<void*>(object),
+                        stack_span{region.low, static_cast<std::size_t>(object - low)}, region,
+                        guarded, from_cache};
   }
   [[noreturn, gnu::cold, gnu::noinline]] void throw_object_too_large(std::size_t bytes) const;
   bool reserve_guarded() noexcept;

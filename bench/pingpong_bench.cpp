@@ -27,9 +27,11 @@ double pingpong(std::uint64_t round_trips, bool across) {
   std::atomic<std::thread::id> ping_thread{}, pong_thread{};
   double ns = 0;
   // With `across`, each fiber yields until the two run on different threads (an idle worker
-  // steals one of them), then pins itself there.
+  // steals one of them), then pins itself there. It gives up after a second: a parked
+  // worker's wake-up can take milliseconds on a busy VM (100k yields once were not enough).
   auto settle = [&](std::atomic<std::thread::id>& mine, std::atomic<std::thread::id>& theirs) {
-    for (int i = 0; i < 100000; ++i) {
+    const auto give_up = clock_type::now() + std::chrono::seconds(1);
+    while (clock_type::now() < give_up) {
       mine = weft::this_fiber::thread_now();
       if (!across || (theirs.load() != std::thread::id{} && theirs.load() != mine.load())) break;
       weft::this_fiber::yield();

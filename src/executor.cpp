@@ -135,6 +135,15 @@ void executor_core::release() noexcept {
   }
 }
 
+void executor_core::hold_outside_spawn(fiber_memory& m) noexcept {
+  m.outside_caller = this_plain_thread();
+  add_plain_thread_hold(*m.outside_caller);
+}
+
+void executor_core::release_outside_spawn(const fiber_memory& m) noexcept {
+  if (m.outside_caller) drop_plain_thread_hold(*m.outside_caller);
+}
+
 void executor_core::throw_shutting_down() {
   throw std::logic_error("weft::executor::spawn: the executor is being destroyed");
 }
@@ -166,6 +175,7 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
     workers_[0]->add_live(f);  // queued unstarted: listed now
     launched_outside_.fetch_add(1, std::memory_order_seq_cst);
     inject(f);
+    release_outside_spawn(memory);  // after the fiber is visible (see allocate)
   }
 }
 

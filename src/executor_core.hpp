@@ -204,6 +204,11 @@ class executor_core {
 
   // Both inline: they run on every spawn and every fiber's end.
   fiber_memory allocate(std::size_t bytes, std::size_t align);
+  // A spawn from outside our fibers holds (plain_thread_holds) from its memory on until
+  // launch has queued the fiber, or the memory is given back: the caller is inside a weft
+  // call that will make a fiber ready, so no deadlock may be declared meanwhile.
+  [[gnu::cold, gnu::noinline]] static void hold_outside_spawn(fiber_memory& m) noexcept;
+  static void release_outside_spawn(const fiber_memory& m) noexcept;
   // `here`: the calling thread's worker, if any (its region cache is used if it is ours).
   void free_region(const stack_span& region, bool guarded, worker* here) noexcept;
   // Gives the workers' cached regions back to the shared pool, with their references. Called
@@ -304,6 +309,7 @@ class executor_core {
   // The region cache of `w` if it is one of our workers, else null.
   fiber_allocator::local_cache* region_cache_of(worker* w) noexcept;
   [[noreturn, gnu::cold, gnu::noinline]] static void throw_shutting_down();
+
   std::atomic<bool> running_{false};
   std::atomic<bool> shutting_down_{false};
   // Fibers launched from outside the workers (plain threads, other executors' fibers); the
@@ -391,8 +397,12 @@ inline fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align
   // Every region in use holds a reference to the core. One in a worker's cache keeps the
   // reference of the fiber that last used it, so taking it from there needs no retain (and
   // caching one needs no release): two fewer atomic operations per spawn.
-  fiber_memory m = allocator_.allocate(bytes, align, region_cache_of(current_worker()));
-  if (!m.from_cache) retain();
+  fiber_allocator::local_cache* const cache = region_cache_of(current_worker());
+  fiber_memory m = allocator_.allocate(bytes, align, cache);
+  if (!m.from_cache) {
+    retain();
+    if (!cache) hold_outside_spawn(m);  // not one of our fibers (which have a cache)
+  }
   return m;
 }
 

@@ -12,6 +12,7 @@ fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t 
 
 void free_fiber_memory(executor_core& core, const fiber_memory& memory) noexcept {
   core.free_region(memory.region, memory.guarded, current_worker());
+  executor_core::release_outside_spawn(memory);
 }
 
 void launch(executor_core& core, fiber* f, const fiber_memory& memory) { core.launch(f, memory); }

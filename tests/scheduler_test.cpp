@@ -264,6 +264,54 @@ TEST_CASE("run()'s own thread holding a weft::mutex its fibers wait for is a dea
   m.unlock();
 }
 
+namespace {
+// A callable that, on its second move (spawn moves it into its bound call, then, once the
+// fiber's memory is taken, into the task), says it is `inside` spawn, waits until
+// `fiber_waits` and then 20 ms more: the spawning thread sits inside spawn() while every
+// fiber is blocked.
+struct slow_second_move {
+  weft::event* go;
+  std::atomic<bool>* inside;
+  std::atomic<bool>* fiber_waits;
+  int moves = 0;
+  slow_second_move(weft::event& g, std::atomic<bool>& in, std::atomic<bool>& w)
+      : go(&g), inside(&in), fiber_waits(&w) {}
+  slow_second_move(slow_second_move&& o) noexcept
+      : go(o.go), inside(o.inside), fiber_waits(o.fiber_waits), moves(o.moves + 1) {
+    if (moves != 2) return;
+    *inside = true;
+    while (!*fiber_waits) std::this_thread::sleep_for(100us);
+    std::this_thread::sleep_for(20ms);
+  }
+  void operator()() const { go->set(); }
+};
+}  // namespace
+
+TEST_CASE("a plain thread inside spawn() is no deadlock", "[scheduler]") {
+  // Every fiber waits for an event that only the fiber being spawned will set: the executor
+  // must wait for the spawn to finish instead of declaring a deadlock.
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  weft::executor ex(with_workers(workers));
+  weft::event go;
+  std::atomic<bool> inside{false}, fiber_waits{false};
+  auto waiter = ex.spawn([&] {
+    fiber_waits = true;
+    go.wait();
+  });
+  std::thread spawner([&] { ex.spawn(slow_second_move(go, inside, fiber_waits)).detach(); });
+  while (!inside) std::this_thread::sleep_for(100us);  // the thread is inside spawn()
+  std::string deadlock;
+  try {
+    ex.run();
+  } catch (const weft::deadlock_error& e) {
+    deadlock = e.what();
+  }
+  spawner.join();
+  CHECK(deadlock.empty());
+  CHECK(waiter.done());
+}
+
 TEST_CASE("a plain thread waiting on a condition_variable keeps fibers alive", "[scheduler]") {
   // Ownership of the mutex moves between a plain thread and a fiber through cv.wait(): at no
   // point may the executor think that nothing can wake the fiber. (A work_guard covers only

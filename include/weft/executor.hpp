@@ -32,8 +32,8 @@ struct executor_options {
 
 // Thrown by run() (and join() driving it) when fibers remain that nothing can ever wake: no
 // fiber is ready, no timer is pending, no await is outstanding, no work_guard is alive and no
-// plain thread is blocked in a weft call or owns a weft::mutex. The message names each fiber
-// and what it waits on.
+// plain thread is blocked in a weft call, is inside spawn or owns a weft::mutex. The message
+// names each fiber and what it waits on.
 struct deadlock_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

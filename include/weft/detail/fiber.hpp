@@ -134,6 +134,9 @@ struct fiber_memory {
   stack_span region{};   // everything, to give back
   bool guarded = false;
   bool from_cache = false;  // taken from a worker's region cache (see executor_core::allocate)
+  // A caller outside the executor's fibers (a plain thread, another executor's fiber): its
+  // spawn counts as a hold for the deadlock check until the fiber is queued (launch).
+  thread_parker* outside_caller = nullptr;
 };
 
 // Takes a pooled region with room for an object of `bytes` at its top. Throws std::length_error

@@ -136,8 +136,7 @@ void executor_core::release() noexcept {
 }
 
 void executor_core::hold_outside_spawn(fiber_memory& m) noexcept {
-  m.outside_caller = this_plain_thread();
-  add_plain_thread_hold(*m.outside_caller);
+  m.outside_caller = &add_hold_of_this_thread();
 }
 
 void executor_core::release_outside_spawn(const fiber_memory& m) noexcept {

@@ -368,6 +368,7 @@ std::size_t threads_blocked_in_weft() noexcept;
 thread_parker* this_plain_thread() noexcept;
 std::size_t plain_thread_holds(const thread_parker* except) noexcept;
 void add_plain_thread_hold(thread_parker& holder) noexcept;
+thread_parker& add_hold_of_this_thread() noexcept;  // the calling thread's; returns its record
 void drop_plain_thread_hold(thread_parker& holder) noexcept;
 
 // Destroys a finished fiber's task and gives its memory back: called by whoever frees it

@@ -12,16 +12,10 @@ using detail::waiter_queue;
 using detail::wait_kind;
 
 namespace {
-// The calling plain thread, whose holds the deadlock check counts; null for a fiber.
-detail::thread_parker* plain_thread() noexcept {
-  return detail::current_fiber() ? nullptr : detail::this_plain_thread();
-}
-
-// For a new owner of a weft::mutex: counts a plain thread's hold; the holder, or null.
+// A plain thread: counts a hold of it for the deadlock check and returns it as the holder.
+// A fiber: null, nothing counted.
 detail::thread_parker* hold_if_plain_thread() noexcept {
-  detail::thread_parker* holder = plain_thread();
-  if (holder) detail::add_plain_thread_hold(*holder);
-  return holder;
+  return detail::current_fiber() ? nullptr : &detail::add_hold_of_this_thread();
 }
 
 // Counts the calling plain thread's stay in a call as a hold; nothing for a fiber.

@@ -56,6 +56,12 @@ void add_plain_thread_hold(thread_parker& holder) noexcept {
   held_by_threads.fetch_add(1);
 }
 
+thread_parker& add_hold_of_this_thread() noexcept {
+  thread_parker& me = this_thread_parker();
+  add_plain_thread_hold(me);
+  return me;
+}
+
 void drop_plain_thread_hold(thread_parker& holder) noexcept {
   held_by_threads.fetch_sub(1);
   holder.holds.fetch_sub(1);

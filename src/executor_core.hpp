@@ -204,13 +204,13 @@ class executor_core {
 
   // Both inline: they run on every spawn and every fiber's end.
   fiber_memory allocate(std::size_t bytes, std::size_t align);
+  // `here`: the calling thread's worker, if any (its region cache is used if it is ours).
+  void free_region(const stack_span& region, bool guarded, worker* here) noexcept;
   // A spawn from outside our fibers holds (plain_thread_holds) from its memory on until
   // launch has queued the fiber, or the memory is given back: the caller is inside a weft
   // call that will make a fiber ready, so no deadlock may be declared meanwhile.
   [[gnu::cold, gnu::noinline]] static void hold_outside_spawn(fiber_memory& m) noexcept;
   static void release_outside_spawn(const fiber_memory& m) noexcept;
-  // `here`: the calling thread's worker, if any (its region cache is used if it is ours).
-  void free_region(const stack_span& region, bool guarded, worker* here) noexcept;
   // Gives the workers' cached regions back to the shared pool, with their references. Called
   // under a claimed run once no fiber runs any more (executor destruction, unwind_all).
   void drain_region_caches() noexcept;
@@ -309,7 +309,6 @@ class executor_core {
   // The region cache of `w` if it is one of our workers, else null.
   fiber_allocator::local_cache* region_cache_of(worker* w) noexcept;
   [[noreturn, gnu::cold, gnu::noinline]] static void throw_shutting_down();
-
   std::atomic<bool> running_{false};
   std::atomic<bool> shutting_down_{false};
   // Fibers launched from outside the workers (plain threads, other executors' fibers); the

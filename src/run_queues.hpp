@@ -17,8 +17,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <utility>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <weft/detail/fiber.hpp>

@@ -148,9 +148,7 @@ T* take_action(T*& slot) noexcept {
 void worker::after_switch() noexcept {
   if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
-  if (fiber* spawner = take_action(actions_.spawner)) {
-    push_continuation(spawner);
-  }
+  if (fiber* spawner = take_action(actions_.spawner)) push_continuation(spawner);
   if (fiber* finished = take_action(actions_.finished)) {
     // switched away from its stack for good
     if (finished->worker_frees) free_fiber(*finished, this);

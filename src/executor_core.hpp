@@ -40,6 +40,10 @@ struct after_switch_actions {
   fiber* yielded = nullptr;      // goes to the back of the run queue
   fiber* spawner = nullptr;      // a spawner's continuation: next to run here, or stolen
   fiber* finished = nullptr;     // a finished fiber: free it or mark it switched out
+  bool any() const noexcept {     // one branch for the usual case: none
+    return (reinterpret_cast<std::uintptr_t>(unlock) | reinterpret_cast<std::uintptr_t>(yielded) |
+            reinterpret_cast<std::uintptr_t>(spawner) | reinterpret_cast<std::uintptr_t>(finished)) != 0;
+  }
 };
 
 // Gives back a run claimed with executor_core::try_claim_run when it goes out of scope.
@@ -92,7 +96,9 @@ class worker {
   // Makes `f` ready on this worker; only from this worker's thread.
   void make_ready(fiber* f) noexcept;
   // Carries out what the switched-away code left us; called right after every switch.
-  void after_switch() noexcept;
+  void after_switch() noexcept {
+    if (actions_.any()) run_actions();
+  }
 
   after_switch_actions& actions() noexcept { return actions_; }
   executor_core& core() noexcept { return core_; }
@@ -166,6 +172,10 @@ class worker {
     return alone_ ? continuations_.take_unshared() : continuations_.take();
   }
   void switch_to(fiber& self, fiber* next) noexcept;
+  void switch_inline_to(fiber& self, fiber* next) noexcept;  // switch_to's body
+  void run_actions() noexcept;    // after_switch, when there is something to do
+  // Whether yield may take the lone worker's short way (see yield).
+  bool lone_yield_applies(const fiber& self) const noexcept;
   bool wait_for_work();           // false: stop (done, or deadlock on worker 0)
 
   executor_core& core_;

@@ -132,6 +132,9 @@ class fiber_deque {
     bottom_.store(b - 1, std::memory_order_relaxed);
     return array_.load(std::memory_order_relaxed)->at(b - 1).load(std::memory_order_relaxed);
   }
+  bool looks_empty_unshared() const noexcept {  // as take_unshared() would return null
+    return !newest_ && bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed);
+  }
   fiber* steal(deque_thief& thief) noexcept;  // any thread: the oldest, or null (also racing)
   // Any thread: how many fibers the deque seems to hold, and how many pushes it has had (which
   // tells a fiber taken back and pushed again from one that stayed). A hint.
@@ -181,6 +184,13 @@ class fiber_ring {
     fiber* f = slots_[h % capacity].load(std::memory_order_relaxed);
     head_.store(h + 1, std::memory_order_relaxed);
     return f;
+  }
+  // As push(), right after a pop_unshared() that returned a fiber (so never full), when no
+  // other thread can pop.
+  void push_after_pop_unshared(fiber* f) noexcept {
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    slots_[t % capacity].store(f, std::memory_order_relaxed);
+    tail_.store(t + 1, std::memory_order_relaxed);
   }
   bool looks_empty() const noexcept {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);

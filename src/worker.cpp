@@ -145,7 +145,7 @@ T* take_action(T*& slot) noexcept {
 }
 }  // namespace
 
-void worker::after_switch() noexcept {
+void worker::run_actions() noexcept {
   if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* spawner = take_action(actions_.spawner)) push_continuation(spawner);
@@ -162,18 +162,24 @@ __attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {
   return globals;
 }
 
-// Not inlined: every fiber suspends at this one call site of the switch (see jump_balanced).
-__attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexcept {
+inline void worker::switch_inline_to(fiber& self, fiber* next) noexcept {
   // Whoever switches to a fiber makes it the thread's current one, so nothing needs setting
   // once we are resumed, possibly by another worker on another thread.
-  if (!self.live_list) add_live(&self);  // its first suspension
   save_eh_state(self.eh, thread_eh_);
   set_current(this, next);
   switch_inline<&context_backend_type::jump_balanced>(self.ctx, next ? next->ctx : loop_context_);
-  worker* now = current_worker();  // maybe another thread's worker
+  // A lone worker's fibers resume only on it; otherwise maybe another thread's worker.
+  worker* now = alone_ ? this : current_worker();
   load_eh_state(self.eh, now->thread_eh_);
   now->after_switch();
   WEFT_TRACE_EVENT(trace::event_kind::resume, &self);
+}
+
+// Not inlined: every fiber suspends at this one call site of the switch (see jump_balanced),
+// except for a lone worker's yields (see yield).
+__attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexcept {
+  if (!self.live_list) add_live(&self);  // its first suspension
+  switch_inline_to(self, next);
 }
 
 void worker::suspend(fiber& self) noexcept {
@@ -209,7 +215,26 @@ void worker::absorb_external() noexcept {
   }
 }
 
+inline bool worker::lone_yield_applies(const fiber& self) const noexcept {
+  return alone_ && self.live_list && external_countdown_ > 1 && timers_.empty() &&
+         continuations_.looks_empty_unshared() && inbox_.looks_empty() && !core_.has_injected() &&
+         !core_.should_stop();
+}
+
 void worker::yield(fiber& self) noexcept {
+  if (lone_yield_applies(self)) [[likely]] {
+    // The usual yield of a lone worker, all of it here: nobody else takes from our queues, so
+    // we go to the back of the FIFO before the switch instead of after it (no action), and
+    // nothing needs looking at but the FIFO (next_ready's other sources are empty, and its
+    // turn to look outside has not come).
+    fiber* next = fifo_.pop_unshared();
+    if (!next) return;  // nothing else is ready
+    fifo_.push_after_pop_unshared(&self);
+    --external_countdown_;
+    WEFT_TRACE_EVENT(trace::event_kind::yield, &self);
+    switch_inline_to(self, next);
+    return;
+  }
   if (!inbox_.looks_empty() || core_.has_injected()) absorb_external();
   fiber* next = core_.should_stop() ? nullptr : next_ready();
   if (!next && !core_.should_stop()) return;

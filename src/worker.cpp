@@ -268,7 +268,9 @@ fiber* worker::reclaim_spawner(fiber& f) noexcept {
 }
 
 void worker::start_now(fiber& self, fiber& child) noexcept {
-  actions_.spawner = &self;
+  // A lone worker's continuation can be queued before the switch: nobody steals it meanwhile.
+  if (alone_) continuations_.push_unshared(&self);
+  else actions_.spawner = &self;
   switch_to(self, &child);
 }
 
@@ -285,11 +287,12 @@ context& worker::finish(fiber& self, fiber* joiner) noexcept {
 
 context& worker::finish_short(fiber& self, fiber& spawner) noexcept {
   // Its spawner has not resumed since the spawn, so its handle does not exist yet: no joiner,
-  // coroutine or detach to look at, no lock needed, and it is on no live list.
+  // coroutine or detach to look at, no lock needed, and it is on no live list. Nor can anyone
+  // free it before the spawner resumes, after our switch: it is marked switched out already.
   self.finished.store(true, std::memory_order_release);
   self.worker_frees = false;  // its handle frees it
+  self.switched_out.store(true, std::memory_order_release);
   count_up(finished);
-  actions_.finished = &self;
   set_current(this, &spawner);
   return spawner.ctx;
 }

@@ -79,8 +79,8 @@ context& run_fiber(fiber* f) {
 #ifdef WEFT_TRACE
   if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
 #endif
-  w = current_worker();  // the fiber may have moved
-  if (fiber* spawner = w->reclaim_spawner(*f)) return w->finish_short(*f, *spawner);
+  if (!w->alone()) w = current_worker();  // the fiber may have moved (not off a lone worker)
+  if (context* spawner = w->finish_short(*f)) return *spawner;
   fiber* joiner = w->core().publish_end(*w, f);
   w = current_worker();  // a coroutine resumed by publish_end may have moved it again
   w->core().retire(*w, f);

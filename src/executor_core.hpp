@@ -81,16 +81,12 @@ class worker {
   // A finishing fiber: queues its release and returns the context to resume for good, that
   // of `joiner` (the fiber it woke by finishing) if there is one.
   context& finish(fiber& self, fiber* joiner) noexcept;
-  // The whole end of `self` when it took its spawner back (reclaim_spawner): no join handle
-  // exists yet and nothing else waits for it, so it is marked finished with plain stores and
-  // counted, and the spawner resumes next. Returns the spawner's context.
-  context& finish_short(fiber& self, fiber& spawner) noexcept;
+  // The whole end of `self`, if it can take its spawner back (reclaim_spawner): then no join
+  // handle exists yet and nothing else waits for it, so it is marked finished with plain
+  // stores and counted, and the spawner resumes next. Returns the spawner's context, or null
+  // (nothing changed: the end takes the long way, publish_end, retire and finish).
+  context* finish_short(fiber& self) noexcept;
   void yield(fiber& self) noexcept;               // returns at once if nothing else is ready
-  // For the end of `f` (running here): if f has run since its spawn started it without ever
-  // suspending, and its spawner's continuation is still in our deque (no thief took it),
-  // takes that continuation back and returns the spawner: it has not resumed since, so f's
-  // join handle does not exist yet. Otherwise null, and nothing changes.
-  fiber* reclaim_spawner(fiber& f) noexcept;
   void start_now(fiber& self, fiber& child) noexcept;  // work-first spawn
 
   // Makes `f` ready on this worker; only from this worker's thread.
@@ -104,6 +100,7 @@ class worker {
   executor_core& core() noexcept { return core_; }
   eh_state* thread_eh() noexcept { return thread_eh_; }
   std::uint32_t index() const noexcept { return index_; }
+  bool alone() const noexcept { return alone_; }  // the executor's only worker
   // A cheap pseudo-random number (xorshift), for choosing whom to steal from. Owner only.
   std::uint32_t next_random() noexcept {
     random_ ^= random_ << 13;
@@ -172,6 +169,11 @@ class worker {
     return alone_ ? continuations_.take_unshared() : continuations_.take();
   }
   void switch_to(fiber& self, fiber* next) noexcept;
+  // For the end of `f` (running here): if f has run since its spawn started it without ever
+  // suspending, and its spawner's continuation is still in our deque (no thief took it),
+  // takes that continuation back and returns the spawner: it has not resumed since, so f's
+  // join handle does not exist yet. Otherwise null, and nothing changes.
+  fiber* reclaim_spawner(fiber& f) noexcept;
   void switch_inline_to(fiber& self, fiber* next) noexcept;  // switch_to's body
   void run_actions() noexcept;    // after_switch, when there is something to do
   // Whether yield may take the lone worker's short way (see yield).

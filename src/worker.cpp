@@ -252,7 +252,7 @@ void worker::push_continuation(fiber* spawner) {
   core_.notify_for_continuation(continuations_);
 }
 
-fiber* worker::reclaim_spawner(fiber& f) noexcept {
+inline fiber* worker::reclaim_spawner(fiber& f) noexcept {
   // live_list is set at a fiber's first suspension (switch_to), so a fiber not on it has run
   // on this worker since its start, and pushed nothing here that it has not taken back: the
   // bottom of the deque is its spawner unless a thief took it (thieves take the oldest first,
@@ -285,7 +285,9 @@ context& worker::finish(fiber& self, fiber* joiner) noexcept {
   return next ? next->ctx : loop_context_;
 }
 
-context& worker::finish_short(fiber& self, fiber& spawner) noexcept {
+context* worker::finish_short(fiber& self) noexcept {
+  fiber* spawner = reclaim_spawner(self);
+  if (!spawner) return nullptr;
   // Its spawner has not resumed since the spawn, so its handle does not exist yet: no joiner,
   // coroutine or detach to look at, no lock needed, and it is on no live list. Nor can anyone
   // free it before the spawner resumes, after our switch: it is marked switched out already.
@@ -293,8 +295,8 @@ context& worker::finish_short(fiber& self, fiber& spawner) noexcept {
   self.worker_frees = false;  // its handle frees it
   self.switched_out.store(true, std::memory_order_release);
   count_up(finished);
-  set_current(this, &spawner);
-  return spawner.ctx;
+  set_current(this, spawner);
+  return &spawner->ctx;
 }
 
 void worker::run_loop() {

@@ -169,6 +169,7 @@ class worker {
     return alone_ ? continuations_.take_unshared() : continuations_.take();
   }
   void switch_to(fiber& self, fiber* next) noexcept;
+  [[gnu::noinline]] void start_now_alone(fiber& self, fiber& child) noexcept;  // see start_now
   // For the end of `f` (running here): if f has run since its spawn started it without ever
   // suspending, and its spawner's continuation is still in our deque (no thief took it),
   // takes that continuation back and returns the spawner: it has not resumed since, so f's

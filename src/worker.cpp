@@ -269,8 +269,14 @@ inline fiber* worker::reclaim_spawner(fiber& f) noexcept {
 
 void worker::start_now(fiber& self, fiber& child) noexcept {
   // A lone worker's continuation can be queued before the switch: nobody steals it meanwhile.
-  if (alone_) continuations_.push_unshared(&self);
-  else actions_.spawner = &self;
+  // (Two tail calls: no frame here on either path.)
+  if (alone_) return start_now_alone(self, child);
+  actions_.spawner = &self;
+  switch_to(self, &child);
+}
+
+void worker::start_now_alone(fiber& self, fiber& child) noexcept {
+  continuations_.push_unshared(&self);
   switch_to(self, &child);
 }
 

@@ -1,7 +1,5 @@
 #include "run_queues.hpp"
 
-#include "asymmetric_barrier.hpp"
-
 namespace weft::detail {
 
 void ready_queue::push_back(fiber* f) noexcept {
@@ -60,57 +58,6 @@ fiber_deque::array* fiber_deque::grow(array* old, std::int64_t top, std::int64_t
     bigger->at(i).store(old->at(i).load(std::memory_order_relaxed), std::memory_order_relaxed);
   arrays_.push_back(std::move(bigger));  // the old one stays: a thief may still read it
   return arrays_.back().get();
-}
-
-void fiber_deque::push(fiber* f) {
-  const std::int64_t b = bottom_.load(std::memory_order_relaxed);
-  const std::int64_t t = top_.load(std::memory_order_acquire);
-  array* a = array_.load(std::memory_order_relaxed);
-  if (b - t > static_cast<std::int64_t>(a->size) - 1) {
-    a = grow(a, t, b);
-    array_.store(a, std::memory_order_release);
-  }
-  a->at(b).store(f, std::memory_order_release);
-  pushes_.store(pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  bottom_.store(b + 1, std::memory_order_release);
-}
-
-fiber* fiber_deque::take() noexcept {
-  // Only the owner adds, so an empty deque stays empty: skip the fence below.
-  if (bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed))
-    return nullptr;
-  const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
-  array* a = array_.load(std::memory_order_relaxed);
-  bottom_.store(b, std::memory_order_relaxed);
-  asm volatile("" ::: "memory");  // the count's load below stays after this store
-  // Chase-Lev: the store above must be visible to thieves before we load top_, or a thief and
-  // we could both take the fiber at b. A thief registers before it steals, then runs a heavy
-  // barrier: every running thread executes a full barrier somewhere inside it. If that point
-  // falls before our load of the count, we see the thief and fence; if after, our store was
-  // already visible when the barrier ended, before the thief's first load. So while no thief
-  // is counted, a compiler barrier does (asymmetric_barrier.hpp).
-  const bool no_thief = asymmetric_barriers.load(std::memory_order_relaxed) &&
-                        thieves_.load(std::memory_order_acquire) == 0;
-  if (no_thief)
-    asm volatile("" ::: "memory");
-  else
-    store_load_fence();
-  std::int64_t t = top_.load(std::memory_order_relaxed);
-  if (t > b) {  // empty
-    bottom_.store(b + 1, std::memory_order_relaxed);
-    return nullptr;
-  }
-  fiber* f = a->at(b).load(std::memory_order_acquire);
-  // The last one: race the thieves for it, unless none is counted. Then none is inside a
-  // steal (a thief registers before its first load and unregisters after its last CAS), and
-  // one that registers from now on sees our bottom_ store, which left the deque empty.
-  if (t == b && !no_thief) {
-    if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
-                                      std::memory_order_relaxed))
-      f = nullptr;
-    bottom_.store(b + 1, std::memory_order_relaxed);
-  }
-  return f;
 }
 
 fiber* fiber_deque::steal(deque_thief& thief) noexcept {

@@ -1,5 +1,5 @@
 // The run queues of the work-stealing scheduler. All hold fiber pointers and allocate nothing
-// per operation. The owner's one-worker paths are inline: they run on every yield.
+// per operation. The owners' paths are inline: they run on every yield, spawn and fiber end.
 //
 //   ready_queue   intrusive FIFO, single-threaded (guarded by its owner's mutex where shared)
 //   fiber_deque   Chase-Lev deque: the owner pushes and takes at the bottom (LIFO), any thread
@@ -23,27 +23,9 @@
 
 #include <weft/detail/fiber.hpp>
 
-namespace weft::detail {
+#include "asymmetric_barrier.hpp"
 
-// A full barrier: orders the caller's earlier stores before its later loads (the Dekker
-// pattern of Chase-Lev take/steal and of parking). On x86-64 a locked no-op on the stack does
-// this for ordinary memory at about half the cost of the mfence that GCC emits for
-// std::atomic_thread_fence(seq_cst) (as Linux's smp_mb does). ThreadSanitizer builds keep the
-// standard fence: it models neither, and sees the hand-offs through acquire/release instead.
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_STANDARD_FENCES 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_STANDARD_FENCES 1
-#endif
-#endif
-inline void store_load_fence() noexcept {
-#if defined(__x86_64__) && !defined(WEFT_STANDARD_FENCES)
-  asm volatile("lock orq $0, (%%rsp)" ::: "memory", "cc");
-#else
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
-}
+namespace weft::detail {
 
 class ready_queue {
  public:
@@ -201,5 +183,59 @@ class fiber_ring {
   alignas(64) std::atomic<std::uint32_t> tail_{0};
   std::atomic<fiber*> slots_[capacity] = {};
 };
+
+// ---- fiber_deque's owner paths, inline: they run on every spawn and every fiber's end (the
+// Chase-Lev algorithm's source: run_queues.cpp).
+
+inline void fiber_deque::push(fiber* f) {
+  const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+  const std::int64_t t = top_.load(std::memory_order_acquire);
+  array* a = array_.load(std::memory_order_relaxed);
+  if (b - t > static_cast<std::int64_t>(a->size) - 1) [[unlikely]] {
+    a = grow(a, t, b);
+    array_.store(a, std::memory_order_release);
+  }
+  a->at(b).store(f, std::memory_order_release);
+  pushes_.store(pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bottom_.store(b + 1, std::memory_order_release);
+}
+
+inline fiber* fiber_deque::take() noexcept {
+  // Only the owner adds, so an empty deque stays empty: skip the fence below.
+  if (bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed))
+    return nullptr;
+  const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
+  array* a = array_.load(std::memory_order_relaxed);
+  bottom_.store(b, std::memory_order_relaxed);
+  asm volatile("" ::: "memory");  // the count's load below stays after this store
+  // Chase-Lev: the store above must be visible to thieves before we load top_, or a thief and
+  // we could both take the fiber at b. A thief registers before it steals, then runs a heavy
+  // barrier: every running thread executes a full barrier somewhere inside it. If that point
+  // falls before our load of the count, we see the thief and fence; if after, our store was
+  // already visible when the barrier ended, before the thief's first load. So while no thief
+  // is counted, a compiler barrier does (asymmetric_barrier.hpp).
+  const bool no_thief = asymmetric_barriers.load(std::memory_order_relaxed) &&
+                        thieves_.load(std::memory_order_acquire) == 0;
+  if (no_thief)
+    asm volatile("" ::: "memory");
+  else
+    store_load_fence();
+  std::int64_t t = top_.load(std::memory_order_relaxed);
+  if (t > b) {  // empty
+    bottom_.store(b + 1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  fiber* f = a->at(b).load(std::memory_order_acquire);
+  // The last one: race the thieves for it, unless none is counted. Then none is inside a
+  // steal (a thief registers before its first load and unregisters after its last CAS), and
+  // one that registers from now on sees our bottom_ store, which left the deque empty.
+  if (t == b && !no_thief) {
+    if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                      std::memory_order_relaxed))
+      f = nullptr;
+    bottom_.store(b + 1, std::memory_order_relaxed);
+  }
+  return f;
+}
 
 }  // namespace weft::detail

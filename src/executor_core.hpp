@@ -385,8 +385,8 @@ void drop_plain_thread_hold(thread_parker& holder) noexcept;
 
 // Destroys a finished fiber's task and gives its memory back: called by whoever frees it
 // (see fiber::worker_frees), after the fiber has switched away from its stack for good.
-// `here`: the calling thread's worker, if any.
-void free_fiber(fiber& f, worker* here) noexcept;
+// `here`: the calling thread's worker, if any. Inline: it runs at every fiber's release.
+inline void free_fiber(fiber& f, worker* here) noexcept;
 
 // Thrown into a fiber's blocking call when its executor unwinds it at destruction.
 struct fiber_unwind {};
@@ -422,6 +422,14 @@ inline fiber_memory executor_core::allocate(std::size_t bytes, std::size_t align
 inline void executor_core::free_region(const stack_span& region, bool guarded,
                                        worker* here) noexcept {
   if (!allocator_.free(region, guarded, region_cache_of(here))) release();
+}
+
+inline void free_fiber(fiber& f, worker* here) noexcept {
+  executor_core* core = f.owner;
+  const stack_span region = f.region;
+  const bool guarded = f.guarded;
+  f.destroy(&f);
+  core->free_region(region, guarded, here);
 }
 
 }  // namespace weft::detail

@@ -43,14 +43,6 @@ bool await_finished(fiber& f, std::coroutine_handle<> h) {
   return true;
 }
 
-void free_fiber(fiber& f, worker* here) noexcept {
-  executor_core* core = f.owner;
-  stack_span region = f.region;
-  bool guarded = f.guarded;
-  f.destroy(&f);
-  core->free_region(region, guarded, here);
-}
-
 void release_finished(fiber& f) noexcept {
   const thread_position here = current_position();
   if (here.current_fiber == &f) {

@@ -1,5 +1,6 @@
 // The detail:: functions that <weft/executor.hpp>'s templates call, and executor's members.
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "executor_core.hpp"
@@ -58,6 +59,11 @@ void release_finished(fiber& f) noexcept {
     else std::this_thread::yield();
   }
   free_fiber(f, here.current_worker);
+}
+
+void throw_empty_handle(const char* call) {
+  throw std::logic_error(std::string("weft::join_handle::") + call +
+                         ": the handle is empty (joined already, detached, or moved from)");
 }
 
 void detach_handle(fiber& f) noexcept {

@@ -153,9 +153,7 @@ class join_handle {
   explicit join_handle(detail::fiber_result<T>* f) noexcept : fiber_(f) {}
 
   void require(const char* call) const {
-    if (!fiber_)
-      throw std::logic_error(std::string("weft::join_handle::") + call +
-                             ": the handle is empty (joined already, detached, or moved from)");
+    if (!fiber_) [[unlikely]] detail::throw_empty_handle(call);
   }
   T take_result() {
     auto* f = std::exchange(fiber_, nullptr);

@@ -154,6 +154,9 @@ void wait_until_finished(fiber& f);   // join(): suspends the fiber / blocks the
 bool await_finished(fiber& f, std::coroutine_handle<> h);  // false: already finished
 void release_finished(fiber& f) noexcept;  // the handle of a finished fiber lets go: frees it
 void detach_handle(fiber& f) noexcept;   // without join: the fiber frees itself when it ends
+// Throws std::logic_error for `call` (join, detach, co_await) on an empty handle. Out of line,
+// so that join() stays small enough to inline.
+[[noreturn, gnu::cold]] void throw_empty_handle(const char* call);
 executor_core* current_core() noexcept;  // the executor of the calling fiber, or null
 
 }  // namespace weft::detail

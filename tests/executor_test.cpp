@@ -558,6 +558,48 @@ TEST_CASE("a yielding fiber goes behind every fiber that was ready", "[executor]
   CHECK(trace == std::vector<std::string>{"setter yields", "w1", "w2", "setter after"});
 }
 
+// A lone worker's usual yield takes a short path (worker::yield); these are the sources of
+// ready fibers that must send it the long way. The yielder has suspended once before (a
+// fiber's first suspension always goes the long way).
+TEST_CASE("a yield goes behind a fiber spawned by a plain thread meanwhile", "[executor][yield]") {
+  weft::executor ex;
+  std::vector<std::string> trace;
+  std::atomic<bool> yielder_waits{false}, spawned{false};
+  std::thread spawner([&] {
+    while (!yielder_waits.load()) std::this_thread::yield();
+    ex.spawn([&] { trace.push_back("spawned by the thread"); });
+    spawned.store(true);
+  });
+  ex.spawn([&] {
+    weft::this_fiber::sleep_for(1ms);  // its first suspension
+    yielder_waits.store(true);
+    while (!spawned.load()) std::this_thread::yield();  // the fiber is queued by now
+    weft::this_fiber::yield();
+    trace.push_back("yielder after");
+  });
+  ex.run();
+  spawner.join();
+  CHECK(trace == std::vector<std::string>{"spawned by the thread", "yielder after"});
+}
+
+TEST_CASE("a yield goes behind a sleeper whose deadline has passed", "[executor][yield]") {
+  weft::executor ex;
+  std::vector<std::string> trace;
+  ex.spawn([&] {
+    weft::this_fiber::sleep_for(1ms);  // its first suspension
+    weft::spawn([&] {
+      weft::this_fiber::sleep_for(1ms);
+      trace.push_back("sleeper");
+    }).detach();
+    const auto due = std::chrono::steady_clock::now() + 5ms;
+    while (std::chrono::steady_clock::now() < due) {}  // the sleeper's deadline passes
+    weft::this_fiber::yield();
+    trace.push_back("yielder after");
+  });
+  ex.run();
+  CHECK(trace == std::vector<std::string>{"sleeper", "yielder after"});
+}
+
 TEST_CASE("a joiner runs as soon as the fiber it joins ends, before other ready fibers",
           "[executor][join]") {
   weft::executor ex;

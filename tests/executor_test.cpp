@@ -582,6 +582,34 @@ TEST_CASE("a yield goes behind a fiber spawned by a plain thread meanwhile", "[e
   CHECK(trace == std::vector<std::string>{"spawned by the thread", "yielder after"});
 }
 
+TEST_CASE("a yield goes behind a pinned fiber woken by a plain thread meanwhile",
+          "[executor][yield]") {
+  weft::executor ex;
+  std::vector<std::string> trace;
+  weft::event ev;
+  std::atomic<bool> yielder_waits{false}, woken{false};
+  std::thread waker([&] {
+    while (!yielder_waits.load()) std::this_thread::yield();
+    ev.set();  // the pinned fiber goes to its worker's inbox
+    woken.store(true);
+  });
+  ex.spawn([&] {
+    weft::this_fiber::pin();
+    ev.wait();
+    trace.push_back("pinned waiter");
+  });
+  ex.spawn([&] {
+    weft::this_fiber::sleep_for(1ms);  // its first suspension; the waiter blocks meanwhile
+    yielder_waits.store(true);
+    while (!woken.load()) std::this_thread::yield();
+    weft::this_fiber::yield();
+    trace.push_back("yielder after");
+  });
+  ex.run();
+  waker.join();
+  CHECK(trace == std::vector<std::string>{"pinned waiter", "yielder after"});
+}
+
 TEST_CASE("a yield goes behind a sleeper whose deadline has passed", "[executor][yield]") {
   weft::executor ex;
   std::vector<std::string> trace;

@@ -6,6 +6,7 @@
 #include <coroutine>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -561,24 +562,35 @@ TEST_CASE("a yielding fiber goes behind every fiber that was ready", "[executor]
 // A lone worker's usual yield takes a short path (worker::yield); these are the sources of
 // ready fibers that must send it the long way. The yielder has suspended once before (a
 // fiber's first suspension always goes the long way).
-TEST_CASE("a yield goes behind a fiber spawned by a plain thread meanwhile", "[executor][yield]") {
-  weft::executor ex;
-  std::vector<std::string> trace;
-  std::atomic<bool> yielder_waits{false}, spawned{false};
-  std::thread spawner([&] {
+namespace {
+// Runs `ex` with a yielder that, after its first suspension, waits (without yielding) while a
+// plain thread calls `make_ready`, then yields and records "yielder after" in `trace`.
+void yield_after_a_thread_readies(weft::executor& ex, std::vector<std::string>& trace,
+                                  const std::function<void()>& make_ready) {
+  std::atomic<bool> yielder_waits{false}, ready{false};
+  std::thread thread([&] {
     while (!yielder_waits.load()) std::this_thread::yield();
-    ex.spawn([&] { trace.push_back("spawned by the thread"); });
-    spawned.store(true);
+    make_ready();
+    ready.store(true);
   });
   ex.spawn([&] {
     weft::this_fiber::sleep_for(1ms);  // its first suspension
     yielder_waits.store(true);
-    while (!spawned.load()) std::this_thread::yield();  // the fiber is queued by now
+    while (!ready.load()) std::this_thread::yield();
     weft::this_fiber::yield();
     trace.push_back("yielder after");
   });
   ex.run();
-  spawner.join();
+  thread.join();
+}
+}  // namespace
+
+TEST_CASE("a yield goes behind a fiber spawned by a plain thread meanwhile", "[executor][yield]") {
+  weft::executor ex;
+  std::vector<std::string> trace;
+  yield_after_a_thread_readies(ex, trace, [&] {
+    ex.spawn([&] { trace.push_back("spawned by the thread"); });
+  });
   CHECK(trace == std::vector<std::string>{"spawned by the thread", "yielder after"});
 }
 
@@ -587,26 +599,12 @@ TEST_CASE("a yield goes behind a pinned fiber woken by a plain thread meanwhile"
   weft::executor ex;
   std::vector<std::string> trace;
   weft::event ev;
-  std::atomic<bool> yielder_waits{false}, woken{false};
-  std::thread waker([&] {
-    while (!yielder_waits.load()) std::this_thread::yield();
-    ev.set();  // the pinned fiber goes to its worker's inbox
-    woken.store(true);
-  });
-  ex.spawn([&] {
+  ex.spawn([&] {  // runs first, and blocks while the yielder sleeps
     weft::this_fiber::pin();
     ev.wait();
     trace.push_back("pinned waiter");
   });
-  ex.spawn([&] {
-    weft::this_fiber::sleep_for(1ms);  // its first suspension; the waiter blocks meanwhile
-    yielder_waits.store(true);
-    while (!woken.load()) std::this_thread::yield();
-    weft::this_fiber::yield();
-    trace.push_back("yielder after");
-  });
-  ex.run();
-  waker.join();
+  yield_after_a_thread_readies(ex, trace, [&] { ev.set(); });  // into its worker's inbox
   CHECK(trace == std::vector<std::string>{"pinned waiter", "yielder after"});
 }
 

@@ -225,6 +225,11 @@ std::uint64_t weft_skynet_node(std::uint64_t num, std::uint64_t size) {
   return sum;
 }
 
+// skynet on a new executor with default options (one worker).
+std::uint64_t weft_skynet(std::uint64_t leaves) {
+  return weft::run([leaves] { return weft_skynet_node<false>(0, leaves); });
+}
+
 // Boost.Fiber: `stacks()` gives the stack allocator (the pooled one is not thread-safe, so the
 // work-stealing candidate uses malloc'd fixed-size stacks).
 template <class Stacks>
@@ -326,10 +331,9 @@ std::uint64_t skynet_expected(std::uint64_t leaves) { return leaves * (leaves - 
 // one skynet could take on this machine (which slows each core down when both are busy).
 
 std::uint64_t weft_skynet_pair(std::uint64_t leaves) {
-  auto one = [leaves] { return weft::run([leaves] { return weft_skynet_node<false>(0, leaves); }); };
   std::uint64_t second = 0;
-  std::thread helper([&] { second = one(); });
-  const std::uint64_t first = one();
+  std::thread helper([&] { second = weft_skynet(leaves); });
+  const std::uint64_t first = weft_skynet(leaves);
   helper.join();
   return first + second;
 }
@@ -527,9 +531,7 @@ int main(int argc, char** argv) {
   std::vector<whole> skynets;
   for (std::uint64_t leaves : {10'000ull, 100'000ull, 1'000'000ull}) {
     std::string size = leaves == 10'000 ? "10k" : leaves == 100'000 ? "100k" : "1M";
-    skynets.push_back({"weft 1 worker " + size, leaves, [leaves] {
-                         return weft::run([leaves] { return weft_skynet_node<false>(0, leaves); });
-                       }});
+    skynets.push_back({"weft 1 worker " + size, leaves, [leaves] { return weft_skynet(leaves); }});
     skynets.push_back({"weft 2 workers " + size, leaves,
                        [leaves] {
                          weft::executor_options o;

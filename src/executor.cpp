@@ -79,7 +79,7 @@ context& run_fiber(fiber* f) {
 #ifdef WEFT_TRACE
   if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
 #endif
-  if (!w->alone()) w = current_worker();  // the fiber may have moved (not off a lone worker)
+  w = w->resumed_on();  // the fiber may have moved
   if (context* spawner = w->finish_short(*f)) return *spawner;
   fiber* joiner = w->core().publish_end(*w, f);
   w = current_worker();  // a coroutine resumed by publish_end may have moved it again

@@ -100,7 +100,9 @@ class worker {
   executor_core& core() noexcept { return core_; }
   eh_state* thread_eh() noexcept { return thread_eh_; }
   std::uint32_t index() const noexcept { return index_; }
-  bool alone() const noexcept { return alone_; }  // the executor's only worker
+  // For a fiber that ran on this worker before a switch: the worker it runs on now (a lone
+  // worker's fibers resume only on it; otherwise maybe another thread's worker).
+  worker* resumed_on() noexcept;
   // A cheap pseudo-random number (xorshift), for choosing whom to steal from. Owner only.
   std::uint32_t next_random() noexcept {
     random_ ^= random_ << 13;
@@ -363,6 +365,8 @@ worker* current_worker() noexcept;
 thread_position current_position() noexcept;  // both at once
 // Written inline, on every switch: only right before a switch or in a run loop, which never
 // changes threads, so no function reads a cached address of another thread's copy.
+inline worker* worker::resumed_on() noexcept { return alone_ ? this : current_worker(); }
+
 inline void set_current(worker* w, fiber* f) noexcept {
   position = {w, f};
   if (w) w->running = f;

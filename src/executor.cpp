@@ -71,7 +71,7 @@ void report_detached_exception(const fiber& f) noexcept {
 context& run_fiber(fiber* f) {
   worker* w = current_worker();
   load_eh_state(eh_state{}, w->thread_eh());  // a new fiber handles no exception yet
-  w->after_switch();
+  w->after_start(*f);
   WEFT_TRACE_EVENT(trace::event_kind::start, f);
   if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun
   else f->body(f);                // stores the result or the exception

@@ -38,11 +38,10 @@ struct timer_entry {
 struct after_switch_actions {
   spinlock* unlock = nullptr;    // a primitive's lock held across block()
   fiber* yielded = nullptr;      // goes to the back of the run queue
-  fiber* spawner = nullptr;      // a spawner's continuation: next to run here, or stolen
   fiber* finished = nullptr;     // a finished fiber: free it or mark it switched out
   bool any() const noexcept {     // one branch for the usual case: none
     return (reinterpret_cast<std::uintptr_t>(unlock) | reinterpret_cast<std::uintptr_t>(yielded) |
-            reinterpret_cast<std::uintptr_t>(spawner) | reinterpret_cast<std::uintptr_t>(finished)) != 0;
+            reinterpret_cast<std::uintptr_t>(finished)) != 0;
   }
 };
 
@@ -94,6 +93,14 @@ class worker {
   // Carries out what the switched-away code left us; called right after every switch.
   void after_switch() noexcept {
     if (actions_.any()) run_actions();
+  }
+  // after_switch() for a fiber's first code, on the worker it starts on. A fiber that a spawn
+  // started at once (start_now) queues its spawner's continuation here, now that the
+  // spawner's context is saved, for thieves to take; a lone worker queued it before the
+  // switch.
+  void after_start(fiber& f) noexcept {
+    if (!alone_ && f.started_by) push_shared_continuation(f.started_by);
+    after_switch();
   }
 
   after_switch_actions& actions() noexcept { return actions_; }
@@ -167,6 +174,7 @@ class worker {
   void collect_due_timers() noexcept;
   // Our continuations, the lone worker's way (no thieves, no one to wake) or the shared one.
   void push_continuation(fiber* spawner);
+  void push_shared_continuation(fiber* spawner);  // push_continuation when not alone_
   fiber* take_continuation() noexcept {
     return alone_ ? continuations_.take_unshared() : continuations_.take();
   }

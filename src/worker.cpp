@@ -148,7 +148,6 @@ T* take_action(T*& slot) noexcept {
 void worker::run_actions() noexcept {
   if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
-  if (fiber* spawner = take_action(actions_.spawner)) push_continuation(spawner);
   if (fiber* finished = take_action(actions_.finished)) {
     // switched away from its stack for good
     if (finished->worker_frees) free_fiber(*finished, this);
@@ -242,13 +241,17 @@ void worker::yield(fiber& self) noexcept {
   switch_to(self, next);
 }
 
+void worker::push_shared_continuation(fiber* spawner) {
+  continuations_.push(spawner);
+  core_.notify_for_continuation(continuations_);
+}
+
 void worker::push_continuation(fiber* spawner) {
   if (alone_) {
     continuations_.push_unshared(spawner);
     return;
   }
-  continuations_.push(spawner);
-  core_.notify_for_continuation(continuations_);
+  push_shared_continuation(spawner);
 }
 
 inline fiber* worker::reclaim_spawner(fiber& f) noexcept {
@@ -268,9 +271,9 @@ inline fiber* worker::reclaim_spawner(fiber& f) noexcept {
 
 void worker::start_now(fiber& self, fiber& child) noexcept {
   // A lone worker's continuation can be queued before the switch: nobody steals it meanwhile.
-  // (Two tail calls: no frame here on either path.)
+  // Otherwise the child queues it once it runs (after_start). (Two tail calls: no frame here
+  // on either path.)
   if (alone_) return start_now_alone(self, child);
-  actions_.spawner = &self;
   switch_to(self, &child);
 }
 

@@ -275,6 +275,12 @@ void executor_core::notify_one_idle() noexcept {
     }
 }
 
+void executor_core::notify_idle_for_continuation(const fiber_deque& continuations) noexcept {
+  if (continuations.look().size == 1 && brief_parkers_.load(std::memory_order_relaxed) > 0)
+    return;
+  notify_one_idle();
+}
+
 void executor_core::notify_all_workers() noexcept {
   std::lock_guard guard(park_mutex_);
   wake_parked_locked();

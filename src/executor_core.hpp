@@ -280,11 +280,11 @@ class executor_core {
   void notify_for_continuation(const fiber_deque& continuations) noexcept {
     light_barrier();  // the push before the load (see notify_one_idle)
     if (idle_.load(std::memory_order_relaxed) == 0) return;
-    if (continuations.look().size == 1 && brief_parkers_.load(std::memory_order_relaxed) > 0)
-      return;
-    notify_one_idle();
+    notify_idle_for_continuation(continuations);
   }
   static constexpr std::chrono::milliseconds brief_park{1};
+  // notify_for_continuation once some worker is idle (out of line: the usual path saves nothing).
+  void notify_idle_for_continuation(const fiber_deque& continuations) noexcept;
   void notify_all_workers() noexcept;
   bool should_stop() const noexcept { return stop_.load(std::memory_order_acquire); }
 

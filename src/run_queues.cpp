@@ -60,6 +60,13 @@ fiber_deque::array* fiber_deque::grow(array* old, std::int64_t top, std::int64_t
   return arrays_.back().get();
 }
 
+void fiber_deque::grow_then_push(fiber* f) {
+  const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+  const std::int64_t t = top_.load(std::memory_order_acquire);
+  array_.store(grow(array_.load(std::memory_order_relaxed), t, b), std::memory_order_release);
+  push(f);
+}
+
 fiber* fiber_deque::steal(deque_thief& thief) noexcept {
   thief.before_steal();
   std::int64_t t = top_.load(std::memory_order_acquire);

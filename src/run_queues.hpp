@@ -137,6 +137,7 @@ class fiber_deque {
     std::atomic<fiber*>& at(std::int64_t i) noexcept { return slots[static_cast<std::size_t>(i) & (size - 1)]; }
   };
   array* grow(array* old, std::int64_t top, std::int64_t bottom);
+  void grow_then_push(fiber* f);  // push()'s rare path, out of line (the fast path saves nothing)
 
   const std::atomic<std::uint32_t>& thieves_;
   alignas(64) std::atomic<std::int64_t> top_{0};
@@ -191,10 +192,7 @@ inline void fiber_deque::push(fiber* f) {
   const std::int64_t b = bottom_.load(std::memory_order_relaxed);
   const std::int64_t t = top_.load(std::memory_order_acquire);
   array* a = array_.load(std::memory_order_relaxed);
-  if (b - t > static_cast<std::int64_t>(a->size) - 1) [[unlikely]] {
-    a = grow(a, t, b);
-    array_.store(a, std::memory_order_release);
-  }
+  if (b - t > static_cast<std::int64_t>(a->size) - 1) [[unlikely]] return grow_then_push(f);
   a->at(b).store(f, std::memory_order_release);
   pushes_.store(pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   bottom_.store(b + 1, std::memory_order_release);

@@ -54,6 +54,23 @@ TEST_CASE("skynet sums right on any number of workers", "[scheduler]") {
   CHECK(weft::run([] { return skynet(0, 1000); }, with_workers(workers)) == 1000ull * 999 / 2);
 }
 
+namespace {
+// A chain of spawns, each child started at once while every ancestor's continuation waits in
+// the worker's deque: `depth` of them at the deepest point.
+std::uint64_t spawn_chain(std::uint64_t depth) {
+  if (depth == 0) return 0;
+  return weft::spawn(&spawn_chain, depth - 1).join() + depth;
+}
+}  // namespace
+
+TEST_CASE("a chain of spawns outgrows the continuation deque's first array", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  constexpr std::uint64_t depth = 1000;  // the deque starts with 256 slots
+  CHECK(weft::run([] { return spawn_chain(depth); }, with_workers(workers)) ==
+        depth * (depth + 1) / 2);
+}
+
 TEST_CASE("channels ping-pong with migration: every value arrives once", "[scheduler]") {
   const std::size_t workers = GENERATE(1, 2, 4);
   CAPTURE(workers);

@@ -69,7 +69,7 @@ void report_detached_exception(const fiber& f) noexcept {
 // Everything a fiber runs: its body, then the bookkeeping of its end. Returns the context to
 // resume for good.
 context& run_fiber(fiber* f) {
-  worker* w = current_worker();
+  worker* w = f->resumed_by;
   load_eh_state(eh_state{}, w->thread_eh());  // a new fiber handles no exception yet
   w->after_start(*f);
   WEFT_TRACE_EVENT(trace::event_kind::start, f);
@@ -79,7 +79,7 @@ context& run_fiber(fiber* f) {
 #ifdef WEFT_TRACE
   if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
 #endif
-  w = w->resumed_on();  // the fiber may have moved
+  w = f->resumed_by;  // the fiber may have moved
   if (context* spawner = w->finish_short(*f)) return *spawner;
   fiber* joiner = w->core().publish_end(*w, f);
   w = current_worker();  // a coroutine resumed by publish_end may have moved it again

@@ -107,9 +107,6 @@ class worker {
   executor_core& core() noexcept { return core_; }
   eh_state* thread_eh() noexcept { return thread_eh_; }
   std::uint32_t index() const noexcept { return index_; }
-  // For a fiber that ran on this worker before a switch: the worker it runs on now (a lone
-  // worker's fibers resume only on it; otherwise maybe another thread's worker).
-  worker* resumed_on() noexcept;
   // A cheap pseudo-random number (xorshift), for choosing whom to steal from. Owner only.
   std::uint32_t next_random() noexcept {
     random_ ^= random_ << 13;
@@ -372,12 +369,13 @@ fiber* current_fiber() noexcept;
 worker* current_worker() noexcept;
 thread_position current_position() noexcept;  // both at once
 // Written inline, on every switch: only right before a switch or in a run loop, which never
-// changes threads, so no function reads a cached address of another thread's copy.
-inline worker* worker::resumed_on() noexcept { return alone_ ? this : current_worker(); }
-
+// changes threads, so no function reads a cached address of another thread's copy. Whoever
+// switches to a fiber calls this first, so the fiber finds the worker it runs on, after any
+// switch, in its own resumed_by (no thread-local lookup).
 inline void set_current(worker* w, fiber* f) noexcept {
   position = {w, f};
   if (w) w->running = f;
+  if (f) f->resumed_by = w;
 }
 
 // Number of plain threads blocked inside weft calls, process-wide.

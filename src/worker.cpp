@@ -167,7 +167,7 @@ inline void worker::switch_inline_to(fiber& self, fiber* next) noexcept {
   save_eh_state(self.eh, thread_eh_);
   set_current(this, next);
   switch_inline<&context_backend_type::jump_balanced>(self.ctx, next ? next->ctx : loop_context_);
-  worker* now = resumed_on();
+  worker* now = self.resumed_by;  // maybe another thread's
   load_eh_state(self.eh, now->thread_eh_);
   now->after_switch();
   WEFT_TRACE_EVENT(trace::event_kind::resume, &self);

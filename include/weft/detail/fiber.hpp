@@ -27,6 +27,7 @@ struct fiber {
   context ctx;
   executor_core* owner = nullptr;
   worker* pinned = nullptr;             // if set, only this worker runs it (this_fiber::pin)
+  worker* resumed_by = nullptr;         // the worker that last switched to it: where it runs
   std::uint64_t id = 0;
   // Runs the task and stores its result or exception. Not typed noexcept, although nothing
   // leaves it but one case: a destructor throwing while an exception unwinds the task, where

@@ -275,6 +275,18 @@ void executor_core::notify_one_idle() noexcept {
     }
 }
 
+void executor_core::notify_worker(worker& w) noexcept {
+  // The handshake of notify_one_idle, for one worker: if it parks after our load, its re-check
+  // (work_visible, which looks at every inbox) sees our work.
+  light_barrier();
+  if (idle_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard guard(park_mutex_);
+  if (w.parked && !w.wake_signal) {
+    w.wake_signal = true;
+    w.wakeup.notify_one();
+  }
+}
+
 void executor_core::notify_idle_for_continuation(const fiber_deque& continuations) noexcept {
   if (continuations.look().size == 1 && brief_parkers_.load(std::memory_order_relaxed) > 0)
     return;

@@ -266,6 +266,8 @@ class executor_core {
   bool park(worker& w, bool have_timers, std::chrono::steady_clock::time_point deadline,
             bool brief);
   void notify_one_idle() noexcept;  // after making work visible
+  // After making work visible that only `w` may run (its inbox): wakes `w` if it is parked.
+  void notify_worker(worker& w) noexcept;
   // After pushing a spawner's continuation, alone or not in the deque. A worker
   // woken for one that was gone by the time it looked (the child ended at once: a spawn+join
   // loop) parks briefly next, and while one does, lone continuations wake nobody: it looks

@@ -83,7 +83,7 @@ void worker::make_ready(fiber* f) noexcept {
 
 void worker::push_inbox(fiber* f) noexcept {
   inbox_.push(f);
-  core_.notify_all_workers();  // cheap enough for pinned fibers; makes sure this one wakes
+  core_.notify_worker(*this);
 }
 
 worker::worker(executor_core& core, std::uint32_t index, bool alone)

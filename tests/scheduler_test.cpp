@@ -441,7 +441,9 @@ TEST_CASE("spawn is thread-safe from plain threads while workers run", "[schedul
 TEST_CASE("no wakeup is lost: a plain thread wakes a parked executor many times",
           "[scheduler]") {
   const std::size_t workers = GENERATE(1, 2, 4);
-  CAPTURE(workers);
+  // Pinned, the fiber is woken through its worker's inbox, which wakes that worker alone.
+  const bool pinned = GENERATE(false, true);
+  CAPTURE(workers, pinned);
   constexpr int rounds = 2000;
   std::atomic<int> mismatches{0};
   weft::executor ex(with_workers(workers));
@@ -457,6 +459,7 @@ TEST_CASE("no wakeup is lost: a plain thread wakes a parked executor many times"
     guard.reset();
   });
   auto echo = ex.spawn([&] {
+    if (pinned) weft::this_fiber::pin();
     for (int i = 0; i < rounds; ++i) to_thread.send(*to_fiber.recv());
   });
   ex.run();

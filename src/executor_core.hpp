@@ -200,7 +200,7 @@ class worker {
   bool sleeper_due_ = false;       // its timer fired before it was switched out
   after_switch_actions actions_;
   eh_state* thread_eh_ = nullptr;  // the running thread's C++ exception state
-  locked_ready_queue inbox_;      // fibers pinned here, made ready elsewhere
+  fiber_inbox inbox_;             // fibers pinned here, made ready elsewhere
   // next_ready looks at the inbox and injection queue first once every external_period picks,
   // and gives up its steal licence if it has not stolen for steal_licence_expiry.
   static constexpr std::uint32_t external_period = 61;

@@ -71,6 +71,33 @@ TEST_CASE("a chain of spawns outgrows the continuation deque's first array", "[s
         depth * (depth + 1) / 2);
 }
 
+TEST_CASE("a worker's inbox keeps each pusher's order and loses nothing", "[scheduler]") {
+  // The lock-free inbox on its own: four threads push while the owner pops.
+  constexpr int pushers = 4, per_pusher = 20000;
+  std::vector<weft::detail::fiber> fibers(pushers * per_pusher);
+  for (std::size_t i = 0; i < fibers.size(); ++i) fibers[i].id = i;
+  weft::detail::fiber_inbox inbox;
+  std::vector<std::thread> threads;
+  for (int p = 0; p < pushers; ++p)
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < per_pusher; ++i) inbox.push(&fibers[p * per_pusher + i]);
+    });
+  std::array<int, pushers> next{};  // per pusher: the index it must pop next
+  int popped = 0, out_of_order = 0;
+  while (popped < pushers * per_pusher) {
+    weft::detail::fiber* f = inbox.pop();
+    if (!f) continue;
+    const int p = static_cast<int>(f->id) / per_pusher, i = static_cast<int>(f->id) % per_pusher;
+    if (i != next[p]) ++out_of_order;
+    next[p] = i + 1;
+    ++popped;
+  }
+  for (auto& t : threads) t.join();
+  CHECK(out_of_order == 0);
+  CHECK(inbox.pop() == nullptr);
+  CHECK(inbox.looks_empty());
+}
+
 TEST_CASE("channels ping-pong with migration: every value arrives once", "[scheduler]") {
   const std::size_t workers = GENERATE(1, 2, 4);
   CAPTURE(workers);

@@ -161,6 +161,9 @@ class worker {
   std::condition_variable wakeup;
   bool parked = false;
   bool wake_signal = false;  // set by a notifier; after park(), whether one woke us
+  // Spinning for work (see search). Written by this worker only, on its own cache lines: a
+  // count shared by the workers bounced a line between them at every search's start and end.
+  std::atomic<bool> searching{false};
 
  private:
   fiber* next_ready() noexcept;   // own queues, then timers, inbox, injection, stealing
@@ -315,7 +318,6 @@ class executor_core {
   std::atomic<std::size_t> pending_awaits{0};
   std::atomic<std::size_t> work_guards{0};
   std::atomic<std::size_t> sleepers{0};  // fibers in any worker's timer heap
-  std::atomic<std::size_t> searching{0}; // workers spinning for work
   // Threads registered to steal continuations right now (deque_thief).
   std::atomic<std::uint32_t> continuation_thieves{0};
 

@@ -346,7 +346,7 @@ fiber* worker::search() noexcept {
   // another worker then costs no futex call on either side. While one searches, pushers need
   // not wake a parked worker (executor_core::notify_one_idle).
   constexpr auto spin_for = std::chrono::microseconds(50);
-  core_.searching.fetch_add(1, std::memory_order_seq_cst);
+  searching.store(true, std::memory_order_relaxed);
   fiber* found = nullptr;
   const auto give_up = std::chrono::steady_clock::now() + spin_for;
   for (unsigned i = 1; !found && !core_.should_stop(); ++i) {
@@ -355,7 +355,7 @@ fiber* worker::search() noexcept {
     __builtin_ia32_pause();
     if (i % 64 == 0 && std::chrono::steady_clock::now() >= give_up) break;
   }
-  core_.searching.fetch_sub(1, std::memory_order_seq_cst);
+  searching.store(false, std::memory_order_relaxed);
   return found;
 }
 

@@ -264,7 +264,9 @@ void executor_core::notify_one_idle() noexcept {
   // counted as idle here and wake it (asymmetric_barrier.hpp: the light side).
   // A searching worker will find the work itself.
   light_barrier();
-  if (idle_.load(std::memory_order_relaxed) == 0) return;
+  // Acquire: a worker clears its searching flag before it counts itself idle, so having seen
+  // it idle we see the flag cleared.
+  if (idle_.load(std::memory_order_acquire) == 0) return;
   for (auto& w : workers_)
     if (w->searching.load(std::memory_order_relaxed)) return;
   std::lock_guard guard(park_mutex_);

@@ -271,11 +271,7 @@ void executor_core::notify_one_idle() noexcept {
     if (w->searching.load(std::memory_order_relaxed)) return;
   std::lock_guard guard(park_mutex_);
   for (auto& w : workers_)
-    if (w->parked && !w->wake_signal) {
-      w->wake_signal = true;
-      w->wakeup.notify_one();
-      return;
-    }
+    if (wake_if_parked_locked(*w)) return;
 }
 
 void executor_core::notify_worker(worker& w) noexcept {
@@ -284,10 +280,14 @@ void executor_core::notify_worker(worker& w) noexcept {
   light_barrier();
   if (idle_.load(std::memory_order_relaxed) == 0) return;
   std::lock_guard guard(park_mutex_);
-  if (w.parked && !w.wake_signal) {
-    w.wake_signal = true;
-    w.wakeup.notify_one();
-  }
+  wake_if_parked_locked(w);
+}
+
+bool executor_core::wake_if_parked_locked(worker& w) noexcept {
+  if (!w.parked || w.wake_signal) return false;
+  w.wake_signal = true;
+  w.wakeup.notify_one();
+  return true;
 }
 
 void executor_core::notify_idle_for_continuation(const fiber_deque& continuations) noexcept {

@@ -324,6 +324,8 @@ class executor_core {
  private:
   bool nothing_can_wake() const noexcept;
   void wake_parked_locked() noexcept;  // park_mutex_ held
+  // Signals `w` if it is parked and not signalled yet; whether it did. park_mutex_ held.
+  bool wake_if_parked_locked(worker& w) noexcept;
   worker::visible_work work_visible() noexcept;  // the most any worker (or injection) shows
 
   executor_options options_;

@@ -82,7 +82,7 @@ context& run_fiber(fiber* f) {
   w = f->resumed_by;  // the fiber may have moved
   if (context* spawner = w->finish_short(*f)) return *spawner;
   fiber* joiner = w->core().publish_end(*w, f);
-  w = current_worker();  // a coroutine resumed by publish_end may have moved it again
+  w = f->resumed_by;  // a coroutine resumed by publish_end may have moved it again
   w->core().retire(*w, f);
   return w->finish(*f, joiner);
 }

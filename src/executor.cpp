@@ -211,8 +211,8 @@ fiber* executor_core::publish_end(worker& here, fiber* f) noexcept {
 void executor_core::retire(worker& here, fiber* f) noexcept {
   if (f->live_list) f->live_list->remove_live(f);
   count_up(here.finished);
-  // The end of run() (no fiber left) is seen by the last worker to park; a join driving the
-  // executor waits for this one fiber.
+  // The end of run() (no fiber left) is seen by a worker that runs dry (worker::search) or
+  // the last one to park; a join driving the executor waits for this one fiber.
   if (f == until_.load(std::memory_order_acquire)) {
     stop_.store(true, std::memory_order_release);
     notify_all_workers();
@@ -363,7 +363,7 @@ bool executor_core::park(worker& w, bool have_timers,
   // With every worker idle nobody pushes continuations: park as usual (a brief park would
   // only repeat the checks below, and widen the window of a plain thread's race with them).
   if (all_idle) brief = false;
-  if (all_idle && until_.load() == nullptr && live() == 0 && work_guards.load() == 0) {
+  if (all_idle && nothing_left()) {
     stop_.store(true, std::memory_order_release);  // run(): nothing left, nobody will spawn
     wake_parked_locked();
     return false;
@@ -398,6 +398,18 @@ bool executor_core::park(worker& w, bool have_timers,
     w.wakeup.wait_until(guard, deadline, woken);
   w.parked = false;
   return !stop_.load(std::memory_order_acquire);
+}
+
+bool executor_core::nothing_left() const noexcept {
+  return until_.load(std::memory_order_acquire) == nullptr && live() == 0 &&
+         work_guards.load() == 0;
+}
+
+bool executor_core::end_run_if_nothing_left() noexcept {
+  if (!nothing_left()) return false;
+  stop_.store(true, std::memory_order_release);
+  notify_all_workers();
+  return true;
 }
 
 bool executor_core::try_claim_run() noexcept { return !running_.exchange(true); }

@@ -288,6 +288,9 @@ class executor_core {
   // notify_for_continuation once some worker is idle (out of line: the usual path saves nothing).
   void notify_idle_for_continuation(const fiber_deque& continuations) noexcept;
   void notify_all_workers() noexcept;
+  // Ends run() at once if no fiber is left to run (as the last worker to park would find):
+  // whether it did. For a worker that ran dry, before it spins and parks.
+  bool end_run_if_nothing_left() noexcept;
   bool should_stop() const noexcept { return stop_.load(std::memory_order_acquire); }
 
   // Work stealing: a fiber from any worker other than `thief`, or null.
@@ -323,6 +326,11 @@ class executor_core {
 
  private:
   bool nothing_can_wake() const noexcept;
+  // run() (not a join) has nothing left: no fiber, no work guard. Right with workers busy
+  // too: live() may over-count then, never under-count (a fiber's launch is counted before it
+  // runs, and seen by whoever sees its spawner's end). A plain thread's spawn racing with the
+  // end is run by the next run(), as when the last worker to park decides it.
+  bool nothing_left() const noexcept;
   void wake_parked_locked() noexcept;  // park_mutex_ held
   // Signals `w` if it is parked and not signalled yet; whether it did. park_mutex_ held.
   bool wake_if_parked_locked(worker& w) noexcept;

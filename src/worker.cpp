@@ -344,7 +344,9 @@ void worker::run_loop() {
 fiber* worker::search() noexcept {
   // A searching worker spins for a short while (about 50 us) before parking: a wakeup from
   // another worker then costs no futex call on either side. While one searches, pushers need
-  // not wake a parked worker (executor_core::notify_one_idle).
+  // not wake a parked worker (executor_core::notify_one_idle). Early in the spin it looks
+  // whether run() has anything left at all, and ends the run if not: otherwise the end waits
+  // for every worker's spin and park (a run of a few fibers on 2 workers: ~190 to ~90 us).
   constexpr auto spin_for = std::chrono::microseconds(50);
   searching.store(true, std::memory_order_relaxed);
   fiber* found = nullptr;
@@ -353,7 +355,9 @@ fiber* worker::search() noexcept {
     found = next_ready();
     if (found) break;
     __builtin_ia32_pause();
-    if (i % 64 == 0 && std::chrono::steady_clock::now() >= give_up) break;
+    if (i % 64 != 0) continue;
+    if (i == 64 && core_.end_run_if_nothing_left()) break;
+    if (std::chrono::steady_clock::now() >= give_up) break;
   }
   searching.store(false, std::memory_order_relaxed);
   return found;

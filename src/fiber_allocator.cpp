@@ -10,12 +10,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "spare_regions.hpp"
 #include "stack_memory.hpp"
 
 namespace weft::detail {
 namespace {
 
-// Guarded regions mapped by every executor of the process.
+// Guarded regions of every executor of the process, in use or cached (not the spares).
 std::atomic<std::size_t> guarded_in_use{0};
 // The default budget, computed once.
 std::size_t default_limit() noexcept {
@@ -50,8 +51,8 @@ fiber_allocator::~fiber_allocator() {
   for (auto [low, id] : valgrind_ids_) deregister_stack(id);
   const std::size_t page = page_size();
   for (const stack_span& r : free_guarded_) {
-    ::munmap(static_cast<char*>(r.low) - page, r.size + page);
-    guarded_in_use.fetch_sub(1);
+    guarded_in_use.fetch_sub(1);  // a spare counts again once an executor takes it
+    if (!spare_regions::keep(r)) ::munmap(static_cast<char*>(r.low) - page, r.size + page);
   }
   for (const stack_span& s : slabs_) ::munmap(s.low, s.size);
 }
@@ -64,14 +65,17 @@ bool fiber_allocator::reserve_guarded() noexcept {
   return true;
 }
 
-stack_span fiber_allocator::map_guarded() {
-  const std::size_t page = page_size();
-  const char* who = "weft::spawn";
-  void* base = map_region(region_size_ + page, region_size_, who);
-  protect_guard(base, region_size_ + page, region_size_, who);
-  stack_span r{static_cast<char*>(base) + page, region_size_};
+stack_span fiber_allocator::new_guarded_region() {
+  stack_span r = spare_regions::take(region_size_);  // one that a destroyed executor left
+  if (!r.low) {
+    const std::size_t page = page_size();
+    const char* who = "weft::spawn";
+    void* base = map_region(region_size_ + page, region_size_, who);
+    protect_guard(base, region_size_ + page, region_size_, who);
+    r = stack_span{static_cast<char*>(base) + page, region_size_};
+  }
 #ifdef WEFT_VALGRIND
-  std::lock_guard guard(lock_);  // map_guarded runs without the lock; the id map needs it
+  std::lock_guard guard(lock_);  // this runs without the lock; the id map needs it
 #endif
   remember_region(r);
   return r;
@@ -146,10 +150,10 @@ fiber_memory fiber_allocator::take_region() {
       return m;
     }
   }
-  // A new guarded region: mapped without holding the lock (two system calls).
+  // A new guarded region: a spare, or mapped without holding the lock (two system calls).
   if (!reserve_guarded()) return take_region();  // the budget ran out meanwhile
   try {
-    m.region = map_guarded();
+    m.region = new_guarded_region();
   } catch (...) {
     guarded_in_use.fetch_sub(1);
     throw;

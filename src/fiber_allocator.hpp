@@ -1,7 +1,8 @@
 // Memory for fibers: one region per fiber holding its stack and, at the top, its control block
-// and task. Regions are pooled for reuse. Guarded regions (own mapping + guard page) are
-// limited by a process-wide budget derived from vm.max_map_count; past it, regions come
-// without a guard page from shared slabs, and weft says so once on stderr.
+// and task. Regions are pooled for reuse, and a few guarded ones outlive the executor for the
+// next (spare_regions.hpp). Guarded regions (own mapping + guard page) are limited by a
+// process-wide budget derived from vm.max_map_count; past it, regions come without a guard
+// page from shared slabs, and weft says so once on stderr.
 #pragma once
 
 #include <cstddef>
@@ -79,7 +80,7 @@ class fiber_allocator {
   }
   [[noreturn, gnu::cold, gnu::noinline]] void throw_object_too_large(std::size_t bytes) const;
   bool reserve_guarded() noexcept;
-  stack_span map_guarded();
+  stack_span new_guarded_region();  // a spare (spare_regions.hpp) or a new mapping
   stack_span carve_unguarded();
   void remember_region(stack_span r);          // valgrind registration of a new region
   void forget_region(stack_span r) noexcept;

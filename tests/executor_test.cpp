@@ -22,6 +22,7 @@
 
 #include "executor_core.hpp"  // internals, only to peek: current_fiber()->guarded, blocked threads
 #include "executor_test_support.hpp"
+#include "spare_regions.hpp"
 
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
@@ -1671,6 +1672,78 @@ TEST_CASE("max_guarded_stacks of one executor does not cap later executors",
   REQUIRE(r.exited_ok());
   CHECK_FALSE(r.sanitizer_report());
   CHECK_THAT(r.out, Contains("guarded_after=50"));
+}
+
+namespace {
+// Lines of /proc/self/maps: a guarded stack adds two (its guard page and its stack).
+std::size_t mapping_count() {
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  std::size_t lines = 0;
+  for (int c; (c = std::fgetc(maps)) != EOF;) lines += c == '\n';
+  std::fclose(maps);
+  return lines;
+}
+
+// Runs `fibers` fibers alive at once, and one more that lets them finish, on a new executor;
+// the lowest address of each one's region.
+std::vector<void*> regions_of_a_run(int fibers, std::size_t stack_size,
+                                    std::size_t max_guarded = 0, int* guarded = nullptr) {
+  weft::executor_options options;
+  options.stack_size = stack_size;
+  options.max_guarded_stacks = max_guarded;
+  std::vector<void*> regions;
+  weft::executor ex(options);
+  weft::event ev;
+  for (int i = 0; i < fibers; ++i)
+    ex.spawn([&] {
+      regions.push_back(weft::detail::current_fiber()->region.low);
+      if (guarded && weft::detail::current_fiber()->guarded) ++*guarded;
+      ev.wait();
+    });
+  ex.spawn([&] {
+    regions.push_back(weft::detail::current_fiber()->region.low);
+    ev.set();
+  });
+  ex.run();
+  return regions;
+}
+}  // namespace
+
+TEST_CASE("child_spare_regions", "[.child]") {
+  namespace spares = weft::detail::spare_regions;
+  const std::size_t before = mapping_count();
+  const std::vector<void*> first = regions_of_a_run(1, 64 * 1024);
+  std::printf("kept after one fiber: %zu\n", spares::count());
+  const std::vector<void*> second = regions_of_a_run(1, 64 * 1024);
+  auto among_first = [&](void* region) {
+    return std::find(first.begin(), first.end(), region) != first.end();
+  };
+  std::printf("next executor reuses them: %d\n", std::all_of(second.begin(), second.end(), among_first));
+  const std::vector<void*> other_size = regions_of_a_run(1, 128 * 1024);
+  std::printf("other size reuses them: %d\n", std::any_of(other_size.begin(), other_size.end(), among_first));
+  regions_of_a_run(200, 64 * 1024);
+  std::printf("kept after 200 fibers: %zu (bound %zu)\n", spares::count(), spares::max_count);
+  const std::size_t added = mapping_count() - before;
+  std::printf("mappings left: %s\n", added <= 2 * (spares::max_count + 1) + 16 ? "bounded" : "too many");
+  // Spares are not in use: the guarded budget of a capped executor counts its own stacks only.
+  int guarded = 0;
+  regions_of_a_run(20, 64 * 1024, 10, &guarded);
+  std::printf("capped executor guarded=%d\n", guarded);
+}
+
+TEST_CASE("a destroyed executor leaves a bounded few guarded stacks to the next executor",
+          "[executor][stack]") {
+  // In a child process: the spares are process-wide.
+  auto r = weft_test::run_child_test("child_spare_regions");
+  INFO("child stdout: " << r.out << "\nchild stderr: " << r.err);
+  REQUIRE(r.exited_ok());
+  CHECK_FALSE(r.sanitizer_report());
+  CHECK_THAT(r.out, Contains("kept after one fiber: 2\n"));  // and the one that set the event
+  CHECK_THAT(r.out, Contains("next executor reuses them: 1"));
+  CHECK_THAT(r.out, Contains("other size reuses them: 0"));
+  CHECK_THAT(r.out, Contains("kept after 200 fibers: 64 (bound 64)"));
+  CHECK_THAT(r.out, Contains("mappings left: bounded"));
+  CHECK_THAT(r.out, Contains("capped executor guarded=10"));
 }
 
 TEST_CASE("guard_pages = false gives unguarded stacks", "[executor][stack]") {

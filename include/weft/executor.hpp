@@ -55,7 +55,8 @@ class executor {
   executor();
   explicit executor(executor_options options);
   // Unwinds every fiber still suspended (its blocking call throws an internal exception that
-  // only weft catches; do not swallow it with catch (...)), then frees all stacks. Fibers still
+  // only weft catches; do not swallow it with catch (...)), then frees all stacks (up to 64
+  // guarded ones stay mapped as spares for the next executor of the process). Fibers still
   // waiting in weft::await() are waited for. Must not be called from one of its own fibers.
   ~executor();
   executor(const executor&) = delete;

@@ -1,5 +1,5 @@
 // Helpers shared by the executor tests (executor_test.cpp, sync_test.cpp, await_test.cpp,
-// stress_test.cpp).
+// stress_test.cpp, exhaustion_test.cpp).
 #pragma once
 
 #include <fcntl.h>
@@ -64,6 +64,27 @@ inline std::size_t mapping_count() {
   std::size_t n = 0;
   for (std::string line; std::getline(maps, line);) ++n;
   return n;
+}
+
+// Guarded fiber stacks of `region` bytes now mapped: read-write mappings of exactly that size
+// directly above a PROT_NONE page.
+inline std::size_t count_guarded_stacks(std::size_t region) {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t count = 0;
+  unsigned long prev_start = 0, prev_end = 0;
+  std::string prev_perms;
+  for (std::string line; std::getline(maps, line);) {
+    unsigned long start = 0, end = 0;
+    char perms[8] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s", &start, &end, perms) != 3) continue;
+    if (std::string(perms) == "rw-p" && end - start == region && prev_end == start &&
+        prev_perms == "---p" && prev_end - prev_start == weft::page_size())
+      ++count;
+    prev_start = start;
+    prev_end = end;
+    prev_perms = perms;
+  }
+  return count;
 }
 
 // Number of this process's mappings exactly `bytes` long: with an unusual stack size, the

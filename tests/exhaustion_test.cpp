@@ -30,6 +30,8 @@
 
 #include <weft/weft.hpp>
 
+#include "executor_test_support.hpp"
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define WEFT_TEST_ASAN 1
@@ -138,33 +140,6 @@ std::size_t count_substr(const std::string& text, const std::string& what) {
   return n;
 }
 
-std::size_t mapping_count() {
-  std::ifstream maps("/proc/self/maps");
-  std::size_t n = 0;
-  for (std::string line; std::getline(maps, line);) ++n;
-  return n;
-}
-
-// Guarded fiber stacks of `region` bytes now mapped: read-write mappings of exactly that size
-// directly above a PROT_NONE page.
-std::size_t count_guarded_stacks(std::size_t region) {
-  std::ifstream maps("/proc/self/maps");
-  std::size_t count = 0;
-  unsigned long prev_start = 0, prev_end = 0;
-  std::string prev_perms;
-  for (std::string line; std::getline(maps, line);) {
-    unsigned long start = 0, end = 0;
-    char perms[8] = {};
-    if (std::sscanf(line.c_str(), "%lx-%lx %7s", &start, &end, perms) != 3) continue;
-    if (std::string(perms) == "rw-p" && end - start == region && prev_end == start &&
-        prev_perms == "---p" && prev_end - prev_start == weft::page_size())
-      ++count;
-    prev_start = start;
-    prev_end = end;
-    prev_perms = perms;
-  }
-  return count;
-}
 
 std::size_t max_map_count() {
   std::ifstream in("/proc/sys/vm/max_map_count");
@@ -206,7 +181,7 @@ class mapping_filler {
   explicit mapping_filler(std::size_t leave) {
     const std::size_t page = weft::page_size();
     const std::size_t limit = max_map_count();
-    std::size_t now = mapping_count();
+    std::size_t now = weft_test::mapping_count();
     if (now + leave >= limit) return;
     // Each block of 2k pages with every other page PROT_NONE adds about 2k mappings.
     while (now + leave < limit) {
@@ -218,7 +193,7 @@ class mapping_filler {
       blocks_.push_back({p, bytes});
       for (std::size_t i = 0; i < want; ++i)
         if (::mprotect(static_cast<char*>(p) + 2 * i * page, page, PROT_NONE) != 0) break;
-      now = mapping_count();
+      now = weft_test::mapping_count();
     }
   }
   ~mapping_filler() { release(); }
@@ -278,14 +253,14 @@ TEST_CASE("past max_guarded_stacks, fibers get unguarded slab stacks and one not
         });
       std::size_t guarded_during = 0;
       ex.spawn([&] {
-        guarded_during = count_guarded_stacks(region);
+        guarded_during = weft_test::count_guarded_stacks(region);
         go.set();
       });
       ex.run();
       std::printf("finished=%d guarded_during=%zu\n", finished.load(), guarded_during);
       check_executor_usable(ex);
     }
-    std::printf("guarded_after=%zu\n", count_guarded_stacks(region));
+    std::printf("guarded_after=%zu\n", weft_test::count_guarded_stacks(region));
     // A second executor of the process gets guarded stacks again, up to the same budget: the
     // spares (that they count in no budget is checked by executor_test's spare test).
     {
@@ -299,7 +274,7 @@ TEST_CASE("past max_guarded_stacks, fibers get unguarded slab stacks and one not
         });
       std::size_t guarded = 0;
       ex.spawn([&] {
-        guarded = count_guarded_stacks(region);
+        guarded = weft_test::count_guarded_stacks(region);
         go.set();
       });
       ex.run();
@@ -336,7 +311,7 @@ TEST_CASE("the default guarded-stack budget keeps more fibers than vm.max_map_co
           go.wait();
           ++finished;
         });
-      peak_mappings = mapping_count();
+      peak_mappings = weft_test::mapping_count();
       go.set();
     });
     ex.run();
@@ -369,7 +344,7 @@ TEST_CASE("when mappings run out before the budget, spawn throws a std::system_e
     int code = 0;
     {
       mapping_filler filler(600);
-      std::printf("filled to %zu of %zu mappings\n", mapping_count(), max_map_count());
+      std::printf("filled to %zu of %zu mappings\n", weft_test::mapping_count(), max_map_count());
       try {
         for (int i = 0; i < 100000; ++i)
           blocked.push_back(ex.spawn([&] {

@@ -17,7 +17,9 @@ constexpr std::size_t max_count = 64;
 constexpr std::size_t max_bytes = std::size_t{16} << 20;  // of stack, all kept regions together
 
 // Keeps `region`, a stack whose guard page is the page below region.low, if the pool has room
-// for it; whether it did (if not, the caller unmaps it). Thread-safe.
+// for it; whether it did (if not, the caller unmaps it). Thread-safe. Kept regions count in no
+// guarded-stack budget: their at most 2 * max_count mappings fit in the reserve that the
+// budget leaves below vm.max_map_count (default_guarded_budget).
 bool keep(stack_span region) noexcept;
 
 // A kept region of exactly `size` bytes, taken out of the pool, or an empty span. Thread-safe.

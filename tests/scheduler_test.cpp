@@ -465,6 +465,38 @@ TEST_CASE("spawn is thread-safe from plain threads while workers run", "[schedul
   CHECK(ran == 600);
 }
 
+// Without a work_guard, run() ends whenever no fiber is left, here often while the plain
+// thread is between spawns or inside one, and with several workers it is decided by whichever
+// worker runs dry first, while others may still run fibers. Every fiber must still run, in
+// that run or the next.
+TEST_CASE("runs that end while a plain thread spawns lose no fiber", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  constexpr int roots = 2000;
+  weft::executor ex(with_workers(workers));
+  std::atomic<int> done{0};
+  std::atomic<bool> spawning{true};
+  std::thread runner([&] {
+    while (spawning.load()) ex.run();
+  });
+  for (int i = 0; i < roots; ++i)
+    ex.spawn([&] {
+      auto yielding = weft::spawn([&] {
+        weft::this_fiber::yield();
+        ++done;
+      });
+      auto plain = weft::spawn([&] { ++done; });
+      yielding.join();
+      plain.join();
+      ++done;
+    }).detach();
+  spawning = false;
+  runner.join();
+  ex.run();  // what the last of the runner's runs left
+  CHECK(done == 3 * roots);
+  CHECK(ex.live_fibers() == 0);
+}
+
 TEST_CASE("no wakeup is lost: a plain thread wakes a parked executor many times",
           "[scheduler]") {
   const std::size_t workers = GENERATE(1, 2, 4);

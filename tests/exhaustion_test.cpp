@@ -140,7 +140,6 @@ std::size_t count_substr(const std::string& text, const std::string& what) {
   return n;
 }
 
-
 std::size_t max_map_count() {
   std::ifstream in("/proc/sys/vm/max_map_count");
   std::size_t n = 65530;

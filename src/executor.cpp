@@ -213,10 +213,7 @@ void executor_core::retire(worker& here, fiber* f) noexcept {
   count_up(here.finished);
   // The end of run() (no fiber left) is seen by a worker that runs dry (worker::search) or
   // the last one to park; a join driving the executor waits for this one fiber.
-  if (f == until_.load(std::memory_order_acquire)) {
-    stop_.store(true, std::memory_order_release);
-    notify_all_workers();
-  }
+  if (f == until_.load(std::memory_order_acquire)) stop_and_wake_all();
 }
 
 std::size_t executor_core::live() const noexcept {
@@ -299,6 +296,11 @@ void executor_core::notify_idle_for_continuation(const fiber_deque& continuation
 void executor_core::notify_all_workers() noexcept {
   std::lock_guard guard(park_mutex_);
   wake_parked_locked();
+}
+
+void executor_core::stop_and_wake_all() noexcept {
+  stop_.store(true, std::memory_order_release);
+  notify_all_workers();
 }
 
 void executor_core::wake_parked_locked() noexcept {
@@ -407,8 +409,7 @@ bool executor_core::nothing_left() const noexcept {
 
 bool executor_core::end_run_if_nothing_left() noexcept {
   if (!nothing_left()) return false;
-  stop_.store(true, std::memory_order_release);
-  notify_all_workers();
+  stop_and_wake_all();
   return true;
 }
 
@@ -428,8 +429,7 @@ void executor_core::run_until(fiber* until) {
     executor_core& core;
     std::vector<std::thread>& helpers;
     ~finish() {
-      core.stop_.store(true, std::memory_order_release);
-      core.notify_all_workers();
+      core.stop_and_wake_all();
       for (auto& t : helpers) t.join();
       core.until_.store(nullptr, std::memory_order_release);
     }

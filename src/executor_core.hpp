@@ -331,6 +331,8 @@ class executor_core {
   // runs, and seen by whoever sees its spawner's end). A plain thread's spawn racing with the
   // end is run by the next run(), as when the last worker to park decides it.
   bool nothing_left() const noexcept;
+  // Ends the run: every worker returns from its run loop at its next look (parked ones woken).
+  void stop_and_wake_all() noexcept;
   void wake_parked_locked() noexcept;  // park_mutex_ held
   // Signals `w` if it is parked and not signalled yet; whether it did. park_mutex_ held.
   bool wake_if_parked_locked(worker& w) noexcept;

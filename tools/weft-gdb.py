@@ -94,7 +94,6 @@ class Fiber:
         self.finished = _u8(address + o["fiber.finished"]) != 0
         self.saved_sp = _u64(address + o["fiber.ctx_sp"])
         self.started = True
-        self.queued = False  # in a run queue (known only for some shapes of executor)
         self.thread = None  # the gdb thread running it, if any
 
     def contains(self, sp):
@@ -107,8 +106,6 @@ class Fiber:
             return "not started"
         if self.finished:
             return "finished"
-        if self.queued:
-            return "ready"
         if self.wait_name == "sleep":
             return "sleeping"
         if self.waiting_on != 0:
@@ -174,34 +171,25 @@ def _thread_stack_pointers():
 
 
 def _fiber_addresses(layout, core):
-    """(address, queued) for every fiber of the executor at `core`; queued is None when
-    this shape of executor does not tell."""
+    """The address of every fiber of the executor at `core`: each worker lists the fibers that
+    suspended on it (or were queued there unstarted) and names the one it runs."""
     o = layout.offsets
-    if "core.started_head" in o:  # one worker: started list, then never-started in run queues
-        found = {}
-        for address in _walk(_u64(core + o["core.started_head"]), o["fiber.next_live"]):
-            found[address] = False
-        for queue in ("core.ready_head", "core.remote_head"):
-            for address in _walk(_u64(core + o[queue]), o["fiber.next_ready"]):
-                found[address] = True
-        return list(found.items())
-    if "core.workers" in o:  # several workers: each lists the fibers that suspended on it
-        if layout.vector != "begin0,end8":  # (or were queued there) and names the one it runs
-            raise WeftError("unknown std::vector layout %r" % layout.vector)
-        begin = _u64(core + o["core.workers"])
-        end = _u64(core + o["core.workers"] + 8)
-        found = {}
-        for slot in range(begin, min(end, begin + 8 * 4096), 8):
-            worker = _u64(slot)
-            if worker:
-                for a in _walk(_u64(worker + o["worker.live_head"]), o["fiber.next_live"]):
-                    found[a] = None
-                if "worker.running" in o:  # a running fiber that never suspended is on no list
-                    running = _u64(worker + o["worker.running"])
-                    if running:
-                        found.setdefault(running, None)
-        return list(found.items())
-    raise WeftError("weft_debug_layout does not say where fibers are kept (a newer weft?)")
+    if "core.workers" not in o:
+        raise WeftError("weft_debug_layout does not say where fibers are kept (a newer weft?)")
+    if layout.vector != "begin0,end8":
+        raise WeftError("unknown std::vector layout %r" % layout.vector)
+    begin = _u64(core + o["core.workers"])
+    end = _u64(core + o["core.workers"] + 8)
+    found = {}
+    for slot in range(begin, min(end, begin + 8 * 4096), 8):
+        worker = _u64(slot)
+        if worker:
+            for a in _walk(_u64(worker + o["worker.live_head"]), o["fiber.next_live"]):
+                found[a] = True
+            running = _u64(worker + o["worker.running"])
+            if running:  # a running fiber that never suspended is on no list
+                found[running] = True
+    return list(found)
 
 
 def collect_fibers():
@@ -216,9 +204,8 @@ def collect_fibers():
     for node in _walk(head, o["node.next"], 100000):
         core = _u64(node + o["node.core"])
         fibers = []
-        for address, queued in _fiber_addresses(layout, core):
+        for address in _fiber_addresses(layout, core):
             f = Fiber(layout, address, core)
-            f.queued = bool(queued)
             for thread, sp in threads:
                 if f.contains(sp):
                     f.thread = thread

@@ -1,20 +1,22 @@
-// executor and executor_core: fiber lifecycle, remote wakeups, parking, deadlock reports.
+// The executor's internals (executor_core.hpp): fibers' start, ready fibers from any thread,
+// parking and waking workers, the end of a run and deadlock reports, and unwinding at
+// destruction. Also the detail:: functions through which <weft/executor.hpp>'s templates
+// spawn.
+#include "executor_core.hpp"
+
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 #include <exception>
 #include <sstream>
 #include <thread>
-#include <random>
-#include <typeinfo>
 
 #include "context/switch.hpp"
-#include "eh_state.hpp"
-#include "executor_core.hpp"
+#include "fiber_end.hpp"
 #include "overflow_handler.hpp"
-#include "asymmetric_barrier.hpp"
 #include "registry.hpp"
+#include "thread_parker.hpp"
 #include "trace_points.hpp"
+#include "unwinding.hpp"
 
 namespace weft::detail {
 namespace {
@@ -34,87 +36,41 @@ std::uint64_t new_fiber_id() noexcept {
   return next_id++;
 }
 
-// "type: what()" of an exception, for diagnostics.
-std::string describe_exception(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return std::string(typeid(e).name()) + ": " + e.what();
-  } catch (...) {
-    return "unknown exception";
+// Takes one off `counter` when the scope ends; nothing if it is null.
+struct decrement_at_exit {
+  std::atomic<std::size_t>* counter;
+  ~decrement_at_exit() {
+    if (counter) counter->fetch_sub(1, std::memory_order_seq_cst);
   }
-}
-
-void report_detached_exception(const fiber& f) noexcept {
-  std::string what = describe_exception(f.error);
-  std::fprintf(stderr, "weft: exception escaped detached fiber %llu \"%s\": %s\n",
-               static_cast<unsigned long long>(f.id), f.name.c_str(), what.c_str());
-  std::fflush(stderr);
-}
-
-// A fiber unwound at its executor's destruction ends with this error (cold: out of run_fiber).
-[[gnu::cold, gnu::noinline]] void set_unwound_error(fiber* f) {
-  f->error = std::make_exception_ptr(std::runtime_error(
-      "weft: fiber " + std::to_string(f->id) + " was unwound: its executor was destroyed"));
-}
-
-#ifdef WEFT_TRACE
-// The trace event of a fiber's end (cold: it builds a string).
-[[gnu::cold, gnu::noinline]] void trace_end(fiber* f) {
-  record(f->error ? trace::event_kind::exception : trace::event_kind::finish, f,
-         f->error ? describe_exception(f->error) : std::string());
-}
-#endif
-
-// Everything a fiber runs: its body, then the bookkeeping of its end. Returns the context to
-// resume for good.
-context& run_fiber(fiber* f) {
-  worker* w = f->resumed_by;
-  load_eh_state(eh_state{}, w->thread_eh());  // a new fiber handles no exception yet
-  w->after_start(*f);
-  WEFT_TRACE_EVENT(trace::event_kind::start, f);
-  if (f->cancelled) f->drop(f);  // never started: destroy the callable unrun
-  else f->body(f);                // stores the result or the exception
-  if (f->cancelled) [[unlikely]] set_unwound_error(f);
-#ifdef WEFT_TRACE
-  if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
-#endif
-  w = f->resumed_by;  // the fiber may have moved
-  if (context* spawner = w->finish_short(*f)) return *spawner;
-  fiber* joiner = w->core().publish_end(*w, f);
-  w = f->resumed_by;  // a coroutine resumed by publish_end may have moved it again
-  w->core().retire(*w, f);
-  return w->finish(*f, joiner);
-}
-
-// The first and last code of every fiber (a fiber_entry): after the final switch annotation
-// nothing instrumented may run on this stack, so it is left to the sanitizers, and it returns
-// into the backend's fiber trampoline, which resumes the returned context. noexcept: nothing
-// may unwind past it (see fiber::body).
-WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) noexcept {
-  auto* f = static_cast<fiber*>(arg);
-  context& next = run_fiber(f);
-  annotations::before_switch(f->ctx, next, true);
-  return &next;
-}
+};
 
 }  // namespace
 
-constinit __attribute__((tls_model("initial-exec"))) thread_local thread_position position;
+// ---- what the templates of <weft/executor.hpp> call ---------------------------------------
 
-__attribute__((noinline)) fiber* current_fiber() noexcept { return position.current_fiber; }
-__attribute__((noinline)) worker* current_worker() noexcept { return position.current_worker; }
-__attribute__((noinline)) thread_position current_position() noexcept { return position; }
-
-__attribute__((noinline)) executor_core* current_core() noexcept {
-  fiber* f = position.current_fiber;
-  return f ? f->owner : nullptr;
+fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t align) {
+  return core.allocate(bytes, align);
 }
+
+void free_fiber_memory(executor_core& core, const fiber_memory& memory) noexcept {
+  core.free_region(memory.region, memory.guarded, current_worker());
+  executor_core::release_outside_spawn(memory);
+}
+
+fiber_head* launch(executor_core& core, const fiber_memory& memory, const task_ops& ops) {
+  return core.launch(memory, ops);
+}
+
+void retain_core(executor_core& core) noexcept { core.retain(); }
+void release_core(executor_core& core) noexcept { core.release(); }
+
+// ---- lifetime ----------------------------------------------------------------------------
 
 executor_core::executor_core(executor_options options)
     : options_(options),
       allocator_(options.stack_size, options.guard_pages, options.max_guarded_stacks,
-                 options.max_cached_stacks) {
+                 options.max_cached_stacks),
+      parking_(options.workers) {
   if (options.workers == 0)
     throw std::invalid_argument("weft::executor: executor_options::workers must be at least 1");
   workers_.reserve(options.workers);
@@ -135,6 +91,8 @@ void executor_core::release() noexcept {
   }
 }
 
+// ---- fibers' memory and start ------------------------------------------------------------
+
 void executor_core::hold_outside_spawn(fiber_memory& m) noexcept {
   m.outside_caller = &add_hold_of_this_thread();
 }
@@ -149,17 +107,14 @@ void executor_core::throw_shutting_down() {
 
 void executor_core::drain_region_caches() noexcept {
   for (auto& w : workers_) {
-    const std::size_t references = w->region_cache.count;
-    allocator_.drain(w->region_cache);
+    const std::size_t references = w->region_cache().count;
+    allocator_.drain(w->region_cache());
     for (std::size_t i = 0; i < references; ++i) release();  // never the last: ours is held
   }
 }
 
-void executor_core::launch(fiber* f, const fiber_memory& memory) {
-  f->owner = this;
-  f->id = new_fiber_id();
-  f->region = memory.region;
-  f->guarded = memory.guarded;
+fiber* executor_core::launch(const fiber_memory& memory, const task_ops& ops) {
+  fiber* f = ::new (memory.control) fiber(this, new_fiber_id(), memory, ops);
   prepare_fiber_context(f->ctx, memory.stack, &fiber_main, f);
   const auto [here_worker, self] = current_position();
   WEFT_TRACE_EVENT(trace::event_kind::spawn, f, {}, self ? self->id : 0);
@@ -167,64 +122,29 @@ void executor_core::launch(fiber* f, const fiber_memory& memory) {
     // Depth-first: the child runs now, on this worker, and joins a live list only if it
     // suspends (worker::switch_to).
     worker& here = *here_worker;
-    count_up(here.launched);
+    here.count_launch();
     f->started_by = self;
     here.start_now(*self, *f);
   } else {
-    workers_[0]->add_live(f);  // queued unstarted: listed now
+    workers_[0]->live().add(f);  // queued unstarted: listed now
     launched_outside_.fetch_add(1, std::memory_order_seq_cst);
     inject(f);
     release_outside_spawn(memory);  // after the fiber is visible (see allocate)
   }
-}
-
-fiber* executor_core::publish_end(worker& here, fiber* f) noexcept {
-  f->lock.lock();
-  f->finished.store(true, std::memory_order_release);
-  waiter* joiner = f->joiners.pop_front();
-  std::coroutine_handle<> coroutine = std::exchange(f->awaiting_coroutine, nullptr);
-  const bool detached = f->detached;
-  f->lock.unlock();
-  f->worker_frees = detached;  // nobody else will (see release_finished)
-  if (detached && f->error && !f->cancelled) {
-    report_detached_exception(*f);
-    std::terminate();
-  }
-  // A joining fiber that may run here runs next, on this core while f's caches are warm:
-  // with several workers, queueing it behind other work would let the workers start new
-  // fibers while finished joins wait, and live fibers (and their stacks) pile up.
-  fiber* run_next = nullptr;
-  if (joiner) {
-    fiber* j = joiner->blocked_fiber;
-    if (j && j->owner == this && (!j->pinned || j->pinned == &here)) {
-      WEFT_TRACE_EVENT(trace::event_kind::wake, j, {}, f->id);
-      run_next = j;
-    } else {
-      wake(*joiner);
-    }
-  }
-  // Still a live fiber: the coroutine may spawn, block or yield (and so move f elsewhere).
-  if (coroutine) coroutine.resume();
-  return run_next;
-}
-
-void executor_core::retire(worker& here, fiber* f) noexcept {
-  if (f->live_list) f->live_list->remove_live(f);
-  count_up(here.finished);
-  // The end of run() (no fiber left) is seen by a worker that runs dry (worker::search) or
-  // the last one to park; a join driving the executor waits for this one fiber.
-  if (f == until_.load(std::memory_order_acquire)) stop_and_wake_all();
+  return f;
 }
 
 std::size_t executor_core::live() const noexcept {
   // Finishes first: a fiber counted finished was launched before, so reading the launches
   // afterwards counts it there too, and the difference never goes below zero.
   std::uint64_t finished = 0;
-  for (auto& w : workers_) finished += w->finished.load(std::memory_order_acquire);
+  for (auto& w : workers_) finished += w->finished();
   std::uint64_t launched = launched_outside_.load(std::memory_order_seq_cst);
-  for (auto& w : workers_) launched += w->launched.load(std::memory_order_acquire);
+  for (auto& w : workers_) launched += w->launched();
   return static_cast<std::size_t>(launched - finished);
 }
+
+// ---- ready fibers ------------------------------------------------------------------------
 
 void executor_core::schedule(fiber* f) noexcept {
   worker* w = current_worker();
@@ -238,23 +158,7 @@ void executor_core::inject(fiber* f) noexcept {
   notify_one_idle();
 }
 
-fiber* executor_core::steal_for(worker& thief) noexcept {
-  const std::size_t n = workers_.size();
-  const std::size_t start = thief.next_random() % n;
-  for (std::size_t k = 0; k < n; ++k) {
-    worker& victim = *workers_[(start + k) % n];
-    if (&victim == &thief) continue;
-    while (fiber* f = victim.steal(thief.steal_licence)) {
-      if (f->pinned && f->pinned != &thief) {
-        f->pinned->push_inbox(f);  // not ours to run: send it home
-        continue;
-      }
-      WEFT_TRACE_EVENT(trace::event_kind::steal, f, {}, victim.index() + 1);
-      return f;
-    }
-  }
-  return nullptr;
-}
+// ---- parking -----------------------------------------------------------------------------
 
 void executor_core::notify_one_idle() noexcept {
   // Pairs with park(): either the parking worker sees our work in its re-check, or we see it
@@ -265,10 +169,10 @@ void executor_core::notify_one_idle() noexcept {
   // it idle we see the flag cleared.
   if (idle_.load(std::memory_order_acquire) == 0) return;
   for (auto& w : workers_)
-    if (w->searching.load(std::memory_order_relaxed)) return;
-  std::lock_guard guard(park_mutex_);
+    if (w->searching()) return;
+  thread_lock guard(parking_.mutex());
   for (auto& w : workers_)
-    if (wake_if_parked_locked(*w)) return;
+    if (parking_.wake(w->index())) return;
 }
 
 void executor_core::notify_worker(worker& w) noexcept {
@@ -276,15 +180,8 @@ void executor_core::notify_worker(worker& w) noexcept {
   // (work_visible, which looks at every inbox) sees our work.
   light_barrier();
   if (idle_.load(std::memory_order_relaxed) == 0) return;
-  std::lock_guard guard(park_mutex_);
-  wake_if_parked_locked(w);
-}
-
-bool executor_core::wake_if_parked_locked(worker& w) noexcept {
-  if (!w.parked || w.wake_signal) return false;
-  w.wake_signal = true;
-  w.wakeup.notify_one();
-  return true;
+  thread_lock guard(parking_.mutex());
+  parking_.wake(w.index());
 }
 
 void executor_core::notify_idle_for_continuation(const fiber_deque& continuations) noexcept {
@@ -294,21 +191,13 @@ void executor_core::notify_idle_for_continuation(const fiber_deque& continuation
 }
 
 void executor_core::notify_all_workers() noexcept {
-  std::lock_guard guard(park_mutex_);
-  wake_parked_locked();
+  thread_lock guard(parking_.mutex());
+  parking_.wake_all();
 }
 
 void executor_core::stop_and_wake_all() noexcept {
   stop_.store(true, std::memory_order_release);
   notify_all_workers();
-}
-
-void executor_core::wake_parked_locked() noexcept {
-  for (auto& w : workers_)
-    if (w->parked) {
-      w->wake_signal = true;
-      w->wakeup.notify_one();
-    }
 }
 
 worker::visible_work executor_core::work_visible() noexcept {
@@ -328,38 +217,29 @@ bool executor_core::nothing_can_wake() const noexcept {
          threads_blocked_in_weft() == 0 && plain_thread_holds(runner_) == 0;
 }
 
-namespace {
-// Takes one off `counter` when the scope ends; nothing if it is null.
-struct decrement_at_exit {
-  std::atomic<std::size_t>* counter;
-  ~decrement_at_exit() {
-    if (counter) counter->fetch_sub(1, std::memory_order_seq_cst);
-  }
-};
-}  // namespace
-
-bool executor_core::park(worker& w, bool have_timers,
-                         std::chrono::steady_clock::time_point deadline, bool brief) {
+executor_core::park_end executor_core::park(worker& w, bool have_timers,
+                                            std::chrono::steady_clock::time_point deadline,
+                                            bool brief) {
   using namespace std::chrono_literals;
-  // Counted idle, then the barrier, before the lock: a notifier that sees us idle takes
-  // park_mutex_, and must not wait out a membarrier there.
+  // Counted idle, then the barrier, before the lock: a notifier that sees us idle takes the
+  // parking mutex, and must not wait out a membarrier there.
   idle_.fetch_add(1, std::memory_order_seq_cst);
   heavy_barrier();  // pairs with notify_one_idle's light_barrier
-  std::unique_lock guard(park_mutex_);
-  // No longer idle once we leave, still under park_mutex_: a worker parking after us must
-  // not count us idle while we run what we found.
+  thread_lock guard(parking_.mutex());
+  // No longer idle once we leave, still under the mutex: a worker parking after us must not
+  // count us idle while we run what we found.
   const decrement_at_exit leave_idle{&idle_};
-  w.wake_signal = false;
-  if (stop_.load(std::memory_order_acquire)) return false;
+  parking_.clear_signal(w.index());
+  if (stop_.load(std::memory_order_acquire)) return park_end::stop;
   const worker::visible_work seen = work_visible();
   // With every worker counted idle, no fiber runs, and each worker wrote its counts before it
   // counted itself idle: live() is exact.
   const bool all_idle = idle_.load() == workers_.size();
-  if (seen == worker::visible_work::some) return true;
+  if (seen == worker::visible_work::some) return park_end::unsignalled;
   if (seen == worker::visible_work::lone_continuation) {
     // Its worker runs the spawned child and most likely takes it back soon: look again after
     // a brief park rather than at once (each look costs this heavy barrier).
-    if (all_idle) return true;  // nobody will take it back: ours
+    if (all_idle) return park_end::unsignalled;  // nobody will take it back: ours
     brief = true;
   }
   // With every worker idle nobody pushes continuations: park as usual (a brief park would
@@ -367,16 +247,16 @@ bool executor_core::park(worker& w, bool have_timers,
   if (all_idle) brief = false;
   if (all_idle && nothing_left()) {
     stop_.store(true, std::memory_order_release);  // run(): nothing left, nobody will spawn
-    wake_parked_locked();
-    return false;
+    parking_.wake_all();
+    return park_end::stop;
   }
   if (all_idle && !have_timers) {
     if (nothing_can_wake()) {
       // Every worker is idle, no queue holds a fiber, and nothing outside can make one ready.
       deadlocked_ = live() > 0;
       stop_.store(true, std::memory_order_release);
-      wake_parked_locked();
-      return false;
+      parking_.wake_all();
+      return park_end::stop;
     }
     // Plain threads leaving weft calls do not notify us: re-check now and then while they
     // are the only thing that could wake a fiber.
@@ -392,15 +272,12 @@ bool executor_core::park(worker& w, bool have_timers,
     brief_parkers_.fetch_add(1, std::memory_order_relaxed);
     deadline = std::min(deadline, std::chrono::steady_clock::now() + brief_park);
   }
-  w.parked = true;
-  auto woken = [&] { return w.wake_signal || stop_.load(std::memory_order_acquire); };
-  if (deadline == std::chrono::steady_clock::time_point::max())
-    w.wakeup.wait(guard, woken);
-  else
-    w.wakeup.wait_until(guard, deadline, woken);
-  w.parked = false;
-  return !stop_.load(std::memory_order_acquire);
+  const bool signalled = parking_.sleep(guard, w.index(), deadline, stop_);
+  if (stop_.load(std::memory_order_acquire)) return park_end::stop;
+  return signalled ? park_end::signalled : park_end::unsignalled;
 }
+
+// ---- running -----------------------------------------------------------------------------
 
 bool executor_core::nothing_left() const noexcept {
   return until_.load(std::memory_order_acquire) == nullptr && live() == 0 &&
@@ -422,8 +299,11 @@ void executor_core::run_until(fiber* until) {
     return;
   until_.store(until, std::memory_order_release);
   stop_.store(false, std::memory_order_release);
-  deadlocked_ = false;
-  runner_ = this_plain_thread();  // before any worker runs (helpers start below)
+  {
+    thread_lock guard(parking_.mutex());
+    deadlocked_ = false;
+  }
+  runner_ = &this_thread_parker();  // before any worker runs (helpers start below)
   std::vector<std::thread> helpers;
   struct finish {
     executor_core& core;
@@ -437,8 +317,15 @@ void executor_core::run_until(fiber* until) {
   for (std::size_t i = 1; i < workers_.size(); ++i)
     helpers.emplace_back([this, i] { workers_[i]->run_loop(); });
   workers_[0]->run_loop();
-  if (deadlocked_) throw deadlock_error(describe_blocked());
+  bool deadlocked;
+  {
+    thread_lock guard(parking_.mutex());
+    deadlocked = deadlocked_;
+  }
+  if (deadlocked) throw deadlock_error(describe_blocked());
 }
+
+// ---- destruction -------------------------------------------------------------------------
 
 void executor_core::unwind_all() {
   shutting_down_.store(true, std::memory_order_release);
@@ -464,9 +351,9 @@ void executor_core::unwind_all() {
   // (must_unwind), so it stays where it waits until it is woken as usual.
   std::vector<fiber*> unblocked;
   for_each_live([&](fiber* f) {
-    f->cancelled = true;
+    f->unwind_requested = true;
     waiter* w = f->current_waiter;
-    if (!w || f->waiting_on == wait_kind::await || suspended_while_unwinding(*f)) return;
+    if (!w || f->waiting_on == wait_kind::await || blocked_while_unwinding(*f)) return;
     w->lock->lock();
     const bool queued = w->queue != nullptr;
     if (queued) w->queue->remove(*w);

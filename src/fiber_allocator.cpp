@@ -75,9 +75,9 @@ stack_span fiber_allocator::new_guarded_region() {
     r = stack_span{static_cast<char*>(base) + page, region_size_};
   }
 #ifdef WEFT_VALGRIND
-  std::lock_guard guard(lock_);  // this runs without the lock; the id map needs it
-#endif
+  thread_lock guard(lock_);  // this runs without the lock; the id map needs it
   remember_region(r);
+#endif
   return r;
 }
 
@@ -125,7 +125,7 @@ void fiber_allocator::throw_object_too_large(std::size_t bytes) const {
 fiber_memory fiber_allocator::take_region() {
   fiber_memory m;
   {
-    std::lock_guard guard(lock_);
+    thread_lock guard(lock_);
     if (guard_pages_ && !free_guarded_.empty()) {
       m.region = free_guarded_.back();
       free_guarded_.pop_back();
@@ -170,7 +170,7 @@ void fiber_allocator::drain(local_cache& cache) noexcept {
 }
 
 void fiber_allocator::free_shared(const stack_span& region, bool guarded) noexcept {
-  std::lock_guard guard(lock_);
+  thread_lock guard(lock_);
   try {
     if (!guarded) {
       free_unguarded_.push_back(region);

@@ -13,7 +13,8 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "executor_core.hpp"
+#include "current.hpp"
+#include "fiber.hpp"
 
 namespace weft::detail {
 namespace {

@@ -1,12 +1,12 @@
 // The executor registry and the layout description that tools/weft-gdb.py reads.
 #include "registry.hpp"
 
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -14,6 +14,16 @@
 
 #include "context/backend.hpp"
 #include "executor_core.hpp"
+#include "fiber.hpp"
+#include "live_list.hpp"
+#include "thread_mutex.hpp"
+#include "worker.hpp"
+
+namespace weft::detail {
+namespace {
+thread_mutex registry_mutex;  // guards the list (a debugger reads it with the process stopped)
+}  // namespace
+}  // namespace weft::detail
 
 // The debugger's entry points (see registry.hpp). Plain C symbols, kept by the linker as long as
 // this file is linked in, which every program creating an executor does.
@@ -22,7 +32,8 @@ struct weft_registry_node {
   weft_registry_node* next;
   weft::detail::executor_core* core;
 };
-[[gnu::used, gnu::visibility("default")]] weft_registry_node* weft_registry_head = nullptr;
+[[gnu::used, gnu::visibility("default")]] weft_registry_node* weft_registry_head
+    WEFT_GUARDED_BY(weft::detail::registry_mutex) = nullptr;
 [[gnu::used, gnu::visibility("default")]] char weft_debug_layout[2048] = "";
 }
 
@@ -35,30 +46,28 @@ struct layout_writer {
   std::size_t used = 0;
 
   void add(const char* key, std::size_t value) noexcept { print("%s=%zu;", key, value); }
-  template <class... Args>
-  void print(const char* format, Args... args) noexcept {
+  __attribute__((format(printf, 2, 3))) void print(const char* format, ...) noexcept {
     if (used >= size) return;
-    const int n = std::snprintf(out + used, size - used, format, args...);
+    std::va_list args;
+    va_start(args, format);
+    const int n = std::vsnprintf(out + used, size - used, format, args);
+    va_end(args);
     if (n > 0) used += static_cast<std::size_t>(n);
   }
 };
 
-// Reads private offsets: a friend of executor_core (and of the classes holding the queues).
+// Reads private offsets: a friend of executor_core, worker and live_list.
 struct registry_layout {
   static void describe(char* out, std::size_t size) noexcept;
-  // Where the executor keeps its fibers, for whichever shape executor_core has: the fields
-  // that exist (and that we may read) are described, the others left out.
-  template <class Core, class Worker, class Queue>
   static void describe_lists(layout_writer& w) noexcept;
 };
 
 namespace {
 
-std::mutex registry_mutex;
 std::once_flag layout_written;
 
 // The frame a switch leaves on a suspended stack, for both backends; the asm numbers come from
-// asm_x86_64_sysv.h, Boost's from its jump_fcontext for x86-64 SysV ELF (the same layout since
+// asm_x86_64_sysv_frame.h, Boost's from its jump_fcontext for x86-64 SysV ELF (the same layout since
 // Boost 1.61; builds of Boost with shadow-stack support (BOOST_USE_CET/SHSTK) add a slot).
 #if defined(WEFT_CONTEXT_BACKEND_ASM)
 constexpr std::size_t frame_r12 = WEFT_CTX_R12, frame_r13 = WEFT_CTX_R13,
@@ -108,31 +117,15 @@ std::size_t start_frame_depth() noexcept {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"  // fine for these non-virtual classes
 
-template <class Core, class Worker, class Queue>
+// Where the executor keeps its fibers: every worker has a list of live fibers (those that
+// suspended on it or were queued there unstarted) and the fiber it runs now.
 void registry_layout::describe_lists(layout_writer& w) noexcept {
-  constexpr bool one_worker = requires { &Core::started_head_; &Core::worker_; &Core::remote_;
-                                         &Worker::ready_; &Queue::head_; };
-  constexpr bool many_workers = requires { &Core::workers_; &Worker::live_head; };
-  static_assert(one_worker || many_workers,
-                "registry.cpp and tools/weft-gdb.py do not know where this executor_core keeps "
-                "its fibers: teach them (or make registry_layout a friend where needed)");
-  // One worker: the fibers that have started, plus the never-started ones in the run queues.
-  if constexpr (one_worker) {
-    w.add("core.started_head", offsetof(Core, started_head_));
-    w.add("core.ready_head", offsetof(Core, worker_) + offsetof(Worker, ready_) +
-                                 offsetof(Queue, head_));
-    w.add("core.remote_head", offsetof(Core, remote_) + offsetof(Queue, head_));
-  }
-  // Several workers, each with a list of live fibers (those that suspended on it or were
-  // queued there unstarted) and the fiber it runs now.
-  if constexpr (many_workers) {
-    static_assert(sizeof(typename decltype(Core::workers_)::value_type) == sizeof(void*),
-                  "workers_ holds plain pointers to workers");
-    w.add("core.workers", offsetof(Core, workers_));
-    w.add("worker.live_head", offsetof(Worker, live_head));
-    w.add("worker.running", offsetof(Worker, running));
-    w.print("vector=%s;", vector_layout());
-  }
+  static_assert(sizeof(decltype(executor_core::workers_)::value_type) == sizeof(void*),
+                "workers_ holds plain pointers to workers");
+  w.add("core.workers", offsetof(executor_core, workers_));
+  w.add("worker.live_head", offsetof(worker, live_) + offsetof(live_list, head_));
+  w.add("worker.running", offsetof(worker, running_));
+  w.print("vector=%s;", vector_layout());
 }
 
 void registry_layout::describe(char* out, std::size_t size) noexcept {
@@ -144,7 +137,7 @@ void registry_layout::describe(char* out, std::size_t size) noexcept {
   w.add("pointer", sizeof(void*));
   w.add("node.next", offsetof(weft_registry_node, next));
   w.add("node.core", offsetof(weft_registry_node, core));
-  describe_lists<executor_core, worker, ready_queue>(w);
+  describe_lists(w);
   w.add("fiber.ctx_sp", offsetof(fiber, ctx) + context_sp);
   w.add("fiber.start_depth", start_frame_depth());
   w.add("fiber.id", offsetof(fiber, id));
@@ -184,7 +177,7 @@ void register_core(executor_core& core) noexcept {
                  [] { registry_layout::describe(weft_debug_layout, sizeof weft_debug_layout); });
   auto* node = new (std::nothrow) weft_registry_node{nullptr, &core};
   if (node == nullptr) return;
-  std::lock_guard guard(registry_mutex);
+  thread_lock guard(registry_mutex);
   node->next = weft_registry_head;
   weft_registry_head = node;
 }
@@ -192,7 +185,7 @@ void register_core(executor_core& core) noexcept {
 void unregister_core(executor_core& core) noexcept {
   weft_registry_node* found = nullptr;
   {
-    std::lock_guard guard(registry_mutex);
+    thread_lock guard(registry_mutex);
     for (weft_registry_node** link = &weft_registry_head; *link; link = &(*link)->next) {
       if ((*link)->core == &core) {
         found = *link;

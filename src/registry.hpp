@@ -9,10 +9,9 @@
 //                        fiber, context, std::string), the backend's saved-frame layout, and
 //                        the names of the wait kinds
 //
-// Offsets follow the code automatically; the walk does not. registry.cpp describes the fiber
-// lists of the executor shapes it knows (one worker with a started list and run queues, or
-// per-worker live lists) and fails to compile for an executor_core it does not recognise: keep
-// it and tools/weft-gdb.py in step when those structures change.
+// Offsets follow the code automatically; the walk does not. The debugger walks every worker's
+// live list (worker::live_, a live_list) and reads each worker's running fiber: keep
+// registry.cpp and tools/weft-gdb.py in step when those structures change.
 #pragma once
 
 namespace weft::detail {

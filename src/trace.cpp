@@ -8,13 +8,15 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "executor_core.hpp"
+#include "current.hpp"
+#include "fiber.hpp"
+#include "thread_mutex.hpp"
 #include "trace_points.hpp"
+#include "worker.hpp"
 
 namespace weft::trace {
 
@@ -61,15 +63,15 @@ struct stored_event {
 enum class output { none, text, chrome, user };
 
 struct tracer {
-  std::mutex mutex;
-  output mode = output::none;
-  trace::sink user_sink;
-  std::string chrome_path;
-  std::deque<stored_event> ring;
-  std::size_t capacity = 1'000'000;
-  std::uint64_t dropped = 0;
-  std::chrono::steady_clock::time_point start;
-  bool exit_hook_installed = false;
+  thread_mutex mutex;
+  output mode WEFT_GUARDED_BY(mutex) = output::none;
+  trace::sink user_sink WEFT_GUARDED_BY(mutex);
+  std::string chrome_path WEFT_GUARDED_BY(mutex);
+  std::deque<stored_event> ring WEFT_GUARDED_BY(mutex);
+  std::size_t capacity WEFT_GUARDED_BY(mutex) = 1'000'000;
+  std::uint64_t dropped WEFT_GUARDED_BY(mutex) = 0;
+  std::chrono::steady_clock::time_point start WEFT_GUARDED_BY(mutex);
+  bool exit_hook_installed WEFT_GUARDED_BY(mutex) = false;
 };
 
 tracer& the_tracer() {
@@ -97,7 +99,7 @@ std::string fiber_label(const std::map<std::uint64_t, std::string>& names, std::
 
 // Chrome trace-event JSON: one track per worker with a complete ("X") slice for each stretch
 // a fiber runs, instant events for the rest, and flow arrows from waker to woken.
-void write_chrome(tracer& t) {
+void write_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
   std::FILE* out = std::fopen(t.chrome_path.c_str(), "w");
   if (!out) {
     std::fprintf(stderr, "weft: cannot write trace file %s\n", t.chrome_path.c_str());
@@ -181,7 +183,7 @@ void write_chrome(tracer& t) {
 }
 
 // Stops the current output (writing a chrome file); the tracer's mutex is held.
-void stop_locked(tracer& t) {
+void stop_locked(tracer& t) WEFT_REQUIRES(t.mutex) {
   tracing_on.store(false);
   if (t.mode == output::chrome) write_chrome(t);
   t.mode = output::none;
@@ -190,7 +192,7 @@ void stop_locked(tracer& t) {
   t.dropped = 0;
 }
 
-void start_locked(tracer& t, output mode) {
+void start_locked(tracer& t, output mode) WEFT_REQUIRES(t.mutex) {
   stop_locked(t);
   t.mode = mode;
   t.start = std::chrono::steady_clock::now();
@@ -214,7 +216,7 @@ const bool environment_read = (enable_from_environment(), true);
 
 void record(event_kind kind, const fiber* f, std::string_view detail, std::uint64_t other) noexcept {
   tracer& t = the_tracer();
-  std::lock_guard guard(t.mutex);
+  thread_lock guard(t.mutex);
   if (t.mode == output::none) return;
   worker* w = current_worker();
   event e{static_cast<std::uint64_t>(
@@ -258,7 +260,7 @@ namespace weft::trace {
 void enable(std::string_view spec) {
   using namespace weft::detail;
   tracer& t = the_tracer();
-  std::lock_guard guard(t.mutex);
+  thread_lock guard(t.mutex);
   if (spec == "stderr") {
     start_locked(t, output::text);
   } else if (spec.substr(0, 7) == "chrome:" && spec.size() > 7) {
@@ -278,7 +280,7 @@ void enable(sink s) {
   using namespace weft::detail;
   if (!s) throw std::invalid_argument("weft::trace::enable: empty sink");
   tracer& t = the_tracer();
-  std::lock_guard guard(t.mutex);
+  thread_lock guard(t.mutex);
   start_locked(t, output::user);
   t.user_sink = std::move(s);
 }
@@ -286,7 +288,7 @@ void enable(sink s) {
 void disable() {
   using namespace weft::detail;
   tracer& t = the_tracer();
-  std::lock_guard guard(t.mutex);
+  thread_lock guard(t.mutex);
   stop_locked(t);
 }
 
@@ -295,7 +297,7 @@ bool enabled() noexcept { return weft::detail::tracing_on.load(); }
 void set_chrome_capacity(std::size_t events) {
   using namespace weft::detail;
   tracer& t = the_tracer();
-  std::lock_guard guard(t.mutex);
+  thread_lock guard(t.mutex);
   t.capacity = events == 0 ? 1 : events;
   while (t.ring.size() > t.capacity) {
     t.ring.pop_front();

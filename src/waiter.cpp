@@ -1,71 +1,18 @@
-// How fibers and plain threads block in weft primitives and are woken.
+// How every primitive waits (include/weft/detail/waiter.hpp): the intrusive queue of waiters,
+// block() and wake(), for fibers and plain threads alike.
 #include <weft/detail/waiter.hpp>
-
-#include <condition_variable>
-#include <mutex>
 
 #include <weft/this_fiber.hpp>
 
+#include "current.hpp"
 #include "executor_core.hpp"
+#include "fiber.hpp"
+#include "thread_parker.hpp"
 #include "trace_points.hpp"
+#include "unwinding.hpp"
+#include "worker.hpp"
 
 namespace weft::detail {
-
-// A plain thread's way to sleep until woken; one per thread, as a thread waits on one thing.
-// It also counts the thread's holds (plain_thread_holds()).
-struct thread_parker {
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool notified = false;
-  std::atomic<std::size_t> holds{0};
-
-  void park() {
-    std::unique_lock guard(mutex);
-    cv.wait(guard, [this] { return notified; });
-    notified = false;
-  }
-  void unpark() noexcept {
-    std::lock_guard guard(mutex);
-    notified = true;
-    cv.notify_one();
-  }
-};
-
-namespace {
-std::atomic<std::size_t> blocked_threads{0};
-std::atomic<std::size_t> held_by_threads{0};
-
-thread_parker& this_thread_parker() noexcept {
-  thread_local thread_parker parker;
-  return parker;
-}
-}  // namespace
-
-std::size_t threads_blocked_in_weft() noexcept { return blocked_threads.load(); }
-
-thread_parker* this_plain_thread() noexcept { return &this_thread_parker(); }
-
-std::size_t plain_thread_holds(const thread_parker* except) noexcept {
-  const std::size_t own = except ? except->holds.load() : 0;
-  const std::size_t all = held_by_threads.load();
-  return all > own ? all - own : 0;
-}
-
-void add_plain_thread_hold(thread_parker& holder) noexcept {
-  holder.holds.fetch_add(1);
-  held_by_threads.fetch_add(1);
-}
-
-thread_parker& add_hold_of_this_thread() noexcept {
-  thread_parker& me = this_thread_parker();
-  add_plain_thread_hold(me);
-  return me;
-}
-
-void drop_plain_thread_hold(thread_parker& holder) noexcept {
-  held_by_threads.fetch_sub(1);
-  holder.holds.fetch_sub(1);
-}
 
 std::string_view to_string(wait_kind k) noexcept {
   switch (k) {
@@ -112,22 +59,22 @@ void waiter_queue::move_all_to(waiter_queue& to) noexcept {
   while (waiter* w = pop_front()) to.push_back(*w);
 }
 
-void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
+// The analysis cannot follow the lock into the switch: the worker that resumes next releases
+// it (after_switch_actions::unlock), once our context is saved.
+void block(waiter& w, spinlock& lock, wait_kind what, const void* object)
+    WEFT_NO_THREAD_SAFETY_ANALYSIS {
   w.lock = &lock;
   fiber* self = current_fiber();
   if (!self) {  // a plain thread: sleep on its parker
     thread_parker& parker = this_thread_parker();
     w.parker = &parker;
-    blocked_threads.fetch_add(1);
-    lock.unlock();
-    parker.park();
-    blocked_threads.fetch_sub(1);
+    parker.park(lock);
     return;
   }
   if (must_unwind(*self)) {
     if (w.queue) w.queue->remove(w);
     lock.unlock();
-    throw fiber_unwind{};
+    throw_fiber_unwind();
   }
   w.blocked_fiber = self;
   self->waiting_on = what;
@@ -140,7 +87,7 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
   self->waiting_on = wait_kind::none;
   self->wait_object = nullptr;
   self->current_waiter = nullptr;
-  if (must_unwind(*self)) throw fiber_unwind{};
+  if (must_unwind(*self)) throw_fiber_unwind();
 }
 
 void wake(waiter& w) noexcept {

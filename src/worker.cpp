@@ -1,49 +1,40 @@
-// One worker of the work-stealing scheduler: its run queues, timers, the switches between
-// fibers, and its run loop.
-#include <algorithm>
-#include <functional>
+// One worker of the work-stealing scheduler (worker.hpp): its queues and timers, the switches
+// between fibers, stealing, and its run loop.
+#include "worker.hpp"
+
 #include <utility>
 
 #include "context/switch.hpp"
-#include "eh_state.hpp"
 #include "executor_core.hpp"
+#include "fiber_end.hpp"
 #include "overflow_handler.hpp"
+#include "spin.hpp"
 #include "trace_points.hpp"
+#include "unwinding.hpp"
 
 namespace weft::detail {
+
+worker::worker(executor_core& core, std::uint32_t index, bool alone)
+    : core_(core),
+      index_(index),
+      alone_(alone),
+      continuations_(core.continuation_thieves),
+      steal_licence_(core.continuation_thieves) {}
 
 // Its region cache is empty by now: cached regions hold references to the core, so the core
 // (and this worker) is destroyed only after executor_core::drain_region_caches.
 worker::~worker() = default;
 
-void worker::add_live(fiber* f) noexcept {
-  std::lock_guard guard(live_lock);
-  f->live_list = this;
-  f->prev_live = nullptr;
-  f->next_live = live_head;
-  if (live_head) live_head->prev_live = f;
-  live_head = f;
-}
-
-void worker::remove_live(fiber* f) noexcept {
-  std::lock_guard guard(live_lock);
-  if (f->prev_live) f->prev_live->next_live = f->next_live;
-  else live_head = f->next_live;
-  if (f->next_live) f->next_live->prev_live = f->prev_live;
-}
+// ---- timers ------------------------------------------------------------------------------
 
 void worker::add_timer(fiber* f, std::chrono::steady_clock::time_point deadline) {
-  timers_.push_back(timer_entry{deadline, timer_seq_++, f});
-  std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
+  timers_.add(f, deadline);
   core_.sleepers.fetch_add(1, std::memory_order_relaxed);
 }
 
 void worker::collect_due_timers() noexcept {
   const auto now = std::chrono::steady_clock::now();
-  while (!timers_.empty() && timers_.front().deadline <= now) {
-    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
-    fiber* f = timers_.back().sleeper;
-    timers_.pop_back();
+  while (fiber* f = timers_.pop_due(now)) {
     core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
     f->waiting_on = wait_kind::none;
     WEFT_TRACE_EVENT(trace::event_kind::wake, f, "timer");
@@ -60,14 +51,15 @@ void worker::collect_due_timers() noexcept {
 void worker::release_sleepers() noexcept {
   // A sleeper that is already unwinding (sleeping in a destructor) keeps its deadline: it
   // will not be thrown into, and must not wake early.
-  std::erase_if(timers_, [this](const timer_entry& t) {
-    if (suspended_while_unwinding(*t.sleeper)) return false;
+  timers_.release_if([this](fiber* sleeper) {
+    if (blocked_while_unwinding(*sleeper)) return false;
     core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
-    core_.inject(t.sleeper);
+    core_.inject(sleeper);
     return true;
   });
-  std::make_heap(timers_.begin(), timers_.end(), std::greater<>{});
 }
+
+// ---- queues ------------------------------------------------------------------------------
 
 void worker::make_ready(fiber* f) noexcept {
   if (f->pinned && f->pinned != this) {
@@ -86,13 +78,6 @@ void worker::push_inbox(fiber* f) noexcept {
   core_.notify_worker(*this);
 }
 
-worker::worker(executor_core& core, std::uint32_t index, bool alone)
-    : steal_licence(core.continuation_thieves),
-      core_(core),
-      index_(index),
-      alone_(alone),
-      continuations_(core.continuation_thieves) {}
-
 fiber* worker::steal(deque_thief& thief) noexcept {
   // Registering as a thief costs a heavy barrier: only for a deque with something to take.
   // A deque's only fiber is the newest continuation of the fiber running there, which its
@@ -106,6 +91,24 @@ fiber* worker::steal(deque_thief& thief) noexcept {
   return fifo_.pop();
 }
 
+fiber* worker::steal_from_others() noexcept {
+  const std::size_t n = core_.worker_count();
+  const std::size_t start = next_random() % n;
+  for (std::size_t k = 0; k < n; ++k) {
+    worker& victim = core_.worker_at((start + k) % n);
+    if (&victim == this) continue;
+    while (fiber* f = victim.steal(steal_licence_)) {
+      if (f->pinned && f->pinned != this) {
+        f->pinned->push_inbox(f);  // not ours to run: send it home
+        continue;
+      }
+      WEFT_TRACE_EVENT(trace::event_kind::steal, f, {}, victim.index() + 1);
+      return f;
+    }
+  }
+  return nullptr;
+}
+
 fiber* worker::take_external() noexcept {
   if (fiber* f = inbox_.pop()) return f;
   return core_.take_injected();
@@ -113,7 +116,7 @@ fiber* worker::take_external() noexcept {
 
 fiber* worker::find_work() noexcept {
   if (fiber* f = take_external()) return f;
-  if (!alone_) return core_.steal_for(*this);
+  if (!alone_) return steal_from_others();
   return nullptr;
 }
 
@@ -124,7 +127,7 @@ fiber* worker::next_ready() noexcept {
   // we have work of our own only multiplies the fibers alive at once.
   if (--external_countdown_ == 0) {
     external_countdown_ = external_period;
-    steal_licence.expire_unused(steal_licence_expiry);
+    steal_licence_.expire_unused(steal_licence_expiry);
     if (fiber* f = take_external()) return f;
   }
   if (fiber* f = take_continuation()) return f;
@@ -132,6 +135,52 @@ fiber* worker::next_ready() noexcept {
   if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   return find_work();
 }
+
+void worker::absorb_external() noexcept {
+  // Fibers made ready outside the workers count as ready too: bring them into our queue first.
+  while (fiber* f = inbox_.pop()) {
+    if (!fifo_.push(f)) {
+      push_inbox(f);
+      return;
+    }
+  }
+  while (fiber* f = core_.take_injected()) {
+    if (!fifo_.push(f)) {
+      core_.inject(f);
+      return;
+    }
+  }
+}
+
+void worker::push_shared_continuation(fiber* spawner) {
+  continuations_.push(spawner);
+  core_.notify_for_continuation(continuations_);
+}
+
+void worker::push_continuation(fiber* spawner) {
+  if (alone_) {
+    continuations_.push_unshared(spawner);
+    return;
+  }
+  push_shared_continuation(spawner);
+}
+
+inline fiber* worker::reclaim_spawner(fiber& f) noexcept {
+  // live_in is set at a fiber's first suspension (switch_to), so a fiber not on a list has run
+  // on this worker since its start, and pushed nothing here that it has not taken back: the
+  // bottom of the deque is its spawner unless a thief took it (thieves take the oldest first,
+  // so then the deque is empty). A pick like any other: now and then next_ready must look
+  // outside instead (see there).
+  if (f.live_in || !f.started_by || f.unwind_requested || core_.should_stop()) return nullptr;
+  if (external_countdown_ <= 1) return nullptr;
+  --external_countdown_;
+  fiber* c = take_continuation();
+  if (c == f.started_by) return c;
+  if (c) push_continuation(c);  // not expected (see above); put it back
+  return nullptr;
+}
+
+// ---- switches ----------------------------------------------------------------------------
 
 namespace {
 // An action out of its slot, which is cleared before the action is carried out (freeing a
@@ -145,20 +194,12 @@ T* take_action(T*& slot) noexcept {
 }
 }  // namespace
 
-void worker::run_actions() noexcept {
+// The analysis cannot see the lock it releases: block() took it, in the fiber that switched
+// away.
+void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
   if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
-  if (fiber* finished = take_action(actions_.finished)) {
-    // switched away from its stack for good
-    if (finished->worker_frees) free_fiber(*finished, this);
-    else finished->switched_out.store(true, std::memory_order_release);  // the handle frees
-  }
-}
-
-__attribute__((noinline)) abi::__cxa_eh_globals* current_eh_globals() noexcept {
-  auto* globals = abi::__cxa_get_globals();
-  asm volatile("" : "+r"(globals) : : "memory");  // not const: the answer depends on the thread
-  return globals;
+  if (fiber* finished = take_action(actions_.finished)) switched_off_for_good(*finished, this);
 }
 
 inline void worker::switch_inline_to(fiber& self, fiber* next) noexcept {
@@ -176,7 +217,7 @@ inline void worker::switch_inline_to(fiber& self, fiber* next) noexcept {
 // Not inlined: every fiber suspends at this one call site of the switch (see jump_balanced),
 // except for a lone worker's yields (see yield).
 __attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexcept {
-  if (!self.live_list) add_live(&self);  // its first suspension
+  if (!self.live_in) live_.add(&self);  // its first suspension
   switch_inline_to(self, next);
 }
 
@@ -197,24 +238,8 @@ void worker::suspend(fiber& self) noexcept {
   switch_to(self, next);
 }
 
-void worker::absorb_external() noexcept {
-  // Fibers made ready outside the workers count as ready too: bring them into our queue first.
-  while (fiber* f = inbox_.pop()) {
-    if (!fifo_.push(f)) {
-      push_inbox(f);
-      return;
-    }
-  }
-  while (fiber* f = core_.take_injected()) {
-    if (!fifo_.push(f)) {
-      core_.inject(f);
-      return;
-    }
-  }
-}
-
 inline bool worker::lone_yield_applies(const fiber& self) const noexcept {
-  return alone_ && self.live_list && external_countdown_ > 1 && timers_.empty() &&
+  return alone_ && self.live_in && external_countdown_ > 1 && timers_.empty() &&
          continuations_.looks_empty_unshared() && inbox_.looks_empty() && !core_.has_injected() &&
          !core_.should_stop();
 }
@@ -241,34 +266,6 @@ void worker::yield(fiber& self) noexcept {
   switch_to(self, next);
 }
 
-void worker::push_shared_continuation(fiber* spawner) {
-  continuations_.push(spawner);
-  core_.notify_for_continuation(continuations_);
-}
-
-void worker::push_continuation(fiber* spawner) {
-  if (alone_) {
-    continuations_.push_unshared(spawner);
-    return;
-  }
-  push_shared_continuation(spawner);
-}
-
-inline fiber* worker::reclaim_spawner(fiber& f) noexcept {
-  // live_list is set at a fiber's first suspension (switch_to), so a fiber not on it has run
-  // on this worker since its start, and pushed nothing here that it has not taken back: the
-  // bottom of the deque is its spawner unless a thief took it (thieves take the oldest first,
-  // so then the deque is empty). A pick like any other: now and then next_ready must look
-  // outside instead (see there).
-  if (f.live_list || !f.started_by || f.cancelled || core_.should_stop()) return nullptr;
-  if (external_countdown_ <= 1) return nullptr;
-  --external_countdown_;
-  fiber* c = take_continuation();
-  if (c == f.started_by) return c;
-  if (c) push_continuation(c);  // not expected (see above); put it back
-  return nullptr;
-}
-
 void worker::start_now(fiber& self, fiber& child) noexcept {
   // A lone worker's continuation can be queued before the switch: nobody steals it meanwhile.
   // Otherwise the child queues it once it runs (after_start). (Two tail calls: no frame here
@@ -282,7 +279,21 @@ void worker::start_now_alone(fiber& self, fiber& child) noexcept {
   switch_to(self, &child);
 }
 
-context& worker::finish(fiber& self, fiber* joiner) noexcept {
+context* worker::end_short(fiber& self) noexcept {
+  fiber* spawner = reclaim_spawner(self);
+  if (!spawner) return nullptr;
+  // Its spawner has not resumed since the spawn, so its handle does not exist yet: no joiner,
+  // coroutine or detach to look at, no lock needed, and it is on no live list. Nor can anyone
+  // free it before the spawner resumes, after our switch: it is marked switched out already.
+  self.finished.store(true, std::memory_order_release);
+  self.worker_frees = false;  // its handle frees it
+  self.switched_out.store(true, std::memory_order_release);
+  count_finish();
+  set_current(this, spawner);
+  return &spawner->ctx;
+}
+
+context& worker::next_after_end(fiber& self, fiber* joiner) noexcept {
   actions_.finished = &self;
   if (joiner && core_.should_stop()) {  // not now: it waits in the queue for the next run
     make_ready(joiner);
@@ -293,19 +304,7 @@ context& worker::finish(fiber& self, fiber* joiner) noexcept {
   return next ? next->ctx : loop_context_;
 }
 
-context* worker::finish_short(fiber& self) noexcept {
-  fiber* spawner = reclaim_spawner(self);
-  if (!spawner) return nullptr;
-  // Its spawner has not resumed since the spawn, so its handle does not exist yet: no joiner,
-  // coroutine or detach to look at, no lock needed, and it is on no live list. Nor can anyone
-  // free it before the spawner resumes, after our switch: it is marked switched out already.
-  self.finished.store(true, std::memory_order_release);
-  self.worker_frees = false;  // its handle frees it
-  self.switched_out.store(true, std::memory_order_release);
-  count_up(finished);
-  set_current(this, spawner);
-  return &spawner->ctx;
-}
+// ---- the run loop ------------------------------------------------------------------------
 
 void worker::run_loop() {
   ensure_signal_stack();  // stack overflow reports need an alternate signal stack
@@ -324,7 +323,7 @@ void worker::run_loop() {
   for (;;) {
     set_current(this, nullptr);
     if (core_.should_stop()) {
-      steal_licence.unregister();  // the run ends: nobody steals until the next
+      steal_licence_.unregister();  // the run ends: nobody steals until the next
       return;
     }
     fiber* next = next_ready();
@@ -342,39 +341,37 @@ void worker::run_loop() {
 }
 
 fiber* worker::search() noexcept {
-  // A searching worker spins for a short while (about 50 us) before parking: a wakeup from
+  // A searching worker spins for a short while (search_spin) before parking: a wakeup from
   // another worker then costs no futex call on either side. While one searches, pushers need
   // not wake a parked worker (executor_core::notify_one_idle). Early in the spin it looks
   // whether run() has anything left at all, and ends the run if not: otherwise the end waits
   // for every worker's spin and park (a run of a few fibers on 2 workers: ~190 to ~90 us).
-  constexpr auto spin_for = std::chrono::microseconds(50);
-  searching.store(true, std::memory_order_relaxed);
+  searching_.store(true, std::memory_order_relaxed);
   fiber* found = nullptr;
-  const auto give_up = std::chrono::steady_clock::now() + spin_for;
+  const auto give_up = std::chrono::steady_clock::now() + search_spin;
   for (unsigned i = 1; !found && !core_.should_stop(); ++i) {
     found = next_ready();
     if (found) break;
-    __builtin_ia32_pause();
+    cpu_relax();
     if (i % 64 != 0) continue;
     if (i == 64 && core_.end_run_if_nothing_left()) break;
     if (std::chrono::steady_clock::now() >= give_up) break;
   }
-  searching.store(false, std::memory_order_relaxed);
+  searching_.store(false, std::memory_order_relaxed);
   return found;
 }
 
 bool worker::wait_for_work() {
-  steal_licence.unregister();  // a parked worker steals nothing
+  steal_licence_.unregister();  // a parked worker steals nothing
   const bool have_timers = !timers_.empty();
   // Woken last time, but the search that followed found nothing: park briefly (see
   // executor_core::notify_for_continuation).
   const bool brief = std::exchange(woken_for_nothing_, false);
-  if (!core_.park(*this, have_timers,
-                  have_timers ? timers_.front().deadline
-                              : std::chrono::steady_clock::time_point::max(),
-                  brief))
-    return false;
-  woken_for_nothing_ = wake_signal;  // until the search finds something (run_loop)
+  const executor_core::park_end end = core_.park(
+      *this, have_timers,
+      have_timers ? timers_.earliest() : std::chrono::steady_clock::time_point::max(), brief);
+  if (end == executor_core::park_end::stop) return false;
+  woken_for_nothing_ = end == executor_core::park_end::signalled;  // until a search finds work
   return true;
 }
 

@@ -13,7 +13,7 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_core.hpp"  // threads_blocked_in_weft(), to know when a thread is blocked
+#include "thread_parker.hpp"  // threads_blocked_in_weft(), to know when a thread is blocked
 #include "executor_test_support.hpp"
 
 using namespace std::chrono_literals;

@@ -21,6 +21,7 @@
 #include <weft/weft.hpp>
 
 #include "executor_core.hpp"  // internals, only to peek: current_fiber()->guarded, blocked threads
+#include "thread_parker.hpp"
 #include "executor_test_support.hpp"
 #include "spare_regions.hpp"
 

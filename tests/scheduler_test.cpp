@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -74,8 +75,11 @@ TEST_CASE("a chain of spawns outgrows the continuation deque's first array", "[s
 TEST_CASE("a worker's inbox keeps each pusher's order and loses nothing", "[scheduler]") {
   // The lock-free inbox on its own: four threads push while the owner pops.
   constexpr int pushers = 4, per_pusher = 20000;
-  std::vector<weft::detail::fiber> fibers(pushers * per_pusher);
-  for (std::size_t i = 0; i < fibers.size(); ++i) fibers[i].id = i;
+  const weft::detail::fiber_memory no_memory{};
+  const weft::detail::task_ops no_task{};
+  std::deque<weft::detail::fiber> fibers;
+  for (std::uint64_t i = 0; i < pushers * per_pusher; ++i)
+    fibers.emplace_back(nullptr, i, no_memory, no_task);
   weft::detail::fiber_inbox inbox;
   std::vector<std::thread> threads;
   for (int p = 0; p < pushers; ++p)

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
 namespace weft::detail {
@@ -15,8 +16,8 @@ namespace weft::detail {
 // gave away, possibly on another thread.
 struct await_rendezvous {
   spinlock lock;
-  waiter_queue blocked;  // the caller, once it blocks
-  bool resumed = false;
+  waiter_queue blocked WEFT_GUARDED_BY(lock);  // the caller, once it blocks
+  bool resumed WEFT_GUARDED_BY(lock) = false;
 };
 
 // Called by the resumer coroutine when its handle is resumed.

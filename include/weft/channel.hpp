@@ -3,10 +3,10 @@
 
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <utility>
 
+#include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
 namespace weft {
@@ -27,9 +27,13 @@ class channel {
   // takes it). Returns false, without delivering, once the channel is closed, including when
   // close() happens while it waits.
   bool send(T v) {
-    std::unique_lock guard(lock_);
+    detail::spin_guard guard(lock_);
     if (closed_) return false;
-    if (hand_to_receiver(v, guard)) return true;
+    if (detail::waiter* r = give_to_receiver(v)) {
+      guard.unlock();
+      detail::wake(*r);
+      return true;
+    }
     if (buffer_.size() < capacity_) {
       buffer_.push_back(std::move(v));
       return true;
@@ -37,7 +41,7 @@ class channel {
     detail::waiter w;
     w.data = &v;
     senders_.push_back(w);
-    guard.release();
+    guard.keep_locked();
     detail::block(w, lock_, detail::wait_kind::channel_send, this);
     return w.ok;
   }
@@ -45,14 +49,19 @@ class channel {
   // Takes the oldest value, suspending while the channel is empty. Returns std::nullopt once
   // the channel is closed and drained.
   std::optional<T> recv() {
-    std::unique_lock guard(lock_);
-    if (std::optional<T> v = take(guard)) return v;
+    detail::spin_guard guard(lock_);
+    detail::waiter* sender = nullptr;
+    if (std::optional<T> v = take(sender)) {
+      guard.unlock();
+      if (sender) detail::wake(*sender);
+      return v;
+    }
     if (closed_) return std::nullopt;
     std::optional<T> slot;
     detail::waiter w;
     w.data = &slot;
     receivers_.push_back(w);
-    guard.release();
+    guard.keep_locked();
     detail::block(w, lock_, detail::wait_kind::channel_recv, this);
     return slot;
   }
@@ -60,9 +69,13 @@ class channel {
   // Like send, but never suspends: returns false if the channel is full or closed. Moves from
   // v only on success.
   bool try_send(T& v) {
-    std::unique_lock guard(lock_);
+    detail::spin_guard guard(lock_);
     if (closed_) return false;
-    if (hand_to_receiver(v, guard)) return true;
+    if (detail::waiter* r = give_to_receiver(v)) {
+      guard.unlock();
+      detail::wake(*r);
+      return true;
+    }
     if (buffer_.size() >= capacity_) return false;
     buffer_.push_back(std::move(v));
     return true;
@@ -70,8 +83,12 @@ class channel {
 
   // Like recv, but never suspends: std::nullopt if no value is available now.
   std::optional<T> try_recv() {
-    std::unique_lock guard(lock_);
-    return take(guard);
+    detail::spin_guard guard(lock_);
+    detail::waiter* sender = nullptr;
+    std::optional<T> v = take(sender);
+    guard.unlock();
+    if (sender) detail::wake(*sender);
+    return v;
   }
 
   // Closes the channel: waiting senders return false, waiting receivers get what is buffered
@@ -79,7 +96,7 @@ class channel {
   void close() {
     detail::waiter_queue woken;
     {
-      std::lock_guard guard(lock_);
+      detail::spin_guard guard(lock_);
       closed_ = true;
       senders_.move_all_to(woken);
       receivers_.move_all_to(woken);
@@ -88,25 +105,26 @@ class channel {
   }
 
   bool closed() const {
-    std::lock_guard guard(lock_);
+    detail::spin_guard guard(lock_);
     return closed_;
   }
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
-  // A waiting receiver takes v directly (the buffer is then empty). Releases the lock.
-  bool hand_to_receiver(T& v, std::unique_lock<detail::spinlock>& guard) {
+  // A waiting receiver, handed v (the buffer is then empty), or null. The caller unlocks, then
+  // wakes it.
+  detail::waiter* give_to_receiver(T& v) WEFT_REQUIRES(lock_) {
     detail::waiter* r = receivers_.pop_front();
-    if (!r) return false;
-    static_cast<std::optional<T>*>(r->data)->emplace(std::move(v));
-    r->ok = true;
-    guard.unlock();
-    detail::wake(*r);
-    return true;
+    if (r) {
+      static_cast<std::optional<T>*>(r->data)->emplace(std::move(v));
+      r->ok = true;
+    }
+    return r;
   }
 
-  // The next value, refilling the buffer from a waiting sender; unlocks before waking it.
-  std::optional<T> take(std::unique_lock<detail::spinlock>& guard) {
+  // The next value, refilling the buffer from a waiting sender, which it stores in `sender`
+  // (a value then always comes back): the caller unlocks, then wakes it.
+  std::optional<T> take(detail::waiter*& sender) WEFT_REQUIRES(lock_) {
     detail::waiter* s = senders_.pop_front();
     std::optional<T> v;
     if (!buffer_.empty()) {
@@ -116,20 +134,17 @@ class channel {
     } else if (s) {
       v.emplace(std::move(*static_cast<T*>(s->data)));
     }
-    if (s) {
-      s->ok = true;
-      guard.unlock();
-      detail::wake(*s);
-    }
+    if (s) s->ok = true;
+    sender = s;
     return v;
   }
 
   mutable detail::spinlock lock_;
   std::size_t capacity_;
-  bool closed_ = false;
-  std::deque<T> buffer_;
-  detail::waiter_queue senders_;
-  detail::waiter_queue receivers_;
+  bool closed_ WEFT_GUARDED_BY(lock_) = false;
+  std::deque<T> buffer_ WEFT_GUARDED_BY(lock_);
+  detail::waiter_queue senders_ WEFT_GUARDED_BY(lock_);
+  detail::waiter_queue receivers_ WEFT_GUARDED_BY(lock_);
 };
 
 }  // namespace weft

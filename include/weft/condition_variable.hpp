@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 #include <weft/mutex.hpp>
 
@@ -30,7 +31,7 @@ class condition_variable {
 
  private:
   detail::spinlock lock_;
-  detail::waiter_queue waiters_;
+  detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);
 };
 
 }  // namespace weft

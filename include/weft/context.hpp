@@ -5,7 +5,6 @@
 #include <string_view>
 
 #include <weft/stack.hpp>
-#include <weft/stack_pool.hpp>
 
 namespace weft {
 

@@ -1,6 +1,7 @@
 // weft/event.hpp: a manual-reset event.
 #pragma once
 
+#include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
 namespace weft {
@@ -20,8 +21,8 @@ class event {
 
  private:
   mutable detail::spinlock lock_;
-  bool set_ = false;
-  detail::waiter_queue waiters_;
+  bool set_ WEFT_GUARDED_BY(lock_) = false;
+  detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);
 };
 
 }  // namespace weft

@@ -11,7 +11,8 @@
 #include <type_traits>
 #include <utility>
 
-#include <weft/detail/fiber.hpp>
+#include <weft/detail/core_ref.hpp>
+#include <weft/detail/fiber_task.hpp>
 
 namespace weft {
 
@@ -44,7 +45,7 @@ class join_handle;
 namespace detail {
 struct handle_access {
   template <class T>
-  static join_handle<T> make(fiber_result<T>* f) noexcept { return join_handle<T>(f); }
+  static join_handle<T> make(fiber_head* f) noexcept { return join_handle<T>(f); }
 };
 }  // namespace detail
 
@@ -81,13 +82,13 @@ class executor {
   class work_guard {
    public:
     explicit work_guard(executor& ex);
-    work_guard(work_guard&& other) noexcept : core_(std::exchange(other.core_, nullptr)) {}
+    work_guard(work_guard&& other) noexcept = default;
     work_guard& operator=(work_guard&&) = delete;
     ~work_guard();
     void reset() noexcept;  // releases early
 
    private:
-    detail::executor_core* core_;
+    detail::core_ref core_;
   };
 
   const executor_options& options() const noexcept;
@@ -96,7 +97,7 @@ class executor {
   std::size_t live_fibers() const noexcept;
 
  private:
-  std::unique_ptr<detail::executor_core> core_;
+  detail::core_ref core_;
 };
 
 // The result of a spawned fiber. Move-only; destroying an unjoined handle detaches the fiber.
@@ -151,7 +152,7 @@ class join_handle {
 
  private:
   friend struct detail::handle_access;
-  explicit join_handle(detail::fiber_result<T>* f) noexcept : fiber_(f) {}
+  explicit join_handle(detail::fiber_head* f) noexcept : fiber_(f) {}
 
   void require(const char* call) const {
     if (!fiber_) [[unlikely]] detail::throw_empty_handle(call);
@@ -159,17 +160,17 @@ class join_handle {
   T take_result() {
     auto* f = std::exchange(fiber_, nullptr);
     struct releaser {
-      detail::fiber* f;
+      detail::fiber_head* f;
       ~releaser() { detail::release_finished(*f); }
     } release{f};
     if (f->error) std::rethrow_exception(f->error);
-    return f->take();
+    return static_cast<detail::task_result<T>*>(f->task)->take();
   }
   void reset() noexcept {
     if (fiber_) detail::detach_handle(*std::exchange(fiber_, nullptr));
   }
 
-  detail::fiber_result<T>* fiber_ = nullptr;
+  detail::fiber_head* fiber_ = nullptr;
 };
 
 namespace detail {
@@ -181,16 +182,14 @@ auto spawn_on(executor_core& core, F&& f, Args&&... args)
   auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable
       -> result { return std::invoke(std::move(fn), std::move(bound_args)...); };
   using task_type = task<decltype(bound), result>;
-  fiber_memory memory = allocate_fiber(core, sizeof(task_type), alignof(task_type));
-  task_type* t;
+  const fiber_memory memory = allocate_fiber(core, sizeof(task_type), alignof(task_type));
   try {
-    t = ::new (memory.object) task_type(std::move(bound));
+    ::new (memory.task) task_type(std::move(bound));
   } catch (...) {
     free_fiber_memory(core, memory);
     throw;
   }
-  launch(core, t, memory);
-  return handle_access::make<result>(t);
+  return handle_access::make<result>(launch(core, memory, task_type::ops));
 }
 }  // namespace detail
 

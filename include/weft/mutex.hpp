@@ -1,6 +1,7 @@
 // weft/mutex.hpp: a fiber-aware mutual-exclusion lock.
 #pragma once
 
+#include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
 namespace weft {
@@ -21,10 +22,10 @@ class mutex {
 
  private:
   detail::spinlock lock_;
-  bool locked_ = false;
-  detail::thread_parker* holder_ = nullptr;  // the plain thread owning it, if one does
-                                             // (counted for the deadlock check)
-  detail::waiter_queue waiters_;
+  bool locked_ WEFT_GUARDED_BY(lock_) = false;
+  // The plain thread owning it, if one does (counted for the deadlock check).
+  detail::thread_parker* holder_ WEFT_GUARDED_BY(lock_) = nullptr;
+  detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);
 };
 
 }  // namespace weft

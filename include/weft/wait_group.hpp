@@ -3,6 +3,7 @@
 
 #include <cstddef>
 
+#include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
 namespace weft {
@@ -24,8 +25,8 @@ class wait_group {
 
  private:
   mutable detail::spinlock lock_;
-  std::ptrdiff_t count_ = 0;
-  detail::waiter_queue waiters_;
+  std::ptrdiff_t count_ WEFT_GUARDED_BY(lock_) = 0;
+  detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);
 };
 
 }  // namespace weft

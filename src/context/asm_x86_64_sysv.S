@@ -4,7 +4,7 @@
  *     rdi = from_sp: where the caller's stack pointer is stored once its frame is saved
  *     rsi = to_sp:   the stack pointer of the context to resume (points at a saved frame)
  *
- * The frame (offsets in asm_x86_64_sysv.h) holds what the ABI makes callee-saved: rbx, rbp,
+ * The frame (offsets in asm_x86_64_sysv_frame.h) holds what the ABI makes callee-saved: rbx, rbp,
  * r12-r15, rsp (implicitly: it is the context), the MXCSR control bits and the x87 control
  * word. The caller's `call` already pushed the return address, which becomes the frame's RIP
  * slot, so the frame is built by moving rsp down FRAME_SIZE-8 bytes.
@@ -27,7 +27,7 @@
  * values, so no second stmxcsr is needed to compare (bench/switch_bench.cpp, README).
  */
 #define WEFT_BUILD_ASM 1
-#include "asm_x86_64_sysv.h"
+#include "asm_x86_64_sysv_frame.h"
 
 #if defined(__CET__) && (__CET__ & 1)
 #define WEFT_ENDBR endbr64

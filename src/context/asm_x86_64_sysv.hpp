@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "asm_x86_64_sysv.h"
+#include "asm_x86_64_sysv_frame.h"
 
 namespace weft::asm_x86_64 {
 

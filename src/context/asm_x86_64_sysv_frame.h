@@ -11,8 +11,8 @@
  *   sp + WEFT_CTX_RIP     where to resume (the switch's return address)
  *   sp + WEFT_CTX_FRAME_SIZE   the resumed code's stack pointer, after the frame is popped
  */
-#ifndef WEFT_SRC_CONTEXT_ASM_X86_64_SYSV_H
-#define WEFT_SRC_CONTEXT_ASM_X86_64_SYSV_H
+#ifndef WEFT_SRC_CONTEXT_ASM_X86_64_SYSV_FRAME_H
+#define WEFT_SRC_CONTEXT_ASM_X86_64_SYSV_FRAME_H
 
 #define WEFT_CTX_MXCSR 0x00
 #define WEFT_CTX_X87CW 0x04

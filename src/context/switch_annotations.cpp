@@ -1,10 +1,11 @@
 // ASan and TSan bookkeeping around every switch (see switch_annotations.hpp).
 #include "switch_annotations.hpp"
 
+#include "../thread_mutex.hpp"
+
 #ifdef WEFT_SWITCH_ANNOTATIONS
 #include <pthread.h>
 
-#include <mutex>
 #include <vector>
 
 #ifdef WEFT_ASAN
@@ -43,8 +44,8 @@ stack_span thread_stack() noexcept {
 // fibers are kept for reuse. Every switch synchronises (flag 0 of __tsan_switch_to_fiber), so
 // a reused fiber's history only adds happens-before edges TSan already had on that thread.
 struct tsan_fiber_pool {
-  std::mutex mutex;
-  std::vector<void*> free;
+  thread_mutex mutex;
+  std::vector<void*> free WEFT_GUARDED_BY(mutex);
   static constexpr std::size_t max_kept = 4096;
 };
 tsan_fiber_pool& fiber_pool() {
@@ -54,8 +55,10 @@ tsan_fiber_pool& fiber_pool() {
     // parent's other threads, which do not exist in the child, and TSan reports false races
     // against them. The child forgets them (their memory is TSan's, left as it is); the pool's
     // mutex is held across fork() so that no other thread holds it at that moment.
-    pthread_atfork([] { fiber_pool().mutex.lock(); }, [] { fiber_pool().mutex.unlock(); },
-                   [] {
+    // (The analysis cannot pair a lock in one handler with its unlock in another.)
+    pthread_atfork([]() WEFT_NO_THREAD_SAFETY_ANALYSIS { fiber_pool().mutex.lock(); },
+                   []() WEFT_NO_THREAD_SAFETY_ANALYSIS { fiber_pool().mutex.unlock(); },
+                   []() WEFT_NO_THREAD_SAFETY_ANALYSIS {
                      fiber_pool().free.clear();
                      fiber_pool().mutex.unlock();
                    });
@@ -70,7 +73,7 @@ void on_create([[maybe_unused]] context& c) noexcept {
   void* fiber = nullptr;
   {
     tsan_fiber_pool& pool = fiber_pool();
-    std::lock_guard guard(pool.mutex);
+    thread_lock guard(pool.mutex);
     if (!pool.free.empty()) {
       fiber = pool.free.back();
       pool.free.pop_back();
@@ -87,7 +90,7 @@ void on_destroy([[maybe_unused]] context& c) noexcept {
   void* fiber = context_access::tsan_fiber(c);
   {
     tsan_fiber_pool& pool = fiber_pool();
-    std::lock_guard guard(pool.mutex);
+    thread_lock guard(pool.mutex);
     if (pool.free.size() < tsan_fiber_pool::max_kept) {
       try {
         pool.free.push_back(fiber);

@@ -2,36 +2,16 @@
 // Internal: used by the templates of the public headers; not part of the API.
 #pragma once
 
-#include <sched.h>
-
-#include <atomic>
 #include <cstdint>
 #include <string_view>
+
+#include <weft/detail/spinlock.hpp>
+#include <weft/detail/thread_annotations.hpp>
 
 namespace weft::detail {
 
 struct fiber;
 struct thread_parker;
-
-// A short critical section around a primitive's state. Never held across a switch, except by
-// block(), which releases it once the caller is safely suspended.
-class spinlock {
- public:
-  void lock() noexcept {
-    while (locked_.exchange(true, std::memory_order_acquire)) {
-      // Spin briefly, then give the CPU away: the holder may have been preempted.
-      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
-        if (spins < 64) __builtin_ia32_pause();
-        else sched_yield();
-      }
-    }
-  }
-  bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> locked_{false};
-};
 
 // What a blocked fiber waits on; shown by deadlock_error and traces.
 enum class wait_kind : std::uint8_t {
@@ -73,7 +53,7 @@ class waiter_queue {
 // `lock` must be held and `w` already queued where a waker will find it; `lock` is released
 // once the caller can be woken safely and is not held on return. Throws (after releasing the
 // lock) only when the executor is being destroyed and unwinds the fiber.
-void block(waiter& w, spinlock& lock, wait_kind what, const void* object);
+void block(waiter& w, spinlock& lock, wait_kind what, const void* object) WEFT_RELEASE(lock);
 
 // Makes a blocked waiter runnable again; `w` must already be unlinked from its queue. Callable
 // from any thread, with or without the primitive's lock held. `w` must not be used afterwards.

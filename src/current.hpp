@@ -1,0 +1,27 @@
+// Where the calling thread is in weft: the worker it runs as and the fiber it runs, if any.
+// Written by whoever switches (set_current, worker.hpp); read here.
+#pragma once
+
+namespace weft::detail {
+
+class executor_core;
+class worker;
+struct fiber;
+
+struct thread_position {
+  worker* current_worker = nullptr;
+  fiber* current_fiber = nullptr;
+};
+
+// The calling thread's position. Read only through the non-inlined functions below, so a
+// fiber resumed on another thread never uses an address of the old thread's copy that the
+// compiler cached across a switch.
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local thread_position
+    this_thread_position;
+
+fiber* current_fiber() noexcept;
+worker* current_worker() noexcept;
+thread_position current_position() noexcept;  // both at once
+// current_core(), the calling fiber's executor, is declared in <weft/detail/fiber_task.hpp>.
+
+}  // namespace weft::detail

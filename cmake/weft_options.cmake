@@ -11,6 +11,20 @@ function(weft_check_backend)
   endif()
 endfunction()
 
+# WEFT_THREAD_SAFETY: clang's thread-safety analysis (the WEFT_GUARDED_BY... annotations of
+# include/weft/detail/thread_annotations.hpp) over everything this project compiles, with every
+# warning an error. Other compilers do not have the analysis: configuration stops.
+function(weft_thread_safety_flags)
+  if(NOT WEFT_THREAD_SAFETY)
+    return()
+  endif()
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "WEFT_THREAD_SAFETY=ON needs clang (its -Wthread-safety analysis); "
+                        "the compiler is ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-Wthread-safety> $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
+endfunction()
+
 # Turns WEFT_SANITIZE ("address,undefined") into compiler flags in <out>, and sets
 # weft_sanitize_status for the status line. Unknown names stop configuration.
 function(weft_sanitizer_flags out)

@@ -20,6 +20,10 @@ cd "$root"
 #
 # Sanitizer and valgrind configurations skip the benchmarks (WEFT_BUILD_BENCH=OFF).
 #
+# clang-thread-safety builds everything with clang's -Wthread-safety analysis and -Werror
+# (WEFT_THREAD_SAFETY=ON): the lock rules written as WEFT_GUARDED_BY, WEFT_REQUIRES, ...
+# (include/weft/detail/thread_annotations.hpp) are checked, and every test runs on that build.
+#
 # Tests skipped under TSan only (@tsan_skip@ below), each for a limit of TSan's own runtime,
 # not of weft; their logic runs at a smaller scale there through the other tests:
 #  - more than 8128 fibers alive at once: every fiber is a TSan thread context, and TSan
@@ -45,6 +49,8 @@ configs=(
   "asm-valgrind     | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CONTEXT_BACKEND=asm
                       -DWEFT_VALGRIND=ON -DWEFT_TEST_VALGRIND=ON -DWEFT_BUILD_BENCH=OFF
                     |  | -L executor"
+  "clang-thread-safety | -DCMAKE_BUILD_TYPE=Release -DWEFT_CONTEXT_BACKEND=asm ${clang[*]}
+                      -DWEFT_THREAD_SAFETY=ON -DWEFT_BUILD_BENCH=OFF |  |"
   "fuzz             | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CONTEXT_BACKEND=asm ${clang[*]}
                       -DWEFT_SANITIZE=address,undefined -DWEFT_BUILD_FUZZER=ON
                       -DWEFT_FUZZ_RUNS=5000 -DWEFT_BUILD_BENCH=OFF
@@ -124,7 +130,7 @@ run_config() {
   fi
 
   local secs=$((SECONDS - start))
-  results+=("$(printf '%-18s %4d passed, %3d failed  %5ds %s' "$name" "$passed" "$failed" "$secs" "$note")")
+  results+=("$(printf '%-20s %4d passed, %3d failed  %5ds %s' "$name" "$passed" "$failed" "$secs" "$note")")
   echo "=== [$name] $passed passed, $failed failed${note:+ ($note)} in ${secs}s"
   total_passed=$((total_passed + passed))
   total_failed=$((total_failed + failed))

@@ -13,8 +13,8 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_core.hpp"  // threads_blocked_in_weft(), to know when a thread is blocked
-#include "executor_test_support.hpp"
+#include "support/internals.hpp"  // threads_blocked_in_weft(), to know when a thread is blocked
+#include "support/wait_until.hpp"
 
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;

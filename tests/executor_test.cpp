@@ -20,9 +20,12 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_core.hpp"  // internals, only to peek: current_fiber()->guarded, blocked threads
-#include "executor_test_support.hpp"
-#include "spare_regions.hpp"
+#include "support/child_process.hpp"
+#include "support/counters.hpp"
+#include "support/internals.hpp"  // only to peek: current_fiber()->guarded, blocked threads
+#include "support/maps.hpp"
+#include "support/sanitizers.hpp"
+#include "support/wait_until.hpp"
 
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;

@@ -16,7 +16,7 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_core.hpp"
+#include "support/internals.hpp"
 
 namespace {
 

@@ -27,11 +27,13 @@
 
 #include "support/child_process.hpp"
 #include "support/counters.hpp"
+#include "support/fixtures.hpp"
 #include "support/maps.hpp"
 #include "support/sanitizers.hpp"
 
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
+using weft_test::check_executor_usable;
 using weft_test::instance_counter;
 using weft_test::max_map_count;
 using weft_test::raii_counter;
@@ -46,25 +48,6 @@ std::size_t count_substr(const std::string& text, const std::string& what) {
   for (std::size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
     ++n;
   return n;
-}
-
-// The executor still works: fibers spawn, talk over a channel, sleep, and finish.
-void check_executor_usable(weft::executor& ex) {
-  weft::channel<int> ch(1);
-  auto consumer = ex.spawn([&] {
-    int sum = 0;
-    while (auto v = ch.recv()) sum += *v;
-    return sum;
-  });
-  auto producer = ex.spawn([&] {
-    for (int i = 1; i <= 10; ++i) ch.send(i);
-    weft::this_fiber::sleep_for(1ms);
-    ch.close();
-  });
-  ex.run();
-  producer.join();
-  if (consumer.join() != 55) throw std::runtime_error("the executor is not usable afterwards");
-  if (ex.live_fibers() != 0) throw std::runtime_error("fibers left after run()");
 }
 
 // Fills the process's mappings until only `leave` of vm.max_map_count remain: alternating

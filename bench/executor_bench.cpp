@@ -56,6 +56,7 @@
 #include <weft/weft.hpp>
 
 #include "bench_common.hpp"
+#include "support/skynet.hpp"
 
 namespace {
 
@@ -206,28 +207,19 @@ double with_tracing(trace_mode mode, const std::function<double()>& measure) {
 thread_local bool leaf_thread_counted = false;
 std::atomic<int> leaf_threads{0};
 
-template <bool CountThreads>
-std::uint64_t weft_skynet_node(std::uint64_t num, std::uint64_t size) {
-  if (size == 1) {
-    if constexpr (CountThreads) {
-      if (!leaf_thread_counted) {
-        leaf_thread_counted = true;
-        leaf_threads.fetch_add(1, std::memory_order_relaxed);
-      }
+// weft's skynet (tests/support/skynet.hpp) takes this as its leaf hook.
+struct count_leaf_thread {
+  void operator()() const noexcept {
+    if (!leaf_thread_counted) {
+      leaf_thread_counted = true;
+      leaf_threads.fetch_add(1, std::memory_order_relaxed);
     }
-    return num;
   }
-  std::array<weft::join_handle<std::uint64_t>, 10> children;
-  for (std::uint64_t i = 0; i < 10; ++i)
-    children[i] = weft::spawn(&weft_skynet_node<CountThreads>, num + i * (size / 10), size / 10);
-  std::uint64_t sum = 0;
-  for (auto& c : children) sum += c.join();
-  return sum;
-}
+};
 
 // skynet on a new executor with default options (one worker).
 std::uint64_t weft_skynet(std::uint64_t leaves) {
-  return weft::run([leaves] { return weft_skynet_node<false>(0, leaves); });
+  return weft::run([leaves] { return weft_test::skynet(0, leaves); });
 }
 
 // Boost.Fiber: `stacks()` gives the stack allocator (the pooled one is not thread-safe, so the
@@ -536,7 +528,9 @@ int main(int argc, char** argv) {
                        [leaves] {
                          weft::executor_options o;
                          o.workers = 2;
-                         auto root = [leaves] { return weft_skynet_node<true>(0, leaves); };
+                         auto root = [leaves] {
+                           return weft_test::skynet<count_leaf_thread>(0, leaves);
+                         };
                          return weft::run(root, o);
                        },
                        true});

@@ -1,7 +1,6 @@
 // weft_pingpong_bench: a channel ping-pong between two fibers, on the same worker and across
 // two workers (each fiber pinned to its own worker), ns per round trip; and skynet on 1 and 2
 // workers measured interleaved in this process.
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include <weft/weft.hpp>
 
 #include "bench_common.hpp"
+#include "support/skynet.hpp"
 
 namespace {
 
@@ -59,21 +59,11 @@ double pingpong(std::uint64_t round_trips, bool across) {
   return ns / static_cast<double>(round_trips);
 }
 
-std::uint64_t skynet(std::uint64_t num, std::uint64_t size) {
-  if (size == 1) return num;
-  std::array<weft::join_handle<std::uint64_t>, 10> children;
-  for (std::uint64_t i = 0; i < 10; ++i)
-    children[i] = weft::spawn(&skynet, num + i * (size / 10), size / 10);
-  std::uint64_t sum = 0;
-  for (auto& c : children) sum += c.join();
-  return sum;
-}
-
 double skynet_ms(std::uint64_t leaves, std::size_t workers) {
   weft::executor_options o;
   o.workers = workers;
   auto start = clock_type::now();
-  std::uint64_t sum = weft::run([leaves] { return skynet(0, leaves); }, o);
+  std::uint64_t sum = weft::run([leaves] { return weft_test::skynet(0, leaves); }, o);
   if (sum != leaves * (leaves - 1) / 2) std::fprintf(stderr, "skynet: wrong sum\n");
   return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
 }

@@ -45,6 +45,7 @@
 #include <weft/stack.hpp>
 
 #include "bench_common.hpp"
+#include "support/lazy_coroutine.hpp"
 
 // Both backend headers: they need backend.hpp's declarations, which picks one backend by
 // macro; the other backend's header is included after it. (CMake defines
@@ -252,20 +253,7 @@ class ucontext_candidate final : public candidate {
 };
 
 // ---- a C++20 coroutine: the stackless floor ------------------------------------------------
-struct loop_task {
-  struct promise_type {
-    loop_task get_return_object() noexcept {
-      return {std::coroutine_handle<promise_type>::from_promise(*this)};
-    }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    std::suspend_always final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-  std::coroutine_handle<promise_type> handle;
-};
-
-loop_task coroutine_loop(std::uint64_t* visits) {
+weft_test::lazy_coroutine coroutine_loop(std::uint64_t* visits) {
   for (;;) {
     ++*visits;
     co_await std::suspend_always{};
@@ -287,7 +275,7 @@ class coroutine_candidate final : public candidate {
 
  private:
   std::uint64_t visits_ = 0;
-  loop_task task_;
+  weft_test::lazy_coroutine task_;
 };
 
 // ---- the run -------------------------------------------------------------------------------

@@ -13,8 +13,9 @@
 
 #include <weft/weft.hpp>
 
-#include "thread_parker.hpp"  // threads_blocked_in_weft(), to know when a thread is blocked
-#include "executor_test_support.hpp"
+#include "support/internals.hpp"  // threads_blocked_in_weft(), to know when a thread is blocked
+#include "support/lazy_coroutine.hpp"
+#include "support/wait_until.hpp"
 
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
@@ -165,20 +166,7 @@ struct handle_awaiter {
 
 // A lazy coroutine that resumes `target` when it runs: symmetric transfer through a third
 // coroutine.
-struct relay_coroutine {
-  struct promise_type {
-    relay_coroutine get_return_object() {
-      return {std::coroutine_handle<promise_type>::from_promise(*this)};
-    }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    std::suspend_always final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-  std::coroutine_handle<promise_type> handle;
-};
-
-relay_coroutine make_relay(std::coroutine_handle<> target, int* runs) {
+weft_test::lazy_coroutine make_relay(std::coroutine_handle<> target, int* runs) {
   ++*runs;
   target.resume();
   co_return;

@@ -4,17 +4,13 @@
 // context's entry function.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
 #include <xmmintrin.h>
 
 #include <csignal>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -25,16 +21,11 @@
 #include <weft/stack.hpp>
 #include <weft/stack_pool.hpp>
 
-#include "fp_modes.hpp"
-#include "register_probe.hpp"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_TEST_ASAN 1
-#endif
-#endif
+#include "support/child_process.hpp"
+#include "support/fp_modes.hpp"
+#include "support/maps.hpp"
+#include "support/register_probe.hpp"
+#include "support/sanitizers.hpp"
 
 #ifdef WEFT_TEST_ASAN
 // ASan builds run with fake stacks on (recent clang runtimes default to it, GCC 12's does not),
@@ -434,47 +425,22 @@ TEST_CASE("stack sizes are rounded up to pages", "[stack]") {
   CHECK_THROWS_AS(weft::stack_pool(0), std::invalid_argument);
 }
 
-namespace {
-
-// The permissions ("rw-p", "---p", ...) of the mapping holding `address`, from /proc/self/maps.
-std::string mapping_permissions(const void* address) {
-  const auto a = reinterpret_cast<std::uintptr_t>(address);
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream fields(line);
-    std::uintptr_t start, end;
-    char dash;
-    std::string perms;
-    fields >> std::hex >> start >> dash >> end >> perms;
-    if (a >= start && a < end) return perms;
-  }
-  return "unmapped";
-}
-
-}  // namespace
-
 // The page below a guarded stack is mapped PROT_NONE, and writing to it really faults
 // (in a child process, which must die of SIGSEGV).
 TEST_CASE("the guard page is PROT_NONE", "[stack]") {
   weft::stack s(16 * 1024);
   REQUIRE(s.guarded());
   char* low = static_cast<char*>(s.span().low);
-  CHECK(mapping_permissions(low - 1) == "---p");
-  CHECK(mapping_permissions(low).substr(0, 2) == "rw");
-  CHECK(mapping_permissions(low + s.size() - 1).substr(0, 2) == "rw");
+  CHECK(weft_test::mapping_permissions(low - 1) == "---p");
+  CHECK(weft_test::mapping_permissions(low).substr(0, 2) == "rw");
+  CHECK(weft_test::mapping_permissions(low + s.size() - 1).substr(0, 2) == "rw");
 
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    std::signal(SIGSEGV, SIG_DFL);  // not a sanitizer's handler: die of the signal itself
-    *reinterpret_cast<volatile char*>(low - 1) = 1;
-    ::_exit(0);
-  }
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGSEGV);
+  // The child's SIGSEGV disposition is the default, not a sanitizer's handler: it dies of the
+  // signal itself.
+  const weft_test::child_result r =
+      weft_test::run_in_child([low] { *reinterpret_cast<volatile char*>(low - 1) = 1; });
+  INFO(r.describe());
+  CHECK(r.signaled(SIGSEGV));
 }
 
 // A pool hands a released stack out again (the same memory), keeps at most max_cached of

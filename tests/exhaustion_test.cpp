@@ -4,19 +4,14 @@
 // in forked children; in sanitizer builds those children run LeakSanitizer before leaving.
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iostream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,147 +25,29 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_test_support.hpp"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_TEST_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define WEFT_TEST_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_TEST_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_TEST_TSAN 1
-#endif
-#ifdef WEFT_TEST_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "support/child_process.hpp"
+#include "support/counters.hpp"
+#include "support/fixtures.hpp"
+#include "support/maps.hpp"
+#include "support/sanitizers.hpp"
 
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
+using weft_test::check_executor_usable;
+using weft_test::instance_counter;
+using weft_test::max_map_count;
+using weft_test::raii_counter;
+using weft_test::run_in_child;
 
 namespace {
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-// What a forked child did: its wait status and what it wrote.
-struct child_result {
-  int status = 0;
-  std::string out, err;
-  bool exited_ok() const { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
-  bool aborted() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT; }
-  std::string describe() const {
-    std::string s = WIFEXITED(status)     ? "exit " + std::to_string(WEXITSTATUS(status))
-                    : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
-                                          : "status " + std::to_string(status);
-    return s + "\n--- stdout:\n" + out + "--- stderr:\n" + err;
-  }
-};
-
-std::string drain_fd(int fd) {
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
-  }
-  return text;
-}
-
-// Runs body() in a forked child with stdout and stderr captured. The child exits 0 when body
-// returns, 97 when it throws, 96 when LeakSanitizer (sanitizer builds) finds a leak; it never
-// returns into the test framework. Output beyond a pipe's buffer is fine: stderr is read by a
-// thread while stdout is read here.
-template <class Body>
-child_result run_in_child(Body body) {
-  std::fflush(nullptr);
-  std::cout.flush();
-  std::cerr.flush();
-  int out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe(out_pipe) == 0);
-  REQUIRE(::pipe(err_pipe) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Catch2's fatal-signal handlers would report (and, under TSan, allocate in) a death the
-    // test expects: the child dies the default way.
-    for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTERM, SIGINT})
-      std::signal(sig, SIG_DFL);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
-    int code = 0;
-    try {
-      body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: uncaught exception: %s\n", e.what());
-      code = 97;
-    } catch (...) {
-      std::fprintf(stderr, "child: uncaught exception\n");
-      code = 97;
-    }
-    std::fflush(nullptr);
-#ifdef WEFT_TEST_ASAN
-    if (code == 0 && __lsan_do_recoverable_leak_check() != 0) code = 96;
-#endif
-    ::_exit(code);
-  }
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  child_result r;
-  std::thread err_reader([&] { r.err = drain_fd(err_pipe[0]); });
-  r.out = drain_fd(out_pipe[0]);
-  err_reader.join();
-  ::close(out_pipe[0]);
-  ::close(err_pipe[0]);
-  while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
-  }
-  return r;
-}
 
 std::size_t count_substr(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (std::size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
     ++n;
   return n;
-}
-
-std::size_t max_map_count() {
-  std::ifstream in("/proc/sys/vm/max_map_count");
-  std::size_t n = 65530;
-  in >> n;
-  return n;
-}
-
-std::size_t vm_size_bytes() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmSize:", 0) == 0) return std::stoull(line.substr(7)) * 1024;
-  return 0;
-}
-
-// The executor still works: fibers spawn, talk over a channel, sleep, and finish.
-void check_executor_usable(weft::executor& ex) {
-  weft::channel<int> ch(1);
-  auto consumer = ex.spawn([&] {
-    int sum = 0;
-    while (auto v = ch.recv()) sum += *v;
-    return sum;
-  });
-  auto producer = ex.spawn([&] {
-    for (int i = 1; i <= 10; ++i) ch.send(i);
-    weft::this_fiber::sleep_for(1ms);
-    ch.close();
-  });
-  ex.run();
-  producer.join();
-  if (consumer.join() != 55) throw std::runtime_error("the executor is not usable afterwards");
-  if (ex.live_fibers() != 0) throw std::runtime_error("fibers left after run()");
 }
 
 // Fills the process's mappings until only `leave` of vm.max_map_count remain: alternating
@@ -203,22 +80,6 @@ class mapping_filler {
 
  private:
   std::vector<std::pair<void*, std::size_t>> blocks_;
-};
-
-struct raii_counter {
-  std::atomic<int>* count;
-  explicit raii_counter(std::atomic<int>& c) : count(&c) {}
-  raii_counter(const raii_counter&) = delete;
-  raii_counter& operator=(const raii_counter&) = delete;
-  ~raii_counter() { count->fetch_add(1); }
-};
-
-struct instance_counter {
-  static inline std::atomic<int> live{0};
-  instance_counter() noexcept { live.fetch_add(1); }
-  instance_counter(const instance_counter&) noexcept { live.fetch_add(1); }
-  instance_counter(instance_counter&&) noexcept { live.fetch_add(1); }
-  ~instance_counter() { live.fetch_sub(1); }
 };
 
 struct throwing_destructor {
@@ -397,7 +258,7 @@ TEST_CASE("under a lowered RLIMIT_AS, spawn and weft::stack throw a std::system_
         struct rlimit saved {};
         ::getrlimit(RLIMIT_AS, &saved);
         struct rlimit low = saved;
-        low.rlim_cur = vm_size_bytes() + (100u << 20);  // 100 MiB more than is mapped now
+        low.rlim_cur = weft_test::virtual_size() + (100u << 20);  // 100 MiB more than is mapped now
         if (::setrlimit(RLIMIT_AS, &low) != 0) throw std::runtime_error("setrlimit failed");
         std::string spawn_message, stack_message;
         try {

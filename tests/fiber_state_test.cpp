@@ -9,8 +9,8 @@
 
 #include <weft/weft.hpp>
 
-#include "fp_modes.hpp"
-#include "register_probe.hpp"
+#include "support/fp_modes.hpp"
+#include "support/register_probe.hpp"
 
 namespace {
 

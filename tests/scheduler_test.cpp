@@ -17,26 +17,18 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_core.hpp"
+#include "support/internals.hpp"
+#include "support/skynet.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using weft_test::skynet;
 
 weft::executor_options with_workers(std::size_t n) {
   weft::executor_options o;
   o.workers = n;
   return o;
-}
-
-std::uint64_t skynet(std::uint64_t num, std::uint64_t size) {
-  if (size == 1) return num;
-  std::array<weft::join_handle<std::uint64_t>, 10> children;
-  for (std::uint64_t i = 0; i < 10; ++i)
-    children[i] = weft::spawn(&skynet, num + i * (size / 10), size / 10);
-  std::uint64_t sum = 0;
-  for (auto& c : children) sum += c.join();
-  return sum;
 }
 
 double process_cpu_seconds() {

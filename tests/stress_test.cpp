@@ -11,7 +11,7 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_test_support.hpp"
+#include "support/sanitizers.hpp"
 
 using namespace std::chrono_literals;
 

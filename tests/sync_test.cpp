@@ -1,12 +1,9 @@
 // Layer 3: channel, event, mutex, condition_variable, wait_group; fibers and plain threads.
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -20,7 +17,7 @@
 
 #include <weft/weft.hpp>
 
-#include "executor_test_support.hpp"
+#include "support/maps.hpp"
 
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
@@ -119,22 +116,13 @@ TEST_CASE("channel: FIFO order among buffered values, blocked senders and blocke
   });
 }
 
-namespace {
-// The process's virtual size in bytes (/proc/self/statm): an eager buffer shows up here even
-// when its pages are never touched, under any sanitizer or valgrind.
-std::size_t virtual_size() {
-  std::ifstream statm("/proc/self/statm");
-  std::size_t pages = 0;
-  statm >> pages;
-  return pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
-}  // namespace
-
 TEST_CASE("channel with a huge capacity allocates nothing up front", "[sync][channel]") {
   using block = std::array<char, 64 * 1024>;  // even 1024 buffered slots would be 64 MiB
-  const std::size_t before = virtual_size();
+  // An eager buffer shows in the virtual size even when its pages are never touched, under
+  // any sanitizer or valgrind.
+  const std::size_t before = weft_test::virtual_size();
   auto ch = std::make_unique<weft::channel<block>>(std::size_t{1} << 40);
-  const std::size_t after = virtual_size();
+  const std::size_t after = weft_test::virtual_size();
   INFO("virtual size grew by " << (after > before ? after - before : 0) << " bytes");
   CHECK(after < before + (16u << 20));
   CHECK(ch->capacity() == std::size_t{1} << 40);

@@ -1,0 +1,178 @@
+// Deadlock detection: deadlock_error names every blocked fiber and what it waits on, from
+// run() and from join(); no deadlock while a timer is pending or a work_guard lives.
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/weft.hpp>
+
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string deadlock_message(weft::executor& ex) {
+  try {
+    ex.run();
+  } catch (const weft::deadlock_error& e) {
+    return e.what();
+  }
+  return "(no deadlock_error)";
+}
+std::string fiber_line(std::uint64_t id, const std::string& name, const std::string& what) {
+  return "fiber " + std::to_string(id) + " \"" + name + "\" waits on " + what;
+}
+}  // namespace
+
+TEST_CASE("deadlock_error: two fibers each waiting on the other's channel",
+          "[executor][deadlock]") {
+  weft::channel<int> to_a, to_b;
+  weft::executor ex;
+  auto a = ex.spawn([&] {
+    weft::this_fiber::set_name("alpha");
+    auto v = to_a.recv();
+    to_b.send(1);
+    return v.value_or(-1);
+  });
+  auto b = ex.spawn([&] {
+    weft::this_fiber::set_name("beta");
+    auto v = to_b.recv();
+    to_a.send(2);
+    return v.value_or(-1);
+  });
+  CHECK_THROWS_AS(ex.run(), weft::deadlock_error);
+  const std::string msg = deadlock_message(ex);  // still deadlocked: run() says so again
+  INFO(msg);
+  CHECK_THAT(msg, Contains("deadlock"));
+  CHECK_THAT(msg, Contains(fiber_line(a.id(), "alpha", "channel recv")));
+  CHECK_THAT(msg, Contains(fiber_line(b.id(), "beta", "channel recv")));
+  CHECK(ex.live_fibers() == 2);
+  // deadlock_error is a std::runtime_error
+  CHECK_THROWS_AS(ex.run(), std::runtime_error);
+}
+
+TEST_CASE("deadlock_error names every blocked fiber and what it waits on",
+          "[executor][deadlock]") {
+  // The primitives outlive the executor, which unwinds the fibers blocked in them.
+  weft::event never;
+  weft::channel<int> full(1), empty_rendezvous;
+  weft::mutex m, m2;
+  weft::condition_variable cv;
+  weft::wait_group wg;
+  weft::executor ex;
+  std::vector<std::string> expected;
+  auto setup = ex.spawn([&] {
+    auto spawn_named = [&](std::string name, std::string what, auto body) {
+      auto h = weft::spawn([name, b = std::move(body)]() mutable {
+        weft::this_fiber::set_name(name);
+        b();
+      });
+      expected.push_back(fiber_line(h.id(), name, what));
+      h.detach();
+    };
+    spawn_named("gamma", "event", [&] { never.wait(); });
+    spawn_named("sender", "channel send", [&] {
+      full.send(1);
+      full.send(2);
+    });
+    spawn_named("receiver", "channel recv", [&] { empty_rendezvous.recv(); });
+    spawn_named("holder", "event", [&] {
+      m.lock();
+      never.wait();
+    });
+    spawn_named("locker", "mutex", [&] { std::lock_guard g(m); });
+    spawn_named("cv-waiter", "condition_variable", [&] {
+      std::unique_lock lk(m2);
+      cv.wait(lk);
+    });
+    wg.add(2);
+    spawn_named("wg-waiter", "wait_group", [&] { wg.wait(); });
+    auto blocked = weft::spawn([&] { never.wait(); });  // unnamed
+    expected.push_back(fiber_line(blocked.id(), "", "event"));
+    spawn_named("joiner", "join", [h = std::move(blocked)]() mutable { h.join(); });
+  });
+  setup.join();  // join drives the executor; setup itself finishes
+  try {
+    ex.run();
+    FAIL("no deadlock_error");
+  } catch (const weft::deadlock_error& e) {
+    const std::string msg = e.what();
+    INFO(msg);
+    for (const std::string& line : expected) CHECK_THAT(msg, Contains(line));
+    CHECK_THAT(msg, Contains(std::to_string(expected.size()) + " fibers"));
+  }
+  CHECK(ex.live_fibers() == expected.size());
+}
+
+TEST_CASE("deadlock_error from join() driving the executor", "[executor][deadlock]") {
+  weft::executor ex;
+  weft::event never;
+  auto h = ex.spawn([&] {
+    weft::this_fiber::set_name("stuck");
+    never.wait();
+    return 1;
+  });
+  try {
+    h.join();
+    FAIL("no deadlock_error");
+  } catch (const weft::deadlock_error& e) {
+    CHECK_THAT(std::string(e.what()), Contains(fiber_line(h.id(), "stuck", "event")));
+  }
+  CHECK(h.joinable());  // the failed join left the handle alone
+  CHECK_FALSE(h.done());
+  // A later set from outside lets it finish.
+  never.set();
+  CHECK(h.join() == 1);
+}
+
+TEST_CASE("no deadlock_error while a timer is pending", "[executor][deadlock]") {
+  weft::event ev;
+  std::vector<std::string> trace;
+  weft::executor ex;
+  ex.spawn([&] {
+    ev.wait();
+    trace.push_back("waiter woken");
+  });
+  ex.spawn([&] {
+    weft::this_fiber::sleep_for(10ms);  // the only thing that can wake the waiter
+    trace.push_back("sleeper sets");
+    ev.set();
+  });
+  CHECK_NOTHROW(ex.run());
+  CHECK(trace == std::vector<std::string>{"sleeper sets", "waiter woken"});
+}
+
+TEST_CASE("no deadlock_error while a work_guard lives; the guard's end ends the wait",
+          "[executor][deadlock][threads]") {
+  weft::executor ex;
+  weft::channel<int> ch;
+  auto h = ex.spawn([&] { return ch.recv().value_or(-1); });
+  weft::executor::work_guard guard(ex);
+  weft::executor::work_guard moved(std::move(guard));
+  std::thread feeder([&, g = std::move(moved)]() mutable {
+    std::this_thread::sleep_for(10ms);  // not yet inside a weft call
+    ch.send(5);
+    g.reset();
+  });
+  CHECK_NOTHROW(ex.run());
+  feeder.join();
+  CHECK(h.join() == 5);
+
+  // Once the guards are gone, the same situation is a deadlock again.
+  weft::event never;
+  ex.spawn([&] { never.wait(); });
+  {
+    weft::executor::work_guard g(ex);
+    g.reset();
+    g.reset();  // harmless
+  }
+  CHECK_THROWS_AS(ex.run(), weft::deadlock_error);
+  never.set();
+  ex.run();
+}

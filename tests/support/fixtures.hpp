@@ -1,0 +1,39 @@
+// Small fixtures several test files use: an exception type to throw from fibers, and a check
+// that an executor still works after whatever a test did to it.
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include <weft/weft.hpp>
+
+namespace weft_test {
+
+// An exception with a payload, to see that join() and co_await rethrow the original object.
+struct custom_error : std::runtime_error {
+  int code;
+  explicit custom_error(int c) : std::runtime_error("custom " + std::to_string(c)), code(c) {}
+};
+
+// The executor still works: fibers spawn, talk over a channel, sleep, and finish. Throws
+// std::runtime_error if not (it may run in a child process, where Catch2's checks do not).
+inline void check_executor_usable(weft::executor& ex) {
+  weft::channel<int> ch(1);
+  auto consumer = ex.spawn([&] {
+    int sum = 0;
+    while (auto v = ch.recv()) sum += *v;
+    return sum;
+  });
+  auto producer = ex.spawn([&] {
+    for (int i = 1; i <= 10; ++i) ch.send(i);
+    weft::this_fiber::sleep_for(std::chrono::milliseconds(1));
+    ch.close();
+  });
+  ex.run();
+  producer.join();
+  if (consumer.join() != 55) throw std::runtime_error("the executor is not usable afterwards");
+  if (ex.live_fibers() != 0) throw std::runtime_error("fibers left after run()");
+}
+
+}  // namespace weft_test

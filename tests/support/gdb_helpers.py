@@ -1,0 +1,48 @@
+# What the gdb test scripts (tests/gdb_backtrace.py, tests/gdb_fibers.py) share, for gdb's
+# embedded Python: stopping the program under test, reading a backtrace's frames, checking
+# how an unwinding ends, and making a script's result gdb's exit status.
+import re
+
+import gdb
+
+
+def stop_at(function, sources=()):
+    """Sets gdb up for a batch run, sources the gdb scripts `sources`, then runs the program
+    until it reaches `function`."""
+    gdb.execute("set pagination off")
+    gdb.execute("set confirm off")
+    for script in sources:
+        gdb.execute("source " + script)
+    gdb.execute("break " + function)
+    gdb.execute("run")
+
+
+def frames(bt):
+    """The frame lines ("#N ...") of a backtrace's text."""
+    return [line for line in bt.splitlines() if re.match(r"#\d+\s", line)]
+
+
+def unwinding_problems(bt, outermost):
+    """What is wrong with how the backtrace `bt` ends: a frame gdb cannot name, a stop on a bad
+    frame, an outermost frame that is not `outermost` (the backend's trampoline). Empty when
+    it ends cleanly there."""
+    problems = []
+    if "??" in bt:
+        problems.append("a frame gdb cannot name (??)")
+    if "Backtrace stopped" in bt or "corrupt stack" in bt:
+        problems.append("gdb stopped on a bad frame instead of at the outermost one")
+    lines = frames(bt)
+    if not lines or outermost not in lines[-1]:
+        problems.append("the outermost frame is not %s" % outermost)
+    return problems
+
+
+def quit_with(main):
+    """Quits gdb with main()'s status (0 on success); a gdb error (no breakpoint hit, no
+    process) fails with 2 instead of leaving gdb waiting."""
+    try:
+        status = main()
+    except Exception as e:
+        print("FAIL: " + str(e))
+        status = 2
+    gdb.execute("quit %d" % status)

@@ -1,4 +1,6 @@
-// weft/stack_pool.hpp: a cache of stacks of one size, so finished fibers' stacks are reused.
+// weft/stack_pool.hpp: layer 1's cache of stacks of one size, for programs that make their own
+// contexts. The executor does not use it: its fibers' memory comes from its own allocator, with
+// a cache per worker.
 #pragma once
 
 #include <cstddef>
@@ -9,8 +11,8 @@
 namespace weft {
 
 // Keeps up to `max_cached` released stacks of one size and guard setting and hands them out
-// again, so a steady spawn/finish load maps no new memory. Not thread-safe: give each thread
-// (each executor worker) its own pool.
+// again, so a program that keeps starting and ending contexts maps no new memory. Not
+// thread-safe: give each thread its own pool.
 class stack_pool {
  public:
   // Stacks of `stack_size` bytes (rounded up to pages) with or without a guard page.

@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential g++        # compiler, make, libc headers
   cmake ninja-build ccache   # build system, generator, compiler cache
+  pkg-config                 # the consumer_pkg_config test (weft.pc)
   libboost-context-dev       # WEFT_CONTEXT_BACKEND=boost
   libboost-fiber-dev         # benchmark baseline (Boost.Fiber)
   libfmt-dev                 # trace output formatting

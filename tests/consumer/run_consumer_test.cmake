@@ -1,17 +1,21 @@
-# The consumer_find_package test (cmake -P): installs a weft build tree into a prefix inside
-# that build tree, configures tests/consumer against it with find_package(weft CONFIG),
-# builds and runs it, and checks that
+# The consumer tests (cmake -P): install a weft build tree into a prefix inside that build
+# tree, build tests/consumer against it, run it, and check that
 #   - weft was found in that prefix, not elsewhere;
 #   - the program prints the backend the build tree was configured with;
 #   - every sanitizer the library was built with (WEFT_SANITIZE) reached the consumer through
-#     the exported target: a deliberate error of each kind must be reported by it.
+#     what the install exports: a deliberate error of each kind must be reported by it.
+# MODE says how the consumer is built:
+#   find_package  CMake, tests/consumer/CMakeLists.txt: find_package(weft CONFIG), weft::weft
+#   pkg-config    make, tests/consumer/Makefile: pkg-config --cflags --libs weft
 #
-# Variables (-D): WEFT_BINARY_DIR, CONSUMER_SOURCE_DIR, WORK_DIR, GENERATOR, MAKE_PROGRAM,
-# CXX_COMPILER, CXX_COMPILER_LAUNCHER (may be empty), BUILD_TYPE, EXPECTED_BACKEND,
-# SANITIZERS (WEFT_SANITIZE's value, comma separated, may be empty).
+# Variables (-D): MODE, WEFT_BINARY_DIR, CONSUMER_SOURCE_DIR, WORK_DIR, GENERATOR,
+# MAKE_PROGRAM, CXX_COMPILER, CXX_COMPILER_LAUNCHER (may be empty), BUILD_TYPE, LIBDIR (the
+# install's library directory, CMAKE_INSTALL_LIBDIR), EXPECTED_BACKEND, SANITIZERS
+# (WEFT_SANITIZE's value, comma separated, may be empty).
 cmake_minimum_required(VERSION 3.20)
 
-foreach(var WEFT_BINARY_DIR CONSUMER_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER EXPECTED_BACKEND)
+foreach(var MODE WEFT_BINARY_DIR CONSUMER_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER LIBDIR
+            EXPECTED_BACKEND)
   if("${${var}}" STREQUAL "")
     message(FATAL_ERROR "run_consumer_test.cmake: -D${var}=... is required")
   endif()
@@ -37,31 +41,48 @@ endfunction()
 run("install" "${CMAKE_COMMAND}" --install "${WEFT_BINARY_DIR}" --prefix "${prefix}"
     --config "${BUILD_TYPE}")
 
-set(configure_args
-  -S "${CONSUMER_SOURCE_DIR}" -B "${build}" -G "${GENERATOR}"
-  "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
-  "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
-  "-DCMAKE_PREFIX_PATH=${prefix}"
-  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
-if(MAKE_PROGRAM)
-  list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
-endif()
-if(CXX_COMPILER_LAUNCHER)
-  list(APPEND configure_args "-DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_COMPILER_LAUNCHER}")
-endif()
-run("configure" "${CMAKE_COMMAND}" ${configure_args})
+# Whether `found` (a directory weft was taken from) lies inside the prefix just installed:
+# weft must come from there, not from a system-wide install.
+function(require_in_prefix found)
+  file(REAL_PATH "${prefix}" real_prefix)
+  file(REAL_PATH "${found}" real_found)
+  string(FIND "${real_found}/" "${real_prefix}/" at)
+  if(NOT at EQUAL 0)
+    message(FATAL_ERROR "consumer test: weft was found in '${found}', not in '${prefix}'")
+  endif()
+endfunction()
 
-# weft must come from the prefix just installed, not from a system-wide install.
-file(STRINGS "${build}/CMakeCache.txt" weft_dir_line REGEX "^weft_DIR:")
-string(REGEX REPLACE "^[^=]*=" "" weft_dir "${weft_dir_line}")
-file(REAL_PATH "${prefix}" real_prefix)
-file(REAL_PATH "${weft_dir}" real_weft_dir)
-string(FIND "${real_weft_dir}/" "${real_prefix}/" at)
-if(NOT at EQUAL 0)
-  message(FATAL_ERROR "consumer test: weft was found in '${weft_dir}', not in '${prefix}'")
+if(MODE STREQUAL "find_package")
+  set(configure_args
+    -S "${CONSUMER_SOURCE_DIR}" -B "${build}" -G "${GENERATOR}"
+    "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
+    "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+    "-DCMAKE_PREFIX_PATH=${prefix}"
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+  if(MAKE_PROGRAM)
+    list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+  endif()
+  if(CXX_COMPILER_LAUNCHER)
+    list(APPEND configure_args "-DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_COMPILER_LAUNCHER}")
+  endif()
+  run("configure" "${CMAKE_COMMAND}" ${configure_args})
+  file(STRINGS "${build}/CMakeCache.txt" weft_dir_line REGEX "^weft_DIR:")
+  string(REGEX REPLACE "^[^=]*=" "" weft_dir "${weft_dir_line}")
+  require_in_prefix("${weft_dir}")
+  run("build" "${CMAKE_COMMAND}" --build "${build}" --config "${BUILD_TYPE}")
+elseif(MODE STREQUAL "pkg-config")
+  find_program(make_program NAMES make gmake REQUIRED)
+  find_program(pkg_config pkg-config REQUIRED)
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/${LIBDIR}/pkgconfig")
+  run("pkg-config" "${pkg_config}" --variable=libdir weft)
+  string(STRIP "${run_output}" weft_dir)
+  require_in_prefix("${weft_dir}")
+  file(MAKE_DIRECTORY "${build}")
+  run("build" "${make_program}" -f "${CONSUMER_SOURCE_DIR}/Makefile" "BUILD_DIR=${build}"
+      "CXX=${CXX_COMPILER}")
+else()
+  message(FATAL_ERROR "run_consumer_test.cmake: MODE must be find_package or pkg-config, not '${MODE}'")
 endif()
-
-run("build" "${CMAKE_COMMAND}" --build "${build}" --config "${BUILD_TYPE}")
 
 find_program(consumer weft_consumer PATHS "${build}" "${build}/${BUILD_TYPE}" NO_DEFAULT_PATH)
 if(NOT consumer)

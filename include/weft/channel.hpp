@@ -28,22 +28,19 @@ class channel {
   // close() happens while it waits.
   bool send(T v) {
     detail::spin_guard guard(lock_);
-    if (closed_) return false;
-    if (detail::waiter* r = give_to_receiver(v)) {
-      guard.unlock();
-      detail::wake(*r);
-      return true;
+    detail::waiter* receiver = nullptr;
+    const offer_result offered = offer(v, receiver);
+    if (offered == offer_result::full) {
+      detail::waiter w;
+      w.data = &v;
+      senders_.push_back(w);
+      guard.keep_locked();
+      detail::block(w, lock_, detail::wait_kind::channel_send, this);
+      return w.ok;
     }
-    if (buffer_.size() < capacity_) {
-      buffer_.push_back(std::move(v));
-      return true;
-    }
-    detail::waiter w;
-    w.data = &v;
-    senders_.push_back(w);
-    guard.keep_locked();
-    detail::block(w, lock_, detail::wait_kind::channel_send, this);
-    return w.ok;
+    guard.unlock();
+    if (receiver) detail::wake(*receiver);
+    return offered != offer_result::closed;
   }
 
   // Takes the oldest value, suspending while the channel is empty. Returns std::nullopt once
@@ -70,15 +67,11 @@ class channel {
   // v only on success.
   bool try_send(T& v) {
     detail::spin_guard guard(lock_);
-    if (closed_) return false;
-    if (detail::waiter* r = give_to_receiver(v)) {
-      guard.unlock();
-      detail::wake(*r);
-      return true;
-    }
-    if (buffer_.size() >= capacity_) return false;
-    buffer_.push_back(std::move(v));
-    return true;
+    detail::waiter* receiver = nullptr;
+    const offer_result offered = offer(v, receiver);
+    guard.unlock();
+    if (receiver) detail::wake(*receiver);
+    return offered == offer_result::delivered;
   }
 
   // Like recv, but never suspends: std::nullopt if no value is available now.
@@ -111,15 +104,22 @@ class channel {
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
-  // A waiting receiver, handed v (the buffer is then empty), or null. The caller unlocks, then
-  // wakes it.
-  detail::waiter* give_to_receiver(T& v) WEFT_REQUIRES(lock_) {
-    detail::waiter* r = receivers_.pop_front();
-    if (r) {
+  // What offer() did with a value.
+  enum class offer_result { closed, delivered, full };
+  // Hands v to a waiting receiver, which it stores in `receiver` for the caller to wake after
+  // unlocking (the buffer is then empty), or buffers it if there is room; moves from v only
+  // when it returns delivered.
+  offer_result offer(T& v, detail::waiter*& receiver) WEFT_REQUIRES(lock_) {
+    if (closed_) return offer_result::closed;
+    if (detail::waiter* r = receivers_.pop_front()) {
       static_cast<std::optional<T>*>(r->data)->emplace(std::move(v));
       r->ok = true;
+      receiver = r;
+      return offer_result::delivered;
     }
-    return r;
+    if (buffer_.size() >= capacity_) return offer_result::full;
+    buffer_.push_back(std::move(v));
+    return offer_result::delivered;
   }
 
   // The next value, refilling the buffer from a waiting sender, which it stores in `sender`

@@ -263,6 +263,15 @@ executor_core::park_end executor_core::park(worker& w, bool have_timers,
     if (sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0)
       deadline = std::chrono::steady_clock::now() + 50ms;
   }
+  // Another worker's timers are fired here if it is stuck past worker::stall_bound
+  // (worker::rescue_overdue_timers): look then, while it is not parked (a parked one fires
+  // its own).
+  for (auto& other : workers_) {
+    const auto due = other->timers().earliest();
+    if (other.get() != &w && due != std::chrono::steady_clock::time_point::max() &&
+        !parking_.parked(other->index()))
+      deadline = std::min(deadline, due + worker::stall_bound);
+  }
   if (workers_.size() > 1)  // a lone worker's parking says nothing a trace reader needs
     WEFT_TRACE_EVENT(trace::event_kind::park, nullptr, have_timers ? "until a timer" : "");
   // A brief park ends by itself (then the worker searches again), so continuations need not

@@ -36,6 +36,7 @@ class parking_lot {
   bool wake(std::size_t who) noexcept WEFT_REQUIRES(mutex_);
   // Signals every parked worker.
   void wake_all() noexcept WEFT_REQUIRES(mutex_);
+  bool parked(std::size_t who) const noexcept WEFT_REQUIRES(mutex_) { return spots_[who].parked; }
 
  private:
   struct spot {

@@ -8,6 +8,7 @@
 
 #include "current.hpp"
 #include "fiber.hpp"
+#include "timer_heap.hpp"
 #include "trace_points.hpp"
 #include "unwinding.hpp"
 #include "worker.hpp"
@@ -38,9 +39,15 @@ fiber& require_fiber_only(const char* call) {
 void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call) {
   const auto [w, f] = require_fiber(call);
   fiber& self = *f;
-  w->add_timer(&self, deadline);
-  self.waiting_on = wait_kind::sleep;
   WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
+  if (deadline <= std::chrono::steady_clock::now()) {  // due already: a yield
+    w->yield(self);
+    return;
+  }
+  timer_slot timer{deadline, &self};
+  w->timers().reserve_one();
+  self.waiting_on = wait_kind::sleep;
+  w->actions().arm = &timer;  // armed once our context is saved
   w->suspend(self);
   self.waiting_on = wait_kind::none;
   if (must_unwind(self)) throw_fiber_unwind();

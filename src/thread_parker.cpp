@@ -10,14 +10,28 @@ std::atomic<std::size_t> held_by_threads{0};
 }  // namespace
 
 void thread_parker::park(spinlock& lock) {
+  park_until(lock, std::chrono::steady_clock::time_point::max());
+}
+
+bool thread_parker::park_until(spinlock& lock, std::chrono::steady_clock::time_point deadline) {
   blocked_threads.fetch_add(1);
   lock.unlock();
-  {
-    thread_lock guard(mutex_);
-    while (!notified_) guard.wait(wakeup_);
-    notified_ = false;
-  }
+  const bool notified = park_until_notified(deadline);
   blocked_threads.fetch_sub(1);
+  return notified;
+}
+
+bool thread_parker::park_until_notified(std::chrono::steady_clock::time_point deadline) {
+  thread_lock guard(mutex_);
+  while (!notified_) {
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+      guard.wait(wakeup_);
+    } else if (guard.wait_until(wakeup_, deadline) == std::cv_status::timeout) {
+      if (!notified_) return false;
+    }
+  }
+  notified_ = false;
+  return true;
 }
 
 void thread_parker::unpark() noexcept {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 
@@ -19,11 +20,17 @@ namespace weft::detail {
 struct thread_parker {
   // Releases `lock` and sleeps until unpark(), counted as a thread blocked in weft meanwhile.
   void park(spinlock& lock) WEFT_RELEASE(lock);
+  // As park(), until `deadline` at the latest: false if it passed first (no unpark consumed).
+  bool park_until(spinlock& lock, std::chrono::steady_clock::time_point deadline)
+      WEFT_RELEASE(lock);
+  // Sleeps until unpark() (one already on its way: the thread holds no lock).
+  void park() { park_until_notified(std::chrono::steady_clock::time_point::max()); }
   void unpark() noexcept;
 
   std::atomic<std::size_t> holds{0};
 
  private:
+  bool park_until_notified(std::chrono::steady_clock::time_point deadline);
   thread_mutex mutex_;
   std::condition_variable wakeup_;
   bool notified_ WEFT_GUARDED_BY(mutex_) = false;

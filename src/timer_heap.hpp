@@ -1,45 +1,94 @@
-// A worker's sleeping fibers: a binary min-heap on (deadline, sequence) on the steady clock.
-// O(log n) per sleep for millions of sleepers; equal deadlines wake in the order they slept.
-// Owned by one worker and used by its thread only.
+// A worker's timers: sleeping fibers and the timeouts of timed waits, in a binary min-heap on
+// (deadline, sequence) on the steady clock. O(log n) per timer for millions of them; equal
+// deadlines fire in the order they were armed. Each timer is a timer_slot on its fiber's stack,
+// armed once the fiber has switched away (an after-switch action), so whoever fires it may
+// make the fiber ready at once.
+//
+// The owning worker arms and fires its timers; another worker fires them when they are overdue
+// (worker::rescue_overdue_timers: the owner is stuck in a long call), and a fiber cancels the
+// timeout of a wait that something else ended. So the heap has a lock, and its earliest
+// deadline can be read without it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include <weft/detail/spinlock.hpp>
+#include <weft/detail/thread_annotations.hpp>
+#include <weft/detail/waiter.hpp>
 
 namespace weft::detail {
 
 struct fiber;
+class timer_heap;
+
+// One timer, on its fiber's stack. The heap fields belong to the heap it is armed in.
+struct timer_slot {
+  using time_point = std::chrono::steady_clock::time_point;
+  static constexpr std::size_t not_armed = ~std::size_t{0};
+
+  time_point deadline;
+  fiber* sleeper = nullptr;
+  wait_token* token = nullptr;  // a timed wait's (the timeout claims it); null for a sleep
+  std::uint64_t seq = 0;
+  std::size_t index = not_armed;  // in heap->slots_
+  timer_heap* heap = nullptr;     // where it was armed
+};
 
 class timer_heap {
  public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  bool empty() const noexcept { return entries_.empty(); }
-  time_point earliest() const noexcept { return entries_.front().deadline; }  // not empty()
-  void add(fiber* sleeper, time_point deadline);
-  // The sleeper with the earliest deadline if that is at or before `now` (taken out), else null.
-  fiber* pop_due(time_point now) noexcept;
-  // Takes out every sleeper for which release(sleeper) returns true.
+  // `armed`: a count of armed timers (the executor's, for the deadlock check) kept in step.
+  explicit timer_heap(std::atomic<std::size_t>& armed) noexcept : armed_(armed) {}
+
+  // Without the lock: a hint, exact for the owner between its own changes.
+  bool empty() const noexcept { return earliest() == time_point::max(); }
+  time_point earliest() const noexcept { return earliest_.load(std::memory_order_acquire); }
+
+  // Makes room for one more timer, so that the next arm() cannot fail: called by a fiber before
+  // it switches away, arm() by the code that runs after the switch. Throws std::bad_alloc.
+  void reserve_one() WEFT_EXCLUDES(lock_);
+  void arm(timer_slot& slot) noexcept WEFT_EXCLUDES(lock_);
+  // Takes `slot` out if it is still armed here; false if it fired already.
+  bool cancel(timer_slot& slot) noexcept WEFT_EXCLUDES(lock_);
+  // Fires the earliest timer if it is due at `now`: returns the fiber to make ready (a
+  // sleeper, or a timed wait whose token the timeout claimed), null if none is due. A due
+  // timeout that lost its claim is taken out and skipped.
+  fiber* fire_due(time_point now) noexcept WEFT_EXCLUDES(lock_);
+  // Takes out every timer for which release(slot) returns true (executor destruction).
   template <class Release>
-  void release_if(Release release) {
-    std::erase_if(entries_, [&](const entry& e) { return release(e.sleeper); });
-    restore_heap();
+  void release_if(Release release) WEFT_EXCLUDES(lock_) {
+    spin_guard guard(lock_);
+    std::size_t kept = 0;
+    for (timer_slot* s : slots_) {
+      if (release(*s)) {
+        s->index = timer_slot::not_armed;
+        armed_.fetch_sub(1, std::memory_order_relaxed);
+      } else {
+        slots_[kept++] = s;
+      }
+    }
+    slots_.resize(kept);
+    rebuild();
   }
 
  private:
-  struct entry {
-    time_point deadline;
-    std::uint64_t seq;
-    fiber* sleeper;
-    bool operator>(const entry& o) const noexcept {
-      return deadline != o.deadline ? deadline > o.deadline : seq > o.seq;
-    }
-  };
-  void restore_heap() noexcept;
+  void take_out(std::size_t i) noexcept WEFT_REQUIRES(lock_);  // and restore the heap
+  void sift_up(std::size_t i) noexcept WEFT_REQUIRES(lock_);
+  void sift_down(std::size_t i) noexcept WEFT_REQUIRES(lock_);
+  void place(std::size_t i, timer_slot* s) noexcept WEFT_REQUIRES(lock_);
+  void rebuild() noexcept WEFT_REQUIRES(lock_);  // heap order and indices, and earliest_
+  void note_earliest() noexcept WEFT_REQUIRES(lock_);
 
-  std::vector<entry> entries_;
-  std::uint64_t next_seq_ = 0;
+  spinlock lock_;
+  std::vector<timer_slot*> slots_ WEFT_GUARDED_BY(lock_);
+  std::uint64_t next_seq_ WEFT_GUARDED_BY(lock_) = 0;
+  std::atomic<time_point> earliest_{time_point::max()};
+  std::atomic<std::size_t>& armed_;
 };
 
 }  // namespace weft::detail

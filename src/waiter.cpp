@@ -9,6 +9,7 @@
 #include "fiber.hpp"
 #include "thread_parker.hpp"
 #include "trace_points.hpp"
+#include "timer_heap.hpp"
 #include "unwinding.hpp"
 #include "worker.hpp"
 
@@ -41,9 +42,15 @@ void waiter_queue::push_back(waiter& w) noexcept {
 }
 
 waiter* waiter_queue::pop_front() noexcept {
-  waiter* w = head_;
-  if (w) remove(*w);
-  return w;
+  while (waiter* w = head_) {
+    head_ = w->next;
+    if (head_) head_->prev = nullptr;
+    else tail_ = nullptr;
+    w->next = nullptr;
+    w->queue = nullptr;
+    if (!w->token || w->token->claim(w)) return w;
+  }
+  return nullptr;
 }
 
 void waiter_queue::remove(waiter& w) noexcept {
@@ -59,10 +66,44 @@ void waiter_queue::move_all_to(waiter_queue& to) noexcept {
   while (waiter* w = pop_front()) to.push_back(*w);
 }
 
-// The analysis cannot follow the lock into the switch: the worker that resumes next releases
-// it (after_switch_actions::unlock), once our context is saved.
-void block(waiter& w, spinlock& lock, wait_kind what, const void* object)
-    WEFT_NO_THREAD_SAFETY_ANALYSIS {
+namespace {
+
+// The calling fiber's part of block() and block_until(): suspends it until it is woken, with
+// `lock` released once its context is saved (and `timeout` armed before that, if given). The
+// analysis cannot follow the lock into the switch: the worker that resumes next releases it
+// (after_switch_actions::unlock).
+void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const void* object,
+                   timer_slot* timeout) WEFT_RELEASE(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
+  w.blocked_fiber = &self;
+  self.waiting_on = what;
+  self.wait_object = object;
+  self.current_waiter = &w;
+  WEFT_TRACE_EVENT(trace::event_kind::block, &self, to_string(what));
+  worker* current = current_worker();
+  current->actions().arm = timeout;   // armed once our context is saved, before:
+  current->actions().unlock = &lock;  // released once our context is saved
+  current->suspend(self);
+  self.waiting_on = wait_kind::none;
+  self.wait_object = nullptr;
+  self.current_waiter = nullptr;
+}
+
+// A fiber that must unwind instead of blocking: out of the queue, the lock released, thrown.
+[[noreturn]] void refuse_to_block(waiter& w, spinlock& lock) WEFT_RELEASE(lock) {
+  if (w.queue) w.queue->remove(w);
+  lock.unlock();
+  throw_fiber_unwind();
+}
+
+// Unlinks `w` if it is still queued (a wait that timed out).
+void unlink(waiter& w, spinlock& lock) {
+  spin_guard guard(lock);
+  if (w.queue) w.queue->remove(w);
+}
+
+}  // namespace
+
+void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
   w.lock = &lock;
   fiber* self = current_fiber();
   if (!self) {  // a plain thread: sleep on its parker
@@ -71,23 +112,52 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object)
     parker.park(lock);
     return;
   }
-  if (must_unwind(*self)) {
+  if (must_unwind(*self)) refuse_to_block(w, lock);
+  suspend_fiber(*self, w, lock, what, object, nullptr);
+  if (must_unwind(*self)) throw_fiber_unwind();
+}
+
+bool block_until(waiter& w, spinlock& lock, wait_kind what, const void* object,
+                 std::chrono::steady_clock::time_point deadline) {
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    block(w, lock, what, object);
+    return true;
+  }
+  if (deadline <= std::chrono::steady_clock::now()) {  // already passed: do not block at all
     if (w.queue) w.queue->remove(w);
     lock.unlock();
-    throw_fiber_unwind();
+    return false;
   }
-  w.blocked_fiber = self;
-  self->waiting_on = what;
-  self->wait_object = object;
-  self->current_waiter = &w;
-  WEFT_TRACE_EVENT(trace::event_kind::block, self, to_string(what));
-  worker* current = current_worker();
-  current->actions().unlock = &lock;  // released once our context is saved
-  current->suspend(*self);
-  self->waiting_on = wait_kind::none;
-  self->wait_object = nullptr;
-  self->current_waiter = nullptr;
+  wait_token token;
+  w.token = &token;
+  w.lock = &lock;
+  fiber* self = current_fiber();
+  if (!self) {  // a plain thread: the thread is its own timer
+    thread_parker& parker = this_thread_parker();
+    w.parker = &parker;
+    if (parker.park_until(lock, deadline)) return true;
+    if (token.claim(&token)) {  // the timeout wins
+      unlink(w, lock);
+      return false;
+    }
+    parker.park();  // a waker claimed us first: its unpark is on its way
+    return true;
+  }
+  if (must_unwind(*self)) refuse_to_block(w, lock);
+  timer_slot timeout{deadline, self, &token};
+  try {
+    current_worker()->timers().reserve_one();
+  } catch (...) {
+    if (w.queue) w.queue->remove(w);
+    lock.unlock();
+    throw;
+  }
+  suspend_fiber(*self, w, lock, what, object, &timeout);
+  const bool timed_out = token.winner.load(std::memory_order_acquire) == &timeout;
+  if (timed_out) unlink(w, lock);
+  else timeout.heap->cancel(timeout);
   if (must_unwind(*self)) throw_fiber_unwind();
+  return !timed_out;
 }
 
 void wake(waiter& w) noexcept {

@@ -19,6 +19,7 @@ worker::worker(executor_core& core, std::uint32_t index, bool alone)
       index_(index),
       alone_(alone),
       continuations_(core.continuation_thieves),
+      timers_(core.sleepers),
       steal_licence_(core.continuation_thieves) {}
 
 // Its region cache is empty by now: cached regions hold references to the core, so the core
@@ -27,34 +28,39 @@ worker::~worker() = default;
 
 // ---- timers ------------------------------------------------------------------------------
 
-void worker::add_timer(fiber* f, std::chrono::steady_clock::time_point deadline) {
-  timers_.add(f, deadline);
-  core_.sleepers.fetch_add(1, std::memory_order_relaxed);
-}
-
 void worker::collect_due_timers() noexcept {
   const auto now = std::chrono::steady_clock::now();
-  while (fiber* f = timers_.pop_due(now)) {
-    core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
-    f->waiting_on = wait_kind::none;
+  if (timers_.earliest() > now) return;
+  while (fiber* f = timers_.fire_due(now)) {
     WEFT_TRACE_EVENT(trace::event_kind::wake, f, "timer");
-    if (f == sleeping_now_) {
-      // Still running (its context is not saved yet): queueing it here would let another
-      // worker steal and resume a stale context. suspend() requeues it after the switch.
-      sleeper_due_ = true;
-      continue;
-    }
     make_ready(f);
+  }
+}
+
+void worker::rescue_overdue_timers() noexcept {
+  auto earliest = std::chrono::steady_clock::time_point::max();
+  for (std::size_t i = 0; i < core_.worker_count(); ++i)
+    if (i != index_) earliest = std::min(earliest, core_.worker_at(i).timers_.earliest());
+  if (earliest == std::chrono::steady_clock::time_point::max()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - earliest <= stall_bound) return;
+  for (std::size_t i = 0; i < core_.worker_count(); ++i) {
+    worker& owner = core_.worker_at(i);
+    if (&owner == this || now - owner.timers_.earliest() <= stall_bound) continue;
+    while (fiber* f = owner.timers_.fire_due(now)) {
+      WEFT_TRACE_EVENT(trace::event_kind::wake, f, "timer");
+      make_ready(f);
+    }
   }
 }
 
 void worker::release_sleepers() noexcept {
   // A sleeper that is already unwinding (sleeping in a destructor) keeps its deadline: it
-  // will not be thrown into, and must not wake early.
-  timers_.release_if([this](fiber* sleeper) {
-    if (blocked_while_unwinding(*sleeper)) return false;
-    core_.sleepers.fetch_sub(1, std::memory_order_relaxed);
-    core_.inject(sleeper);
+  // will not be thrown into, and must not wake early. A timed wait that something else woke
+  // already (unwind_all, through its waiter) is only taken out.
+  timers_.release_if([this](timer_slot& slot) {
+    if (blocked_while_unwinding(*slot.sleeper)) return false;
+    if (!slot.token || slot.token->claim(&slot)) core_.inject(slot.sleeper);
     return true;
   });
 }
@@ -116,8 +122,10 @@ fiber* worker::take_external() noexcept {
 
 fiber* worker::find_work() noexcept {
   if (fiber* f = take_external()) return f;
-  if (!alone_) return steal_from_others();
-  return nullptr;
+  if (alone_) return nullptr;
+  rescue_overdue_timers();
+  if (fiber* f = fifo_.pop()) return f;
+  return steal_from_others();
 }
 
 fiber* worker::next_ready() noexcept {
@@ -197,6 +205,7 @@ T* take_action(T*& slot) noexcept {
 // The analysis cannot see the lock it releases: block() took it, in the fiber that switched
 // away.
 void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
+  if (timer_slot* slot = take_action(actions_.arm)) timers_.arm(*slot);
   if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* finished = take_action(actions_.finished)) switched_off_for_good(*finished, this);
@@ -222,20 +231,7 @@ __attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexc
 }
 
 void worker::suspend(fiber& self) noexcept {
-  sleeping_now_ = &self;  // our own timer (a sleep) may fire in next_ready()
-  fiber* next = core_.should_stop() ? nullptr : next_ready();
-  sleeping_now_ = nullptr;
-  if (std::exchange(sleeper_due_, false)) {
-    // A sleep whose deadline passed before we were switched out. With nothing else to run,
-    // just carry on (switching to ourselves would resume a stale saved context); otherwise
-    // we are queued like a yielding fiber, once our context is saved.
-    if (!next) {
-      after_switch();
-      return;
-    }
-    actions_.yielded = &self;
-  }
-  switch_to(self, next);
+  switch_to(self, core_.should_stop() ? nullptr : next_ready());
 }
 
 inline bool worker::lone_yield_applies(const fiber& self) const noexcept {
@@ -369,7 +365,7 @@ bool worker::wait_for_work() {
   const bool brief = std::exchange(woken_for_nothing_, false);
   const executor_core::park_end end = core_.park(
       *this, have_timers,
-      have_timers ? timers_.earliest() : std::chrono::steady_clock::time_point::max(), brief);
+      timers_.earliest(), brief);
   if (end == executor_core::park_end::stop) return false;
   woken_for_nothing_ = end == executor_core::park_end::signalled;  // until a search finds work
   return true;

@@ -23,11 +23,13 @@ class executor_core;
 // What the code resumed after a switch must do on behalf of the code that switched away, once
 // that code's context is safely saved (so another worker cannot resume it half-saved).
 struct after_switch_actions {
+  timer_slot* arm = nullptr;     // a sleep's or timed wait's timer, armed here (before unlock)
   spinlock* unlock = nullptr;    // a primitive's lock held across block()
   fiber* yielded = nullptr;      // goes to the back of the run queue
   fiber* finished = nullptr;     // a finished fiber: free it or mark it switched out
   bool any() const noexcept {     // one branch for the usual case: none
-    return (reinterpret_cast<std::uintptr_t>(unlock) | reinterpret_cast<std::uintptr_t>(yielded) |
+    return (reinterpret_cast<std::uintptr_t>(arm) | reinterpret_cast<std::uintptr_t>(unlock) |
+            reinterpret_cast<std::uintptr_t>(yielded) |
             reinterpret_cast<std::uintptr_t>(finished)) != 0;
   }
 };
@@ -52,7 +54,6 @@ class worker {
   void suspend(fiber& self) noexcept;
   void yield(fiber& self) noexcept;                    // returns at once if nothing else is ready
   void start_now(fiber& self, fiber& child) noexcept;  // work-first spawn
-  void add_timer(fiber* f, std::chrono::steady_clock::time_point deadline);
   // A finishing fiber (fiber_end.cpp): queues its release and returns the context to resume
   // for good, that of `joiner` (the fiber it woke by finishing) if there is one.
   context& next_after_end(fiber& self, fiber* joiner) noexcept;
@@ -90,6 +91,9 @@ class worker {
   eh_state* thread_eh() noexcept { return thread_eh_; }
   std::uint32_t index() const noexcept { return index_; }
   live_list& live() noexcept { return live_; }
+  // This worker's timers: armed by its own thread (after_switch_actions::arm, after the fiber
+  // reserved room), fired by it or, when overdue, by another worker; cancelled by anyone.
+  timer_heap& timers() noexcept { return timers_; }
   std::uint64_t launched() const noexcept { return launched_.load(std::memory_order_acquire); }
   std::uint64_t finished() const noexcept { return finished_.load(std::memory_order_acquire); }
   bool searching() const noexcept { return searching_.load(std::memory_order_relaxed); }
@@ -125,6 +129,9 @@ class worker {
   fiber* search() noexcept;         // spins a while on next_ready() before parking
   void absorb_external() noexcept;  // injected and inbox fibers join our FIFO
   void collect_due_timers() noexcept;
+  // Fires other workers' timers that are overdue by more than stall_bound: their owner is stuck
+  // in a long call. The fibers become ready here (a pinned one in its own worker's inbox).
+  void rescue_overdue_timers() noexcept;
   // Our continuations, the lone worker's way (no thieves, no one to wake) or the shared one.
   void push_continuation(fiber* spawner);
   void push_shared_continuation(fiber* spawner);  // push_continuation when not alone_
@@ -151,8 +158,6 @@ class worker {
   fiber_deque continuations_;     // spawners waiting for their child to suspend (LIFO)
   fiber_ring fifo_;               // yielded and woken fibers (FIFO)
   timer_heap timers_;
-  fiber* sleeping_now_ = nullptr;  // a fiber in suspend() for its own timer (see suspend)
-  bool sleeper_due_ = false;       // its timer fired before it was switched out
   after_switch_actions actions_;
   eh_state* thread_eh_ = nullptr;  // the running thread's C++ exception state
   fiber_inbox inbox_;             // fibers pinned here, made ready elsewhere
@@ -169,6 +174,12 @@ class worker {
   static constexpr std::chrono::microseconds only_fiber_grace{5};
   // How long an idle worker searches before it parks (search; see spin.hpp).
   static constexpr std::chrono::microseconds search_spin{50};
+
+ public:
+  // How long a due timer waits for its own worker before another one fires it.
+  static constexpr std::chrono::milliseconds stall_bound{1};
+
+ private:
   std::uint32_t external_countdown_ = external_period;
   bool woken_for_nothing_ = false;  // see wait_for_work
   std::uint32_t random_ = 2463534242u + index_ * 7919u;  // xorshift state, never 0

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -537,6 +538,48 @@ TEST_CASE("idle workers use no CPU while fibers sleep", "[scheduler]") {
   ex.run();
   // 300 ms of wall time; parked workers should cost almost nothing (allow scheduler noise).
   CHECK(cpu < 0.05);
+}
+
+TEST_CASE("a worker stuck in a blocking call does not freeze its timers", "[scheduler]") {
+  // A ticker sleeps in 10 ms steps on the worker that then blocks in a plain read() for 300 ms:
+  // another worker fires the ticker's overdue timers (worker::rescue_overdue_timers) and runs
+  // it. A lone worker cannot: its timers wait for the read (documented).
+  const std::size_t workers = GENERATE(2, 4);
+  CAPTURE(workers);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::atomic<int> ticks_while_blocked{0};
+  std::atomic<bool> reading{false}, done{false};
+  std::atomic<ssize_t> written{0};
+  std::thread writer([&] {  // Catch's assertions are for the test's own thread: none here
+    std::this_thread::sleep_for(300ms);
+    const char byte = 'x';
+    written.store(::write(fds[1], &byte, 1));
+  });
+  weft::run(
+      [&] {
+        weft::this_fiber::pin();  // so that the read blocks the worker the ticker sleeps on
+        auto ticker = weft::spawn([&] {  // starts at once, here, and sleeps on this worker
+          while (!done.load()) {
+            weft::this_fiber::sleep_for(10ms);
+            if (reading.load()) ticks_while_blocked.fetch_add(1);
+          }
+        });
+        weft::this_fiber::sleep_for(15ms);
+        reading.store(true);
+        char byte = 0;
+        CHECK(::read(fds[0], &byte, 1) == 1);  // blocks this worker's thread, not only the fiber
+        reading.store(false);
+        done.store(true);
+        ticker.join();
+      },
+      with_workers(workers));
+  writer.join();
+  CHECK(written.load() == 1);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  // About 30 ticks fit in 300 ms; without the rescue there would be none.
+  CHECK(ticks_while_blocked.load() >= 5);
 }
 
 TEST_CASE("weft's current-fiber lookups stay right when fibers migrate", "[scheduler]") {

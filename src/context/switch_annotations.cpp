@@ -44,7 +44,7 @@ stack_span thread_stack() noexcept {
 // fibers are kept for reuse. Every switch synchronises (flag 0 of __tsan_switch_to_fiber), so
 // a reused fiber's history only adds happens-before edges TSan already had on that thread.
 struct tsan_fiber_pool {
-  thread_mutex mutex;
+  detail::thread_mutex mutex;
   std::vector<void*> free WEFT_GUARDED_BY(mutex);
   static constexpr std::size_t max_kept = 4096;
 };
@@ -73,7 +73,7 @@ void on_create([[maybe_unused]] context& c) noexcept {
   void* fiber = nullptr;
   {
     tsan_fiber_pool& pool = fiber_pool();
-    thread_lock guard(pool.mutex);
+    detail::thread_lock guard(pool.mutex);
     if (!pool.free.empty()) {
       fiber = pool.free.back();
       pool.free.pop_back();
@@ -90,7 +90,7 @@ void on_destroy([[maybe_unused]] context& c) noexcept {
   void* fiber = context_access::tsan_fiber(c);
   {
     tsan_fiber_pool& pool = fiber_pool();
-    thread_lock guard(pool.mutex);
+    detail::thread_lock guard(pool.mutex);
     if (pool.free.size() < tsan_fiber_pool::max_kept) {
       try {
         pool.free.push_back(fiber);

@@ -2,6 +2,8 @@
 // Internal: used by the templates of the public headers; not part of the API.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -22,6 +24,21 @@ std::string_view to_string(wait_kind) noexcept;
 
 class waiter_queue;
 
+// One blocked call that can be woken from more than one place: a timed wait is woken by a
+// waker or by its timeout. The first to claim the token wakes the caller; the others leave it
+// alone, and the caller unlinks whatever it left queued once it resumes. Lives on the caller's
+// stack.
+struct wait_token {
+  // Whether `by` may wake the caller: true for the first claimer, and again for it.
+  bool claim(const void* by) noexcept {
+    const void* none = nullptr;
+    return winner.compare_exchange_strong(none, by, std::memory_order_acq_rel,
+                                          std::memory_order_acquire) ||
+           none == by;
+  }
+  std::atomic<const void*> winner{nullptr};  // who woke the caller (null: nobody yet)
+};
+
 // One blocked caller, a fiber or a plain thread. It lives on the caller's stack while it waits.
 struct waiter {
   fiber* blocked_fiber = nullptr;    // set by block(); null for a plain thread
@@ -32,6 +49,7 @@ struct waiter {
   spinlock* lock = nullptr;          // the lock guarding that queue (set by block())
   void* data = nullptr;              // per operation: e.g. where a channel value goes
   bool ok = false;                   // per operation: e.g. whether a transfer happened
+  wait_token* token = nullptr;       // set for a timed wait; null: only a waker wakes it
 };
 
 // FIFO of waiters, intrusive: no allocation. Guarded by its primitive's spinlock.
@@ -40,9 +58,13 @@ class waiter_queue {
   bool empty() const noexcept { return head_ == nullptr; }
   waiter* front() const noexcept { return head_; }
   void push_back(waiter& w) noexcept;
-  waiter* pop_front() noexcept;   // null when empty
+  // The oldest waiter that the caller may wake (its token, if it has one, claimed for it), or
+  // null. Waiters that something else claimed first (a timeout) are unlinked and skipped:
+  // their owners unlink nothing more.
+  waiter* pop_front() noexcept;
   void remove(waiter& w) noexcept;
-  void move_all_to(waiter_queue& to) noexcept;  // appends every waiter to `to`, in order
+  // Appends to `to`, in order, every waiter pop_front() would return, claimed.
+  void move_all_to(waiter_queue& to) noexcept;
 
  private:
   waiter* head_ = nullptr;
@@ -55,11 +77,17 @@ class waiter_queue {
 // lock) only when the executor is being destroyed and unwinds the fiber.
 void block(waiter& w, spinlock& lock, wait_kind what, const void* object) WEFT_RELEASE(lock);
 
+// As block(), until `deadline` at the latest: false if the deadline passed first, and then `w`
+// is no longer queued and nothing was done to it. time_point::max(): no deadline.
+bool block_until(waiter& w, spinlock& lock, wait_kind what, const void* object,
+                 std::chrono::steady_clock::time_point deadline) WEFT_RELEASE(lock);
+
 // Makes a blocked waiter runnable again; `w` must already be unlinked from its queue. Callable
 // from any thread, with or without the primitive's lock held. `w` must not be used afterwards.
 void wake(waiter& w) noexcept;
 
-// Wakes every waiter of `q` (with the primitive's lock held), oldest first.
+// Wakes every waiter of `q` (with the primitive's lock held, or on a queue of waiters
+// move_all_to claimed), oldest first.
 void wake_all(waiter_queue& q) noexcept;
 
 }  // namespace weft::detail

@@ -148,7 +148,7 @@ TEST_CASE("no deadlock_error while a timer is pending", "[executor][deadlock]") 
   CHECK(trace == std::vector<std::string>{"sleeper sets", "waiter woken"});
 }
 
-TEST_CASE("no deadlock_error while a work_guard lives; the guard's end ends the wait",
+TEST_CASE("no deadlock_error while a work_guard lives, and the guard's end ends the wait",
           "[executor][deadlock][threads]") {
   weft::executor ex;
   weft::channel<int> ch;

@@ -117,7 +117,7 @@ TEST_CASE("child_max_guarded_stacks", "[.child]") {
   std::printf("guarded=%d finished=%d\n", guarded, finished);
 }
 
-TEST_CASE("max_guarded_stacks caps guarded stacks; the rest run on unguarded slabs",
+TEST_CASE("max_guarded_stacks caps guarded stacks, and the rest run on unguarded slabs",
           "[executor][stack]") {
   // In a child process: the notice is printed once per process, and the budget is
   // process-wide.

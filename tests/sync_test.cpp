@@ -146,7 +146,7 @@ TEST_CASE("channel with a huge capacity allocates nothing up front", "[sync][cha
   });
 }
 
-TEST_CASE("channel::try_send moves only on success; try_recv never waits", "[sync][channel]") {
+TEST_CASE("channel::try_send moves only on success, and try_recv never waits", "[sync][channel]") {
   SECTION("rendezvous without a receiver") {
     weft::channel<std::unique_ptr<int>> ch;
     auto v = std::make_unique<int>(1);

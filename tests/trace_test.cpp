@@ -82,7 +82,7 @@ TEST_CASE("a scripted program produces its events in order", "[trace]") {
   CHECK(script == expected);
 }
 
-TEST_CASE("wake and spawn events name the other fiber; names travel", "[trace]") {
+TEST_CASE("wake and spawn events name the other fiber, and names travel", "[trace]") {
   recorder r;
   std::uint64_t main_id = 0, child_id = 0;
   weft::run([&] {

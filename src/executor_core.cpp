@@ -73,6 +73,9 @@ executor_core::executor_core(executor_options options)
       parking_(options.workers) {
   if (options.workers == 0)
     throw std::invalid_argument("weft::executor: executor_options::workers must be at least 1");
+  if (options.blocking_threads == 0)
+    throw std::invalid_argument(
+        "weft::executor: executor_options::blocking_threads must be at least 1");
   workers_.reserve(options.workers);
   for (std::size_t i = 0; i < options.workers; ++i)
     workers_.push_back(
@@ -171,8 +174,7 @@ void executor_core::notify_one_idle() noexcept {
   for (auto& w : workers_)
     if (w->searching()) return;
   thread_lock guard(parking_.mutex());
-  for (auto& w : workers_)
-    if (parking_.wake(w->index())) return;
+  parking_.wake_one();
 }
 
 void executor_core::notify_worker(worker& w) noexcept {
@@ -213,8 +215,34 @@ worker::visible_work executor_core::work_visible() noexcept {
 }
 
 bool executor_core::nothing_can_wake() const noexcept {
+  const reactor* io = reactor_.load(std::memory_order_acquire);
   return sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0 &&
-         threads_blocked_in_weft() == 0 && plain_thread_holds(runner_) == 0;
+         (!io || io->waiting() == 0) && threads_blocked_in_weft() == 0 &&
+         plain_thread_holds(runner_) == 0;
+}
+
+// ---- file descriptors --------------------------------------------------------------------
+
+reactor& executor_core::io() {
+  if (reactor* r = reactor_.load(std::memory_order_acquire)) return *r;
+  thread_lock guard(reactor_mutex_);
+  if (!reactor_owner_) {
+    reactor_owner_ = std::make_unique<reactor>();
+    reactor_.store(reactor_owner_.get(), std::memory_order_release);
+  }
+  return *reactor_owner_;
+}
+
+blocking_pool& executor_core::blocking() {
+  thread_lock guard(reactor_mutex_);
+  if (!blocking_) blocking_ = std::make_unique<blocking_pool>(options_.blocking_threads);
+  return *blocking_;
+}
+
+bool executor_core::poll_io_now() noexcept {
+  reactor* io = reactor_.load(std::memory_order_acquire);
+  if (!io || io->waiting() == 0 || parking_.polling()) return false;
+  return io->poll(std::chrono::steady_clock::time_point{});
 }
 
 executor_core::park_end executor_core::park(worker& w, bool have_timers,
@@ -281,7 +309,17 @@ executor_core::park_end executor_core::park(worker& w, bool have_timers,
     brief_parkers_.fetch_add(1, std::memory_order_relaxed);
     deadline = std::min(deadline, std::chrono::steady_clock::now() + brief_park);
   }
-  const bool signalled = parking_.sleep(guard, w.index(), deadline, stop_);
+  // With fibers waiting on descriptors, one parked worker waits in the reactor's poll.
+  reactor* io = reactor_.load(std::memory_order_acquire);
+  bool signalled;
+  if (io && io->waiting() > 0 && !parking_.polling()) {
+    signalled = parking_.sleep_polling(w.index(), deadline, stop_, *io);
+    // Others may still wait on descriptors while this worker runs what it found: a parked
+    // worker takes over the poll.
+    if (io->waiting() > 0) parking_.wake_one_sleeper();
+  } else {
+    signalled = parking_.sleep(guard, w.index(), deadline, stop_);
+  }
   if (stop_.load(std::memory_order_acquire)) return park_end::stop;
   return signalled ? park_end::signalled : park_end::unsignalled;
 }
@@ -386,7 +424,10 @@ std::string executor_core::describe_blocked() const {
   for_each_live([&](fiber* f) {
     ++count;
     list << "\n  fiber " << f->id << " \"" << f->name << "\" waits on " << to_string(f->waiting_on);
-    if (f->wait_object) list << " " << f->wait_object;
+    if (f->waiting_on == wait_kind::io_read || f->waiting_on == wait_kind::io_write)
+      list << " of fd " << static_cast<const io_descriptor*>(f->wait_object)->fd;
+    else if (f->wait_object)
+      list << " " << f->wait_object;
   });
   std::ostringstream out;
   out << "weft: deadlock: " << count << (count == 1 ? " fiber" : " fibers")

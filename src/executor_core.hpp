@@ -13,10 +13,12 @@
 #include <weft/executor.hpp>
 
 #include "asymmetric_barrier.hpp"
+#include "blocking_pool.hpp"
 #include "current.hpp"
 #include "fiber.hpp"
 #include "fiber_allocator.hpp"
 #include "parking_lot.hpp"
+#include "reactor.hpp"
 #include "fiber_deque.hpp"
 #include "ready_queue.hpp"
 #include "worker.hpp"
@@ -108,6 +110,17 @@ class executor_core {
   void notify_idle_for_continuation(const fiber_deque& continuations) noexcept;
   void notify_all_workers() noexcept WEFT_EXCLUDES(parking_.mutex());
 
+  // ---- file descriptors ----
+  // The reactor, made on first use (an executor that never waits on a descriptor holds none):
+  // throws std::system_error if it cannot be made.
+  reactor& io();
+  const reactor* io_if_made() const noexcept { return reactor_.load(std::memory_order_acquire); }
+  // The pool of weft::blocking threads, made on first use.
+  blocking_pool& blocking();
+  // Polls the reactor without waiting, if fibers wait on descriptors and no worker is the
+  // poller: whether a fiber became ready (on the calling worker).
+  bool poll_io_now() noexcept;
+
   // ---- diagnostics and destruction ----
   // Calls fn(f) for every live fiber, each worker's list locked in turn.
   template <class Fn>
@@ -161,6 +174,12 @@ class executor_core {
   alignas(64) std::atomic<std::uint64_t> launched_outside_{0};
 
   alignas(64) locked_ready_queue injected_;
+
+  // The reactor: set once, under reactor_mutex_, then read without it.
+  thread_mutex reactor_mutex_;
+  std::unique_ptr<reactor> reactor_owner_ WEFT_GUARDED_BY(reactor_mutex_);
+  std::atomic<reactor*> reactor_{nullptr};
+  std::unique_ptr<blocking_pool> blocking_ WEFT_GUARDED_BY(reactor_mutex_);
 
   // Parking: one mutex for every worker's sleep, and what it guards.
   parking_lot parking_;

@@ -28,6 +28,8 @@ std::string_view to_string(wait_kind k) noexcept {
     case wait_kind::sleep: return "sleep";
     case wait_kind::await: return "await";
     case wait_kind::yield: return "yield";
+    case wait_kind::io_read: return "io read";
+    case wait_kind::io_write: return "io write";
   }
   return "?";
 }

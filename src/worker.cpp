@@ -120,15 +120,17 @@ fiber* worker::take_external() noexcept {
   return core_.take_injected();
 }
 
-fiber* worker::find_work() noexcept {
+fiber* worker::find_work(bool no_lock_held) noexcept {
   if (fiber* f = take_external()) return f;
+  if (no_lock_held && core_.poll_io_now())  // what became ready is ours now
+    if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   if (alone_) return nullptr;
   rescue_overdue_timers();
   if (fiber* f = fifo_.pop()) return f;
   return steal_from_others();
 }
 
-fiber* worker::next_ready() noexcept {
+fiber* worker::next_ready(bool no_lock_held) noexcept {
   // Now and then look outside first, so injected and pinned fibers cannot starve behind
   // fibers that keep yielding to each other. Not stealing: a thief takes the oldest fiber of
   // another worker, typically one that spawns a whole new subtree of work, so stealing while
@@ -136,12 +138,22 @@ fiber* worker::next_ready() noexcept {
   if (--external_countdown_ == 0) {
     external_countdown_ = external_period;
     steal_licence_.expire_unused(steal_licence_expiry);
+    if (no_lock_held) poll_io_now_and_then();
     if (fiber* f = take_external()) return f;
   }
   if (fiber* f = take_continuation()) return f;
   if (!timers_.empty()) collect_due_timers();
   if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
-  return find_work();
+  return find_work(no_lock_held);
+}
+
+void worker::poll_io_now_and_then() noexcept {
+  const reactor* io = core_.io_if_made();
+  if (!io || io->waiting() == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_busy_io_poll_) return;
+  next_busy_io_poll_ = now + busy_io_poll_period;
+  core_.poll_io_now();
 }
 
 void worker::absorb_external() noexcept {
@@ -231,7 +243,7 @@ __attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexc
 }
 
 void worker::suspend(fiber& self) noexcept {
-  switch_to(self, core_.should_stop() ? nullptr : next_ready());
+  switch_to(self, core_.should_stop() ? nullptr : next_ready(false));
 }
 
 inline bool worker::lone_yield_applies(const fiber& self) const noexcept {
@@ -255,7 +267,7 @@ void worker::yield(fiber& self) noexcept {
     return;
   }
   if (!inbox_.looks_empty() || core_.has_injected()) absorb_external();
-  fiber* next = core_.should_stop() ? nullptr : next_ready();
+  fiber* next = core_.should_stop() ? nullptr : next_ready(true);
   if (!next && !core_.should_stop()) return;
   WEFT_TRACE_EVENT(trace::event_kind::yield, &self);
   actions_.yielded = &self;
@@ -295,7 +307,7 @@ context& worker::next_after_end(fiber& self, fiber* joiner) noexcept {
     make_ready(joiner);
     joiner = nullptr;
   }
-  fiber* next = joiner ? joiner : core_.should_stop() ? nullptr : next_ready();
+  fiber* next = joiner ? joiner : core_.should_stop() ? nullptr : next_ready(true);
   set_current(this, next);
   return next ? next->ctx : loop_context_;
 }
@@ -322,7 +334,7 @@ void worker::run_loop() {
       steal_licence_.unregister();  // the run ends: nobody steals until the next
       return;
     }
-    fiber* next = next_ready();
+    fiber* next = next_ready(true);
     if (!next && !alone_) next = search();
     if (next) {
       woken_for_nothing_ = false;
@@ -346,7 +358,7 @@ fiber* worker::search() noexcept {
   fiber* found = nullptr;
   const auto give_up = std::chrono::steady_clock::now() + search_spin;
   for (unsigned i = 1; !found && !core_.should_stop(); ++i) {
-    found = next_ready();
+    found = next_ready(true);
     if (found) break;
     cpu_relax();
     if (i % 64 != 0) continue;

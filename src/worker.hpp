@@ -121,14 +121,22 @@ class worker {
   static void count_up(std::atomic<std::uint64_t>& counter) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
-  fiber* next_ready() noexcept;     // own queues, then timers, inbox, injection, stealing
+  // The next fiber to run: own queues, then timers, inbox, injection, the reactor, stealing.
+  // `no_lock_held`: the caller holds no primitive's lock, so the reactor may be polled (its
+  // events lock descriptors; a fiber suspending in block() holds its descriptor's lock until
+  // the switch). suspend() passes false: with nothing else ready it switches to the run loop,
+  // which polls.
+  fiber* next_ready(bool no_lock_held) noexcept;
   fiber* take_external() noexcept;  // our inbox, then the executor's injection queue
-  fiber* find_work() noexcept;      // everything but our own queues
+  fiber* find_work(bool no_lock_held) noexcept;  // everything but our own queues
   fiber* steal_from_others() noexcept;  // a fiber from any other worker, or null
   fiber* steal(deque_thief& thief) noexcept;  // a thief takes from us (any thread)
   fiber* search() noexcept;         // spins a while on next_ready() before parking
   void absorb_external() noexcept;  // injected and inbox fibers join our FIFO
   void collect_due_timers() noexcept;
+  // A busy worker's look at the reactor, now and then (next_ready): fibers waiting on
+  // descriptors are not left waiting behind fibers that keep the worker busy.
+  void poll_io_now_and_then() noexcept;
   // Fires other workers' timers that are overdue by more than stall_bound: their owner is stuck
   // in a long call. The fibers become ready here (a pinned one in its own worker's inbox).
   void rescue_overdue_timers() noexcept;
@@ -181,6 +189,9 @@ class worker {
 
  private:
   std::uint32_t external_countdown_ = external_period;
+  // How often a busy worker polls the reactor at most (poll_io_now_and_then).
+  static constexpr std::chrono::microseconds busy_io_poll_period{100};
+  std::chrono::steady_clock::time_point next_busy_io_poll_{};
   bool woken_for_nothing_ = false;  // see wait_for_work
   std::uint32_t random_ = 2463534242u + index_ * 7919u;  // xorshift state, never 0
   // A cheap pseudo-random number (xorshift), for choosing whom to steal from.

@@ -18,19 +18,15 @@
 
 #include <weft/weft.hpp>
 
+#include "support/fixtures.hpp"
 #include "support/internals.hpp"
 #include "support/skynet.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using weft_test::with_workers;
 using weft_test::skynet;
-
-weft::executor_options with_workers(std::size_t n) {
-  weft::executor_options o;
-  o.workers = n;
-  return o;
-}
 
 double process_cpu_seconds() {
   rusage u{};

@@ -29,6 +29,8 @@ struct executor_options {
   std::size_t max_guarded_stacks = 0;
   // Released stacks are kept for reuse, up to this many per executor (0: keep all).
   std::size_t max_cached_stacks = 0;
+  // Threads that run weft::blocking calls, at most (started as needed, at least 1).
+  std::size_t blocking_threads = 16;
 };
 
 // Thrown by run() (and join() driving it) when fibers remain that nothing can ever wake: no

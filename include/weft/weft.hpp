@@ -2,8 +2,11 @@
 #pragma once
 
 #include <weft/await.hpp>
+#include <weft/blocking.hpp>
 #include <weft/context.hpp>
 #include <weft/executor.hpp>
+#include <weft/io.hpp>
+#include <weft/net.hpp>
 #include <weft/stack.hpp>
 #include <weft/stack_pool.hpp>
 #include <weft/sync.hpp>

@@ -1,5 +1,6 @@
-// Small fixtures several test files use: an exception type to throw from fibers, and a check
-// that an executor still works after whatever a test did to it.
+// Small fixtures several test files use: executor options for a worker count, an exception type
+// to throw from fibers, and a check that an executor still works after whatever a test did to
+// it.
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,13 @@
 #include <weft/weft.hpp>
 
 namespace weft_test {
+
+// Default options with `n` workers: for tests that run on 1, 2 and 4.
+inline weft::executor_options with_workers(std::size_t n) {
+  weft::executor_options o;
+  o.workers = n;
+  return o;
+}
 
 // An exception with a payload, to see that join() and co_await rethrow the original object.
 struct custom_error : std::runtime_error {

@@ -18,7 +18,7 @@ struct thread_parker;
 // What a blocked fiber waits on; shown by deadlock_error and traces.
 enum class wait_kind : std::uint8_t {
   none, join, channel_send, channel_recv, event, mutex, condition_variable, wait_group, sleep,
-  await, yield
+  await, yield, io_read, io_write
 };
 std::string_view to_string(wait_kind) noexcept;
 

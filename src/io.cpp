@@ -1,0 +1,181 @@
+// Waiting on file descriptors, reading and writing them (include/weft/io.hpp, io_calls.hpp).
+#include <weft/io.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <weft/detail/fiber_task.hpp>
+
+#include "executor_core.hpp"
+#include "io_calls.hpp"
+#include "reactor.hpp"
+
+namespace weft::detail {
+namespace {
+
+[[noreturn]] void throw_errno(int error, const char* call) {
+  throw std::system_error(error, std::system_category(), call);
+}
+
+// A plain thread's wait: poll(2), again after a signal, never returning before `deadline`.
+bool wait_ready_on_thread(int fd, io_direction direction, io_deadline deadline, const char* call) {
+  using namespace std::chrono;
+  pollfd p{fd, static_cast<short>(direction == io_direction::read ? POLLIN : POLLOUT), 0};
+  for (;;) {
+    int timeout_ms = -1;
+    if (deadline != no_io_deadline) {
+      const auto left = deadline - steady_clock::now();
+      if (left <= steady_clock::duration::zero()) timeout_ms = 0;
+      else timeout_ms = static_cast<int>(std::min<long long>(ceil<milliseconds>(left).count(), 1'000'000'000));
+    }
+    const int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, call);
+    }
+    if (n > 0) {
+      if (p.revents & POLLNVAL) throw_errno(EBADF, call);
+      return true;
+    }
+    if (deadline != no_io_deadline && steady_clock::now() >= deadline) return false;
+  }
+}
+
+// Whether `fd` is ready now (poll(2) without waiting); throws EBADF for a closed descriptor.
+bool ready_now(int fd, io_direction direction, const char* call) {
+  return wait_ready_on_thread(fd, direction, io_deadline{}, call);
+}
+
+// write(2) with SIGPIPE blocked for the calling thread, and a SIGPIPE that the write raised
+// taken back, for descriptors that are not sockets (MSG_NOSIGNAL is for sockets only).
+ssize_t write_without_sigpipe(int fd, const std::byte* data, std::size_t size) noexcept {
+  sigset_t pipe_only, before, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+  const ssize_t n = ::write(fd, data, size);
+  const int error = errno;
+  if (n < 0 && error == EPIPE && !was_pending) {
+    const timespec now{};
+    while (sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  errno = error;
+  return n;
+}
+
+// One write of `fd`, a socket (send with MSG_NOSIGNAL) or not: what the descriptor's entry
+// says it was last time, corrected when the descriptor says otherwise.
+ssize_t write_once(io_descriptor& d, const std::byte* data, std::size_t size) noexcept {
+  if (d.kind.load(std::memory_order_relaxed) != io_kind::other) {
+    const ssize_t n = ::send(d.fd, data, size, MSG_NOSIGNAL);
+    if (n >= 0 || errno != ENOTSOCK) {
+      d.kind.store(io_kind::socket, std::memory_order_relaxed);
+      return n;
+    }
+    d.kind.store(io_kind::other, std::memory_order_relaxed);
+  }
+  return write_without_sigpipe(d.fd, data, size);
+}
+
+}  // namespace
+
+io_deadline io_deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  if (timeout == io::forever) return no_io_deadline;
+  const auto now = std::chrono::steady_clock::now();
+  if (timeout <= std::chrono::nanoseconds::zero()) return now;
+  if (timeout >= no_io_deadline - now) return no_io_deadline;
+  return now + std::chrono::ceil<std::chrono::steady_clock::duration>(timeout);
+}
+
+bool wait_ready(int fd, io_direction direction, io_deadline deadline, const char* call) {
+  if (fd < 0) throw_errno(EBADF, call);
+  executor_core* core = current_core();
+  if (!core) return wait_ready_on_thread(fd, direction, deadline, call);
+  return core->io().wait(descriptor_of(fd, call), direction, deadline, call);
+}
+
+void make_nonblocking(int fd, const char* call) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) throw_errno(errno, call);
+  if (!(flags & O_NONBLOCK) && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+    throw_errno(errno, call);
+}
+
+std::size_t read_some_until(int fd, std::span<std::byte> buf, io_deadline deadline,
+                            const char* call) {
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, call);
+    if (!wait_ready(fd, io_direction::read, deadline, call)) throw timeout_error(call);
+  }
+}
+
+void write_all_until(int fd, std::span<const std::byte> buf, io_deadline deadline,
+                     const char* call) {
+  io_descriptor& d = descriptor_of(fd, call);
+  while (!buf.empty()) {
+    const ssize_t n = write_once(d, buf.data(), buf.size());
+    if (n >= 0) {
+      buf = buf.subspan(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, call);
+    if (!wait_ready(fd, io_direction::write, deadline, call)) throw timeout_error(call);
+  }
+}
+
+}  // namespace weft::detail
+
+namespace weft::io {
+
+using detail::io_direction;
+
+bool wait_readable(int fd, std::chrono::nanoseconds timeout) {
+  // A descriptor may be readable with no change left to report (edge-triggered epoll): look
+  // first.
+  if (detail::ready_now(fd, io_direction::read, "wait_readable")) return true;
+  return detail::wait_ready(fd, io_direction::read, detail::io_deadline_after(timeout),
+                            "wait_readable");
+}
+
+bool wait_writable(int fd, std::chrono::nanoseconds timeout) {
+  if (detail::ready_now(fd, io_direction::write, "wait_writable")) return true;
+  return detail::wait_ready(fd, io_direction::write, detail::io_deadline_after(timeout),
+                            "wait_writable");
+}
+
+std::size_t read_some(int fd, std::span<std::byte> buf) {
+  if (fd < 0) detail::throw_errno(EBADF, "read");
+  detail::make_nonblocking(fd, "read");
+  return detail::read_some_until(fd, buf, detail::no_io_deadline, "read");
+}
+
+void write_all(int fd, std::span<const std::byte> buf) {
+  if (fd < 0) detail::throw_errno(EBADF, "write");
+  detail::make_nonblocking(fd, "write");
+  detail::write_all_until(fd, buf, detail::no_io_deadline, "write");
+}
+
+void close(int fd) {
+  if (fd < 0) detail::throw_errno(EBADF, "close");
+  if (detail::io_descriptor* d = detail::find_descriptor(fd)) {
+    detail::reactor::forget(*d);
+    d->kind.store(detail::io_kind::unknown, std::memory_order_relaxed);
+  }
+  if (::close(fd) != 0 && errno != EINTR) detail::throw_errno(errno, "close");
+}
+
+}  // namespace weft::io

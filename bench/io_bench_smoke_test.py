@@ -9,8 +9,9 @@ the Boost.Asio and epoll servers, nginx when installed and weft_http_hello when 
 pipelined run (8 requests per connection write) of the two baseline servers, and checks that
   - each exits 0 and prints a table naming every candidate;
   - its CSV has a row per candidate and connection count: measured ones with a plausible
-    requests/s (more than 100) and p99 (0 to 60 s), min <= median <= max, and a ratio to the
-    epoll floor (exactly 1 for the floor itself); the others 'not run' with a reason (nginx
+    requests/s (more than 100), p99 (0 to 60 s) and server CPU per request (0 to 10 ms),
+    min <= median <= max, and a ratio to the epoll floor (exactly 1 for the floor itself); the
+    others 'not run' with a reason (nginx
     when not installed, weft_http_hello when not given);
   - no server it started is still running afterwards.
 """
@@ -67,12 +68,13 @@ def check_csv(path, expect, conns, errors, what):
                     errors.append(f"{what}: {key} at {c} should be 'not run' with a reason: {r}")
                 continue
             try:
-                med, lo, hi, p99, ratio = (float(r[k]) for k in (
-                    "rps_median", "rps_min", "rps_max", "p99_us_median", "ratio_to_epoll"))
+                med, lo, hi, p99, cpu, ratio = (float(r[k]) for k in (
+                    "rps_median", "rps_min", "rps_max", "p99_us_median", "cpu_us_per_req_median",
+                    "ratio_to_epoll"))
             except ValueError:
                 errors.append(f"{what}: {key} at {c} has no measurement: {r}")
                 continue
-            if not (100 < lo <= med <= hi) or not (0 < p99 < 60e6):
+            if not (100 < lo <= med <= hi) or not (0 < p99 < 60e6) or not (0 < cpu < 10e3):
                 errors.append(f"{what}: {key} at {c}: implausible numbers: {r}")
             if not math.isfinite(ratio) or ratio <= 0 or (key == "epoll" and ratio != 1):
                 errors.append(f"{what}: {key} at {c}: bad ratio to the floor: {r}")

@@ -10,6 +10,8 @@ packages=(
   pkg-config                 # the consumer_pkg_config test (weft.pc)
   libboost-context-dev       # WEFT_CONTEXT_BACKEND=boost
   libboost-fiber-dev         # benchmark baseline (Boost.Fiber)
+  libboost-dev               # Boost headers: Boost.Asio, the IO benchmark's baseline server
+  wrk nginx-light            # the IO benchmark (bench/io_bench): load generator, peer server
   libfmt-dev                 # trace output formatting
   catch2                     # tests (Catch2 v2)
   gdb valgrind               # debugging; valgrind/valgrind.h for WEFT_VALGRIND

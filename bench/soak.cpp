@@ -1,19 +1,25 @@
 // weft_soak: a long mixed load with memory sampled every second. Not part of CI.
 //
 //   weft_soak [--seconds N] [--fibers N] [--workers N] [--warmup N] [--stack-kib N]
+//             [--tcp-clients N]
 //
 // Keeps --fibers "cells" alive (default 100,000), replacing each one that ends. A cell runs a
 // few dozen random rounds: sleeps of 50-1000 ms (the timer heap holds tens of thousands of
 // sleepers), a request to one of 64 server fibers over a channel with the reply on a channel
 // on its own stack, a child spawned and joined (at most 1024 children at once, so the live
 // fibers stay bounded), a critical section under one of 256
-// weft::mutexes (with a yield inside), a wait for a ticker's event, or a yield. Every result
-// is checked; a wrong one counts as an error.
+// weft::mutexes (with a yield inside), a wait for a ticker's event, or a yield. Beside them,
+// --tcp-clients fibers (default 64) connect over TCP to an echo server on 127.0.0.1 (a fiber
+// per connection), send a few messages of random sizes, check the echo, end their side and
+// close, again and again. Every result is checked; a wrong one counts as an error.
 //
-// A sampler thread prints RSS, live fibers and counters once a second. The verdict: after the
-// warm-up (default: a tenth of the run, at least 10 s), RSS may not grow more than 5% above
-// the warm-up's peak, there may be no error, and every fiber must have finished at the end.
-// Exit status 0 on PASS, 1 on FAIL.
+// A sampler thread prints RSS, open descriptors, live fibers and counters once a second. The
+// verdict: after the warm-up (default: a tenth of the run, at least 10 s), RSS may not grow
+// more than 5% above the warm-up's peak, nor the open descriptors by more than 5% (at least
+// 8); there may be no error, every fiber must have finished at the end, and every descriptor
+// the run opened must be closed. Exit status 0 on PASS, 1 on FAIL.
+#include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +33,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,12 +51,14 @@ struct settings {
   std::size_t workers = 1;
   double warmup = -1;  // default: max(10, seconds / 10)
   std::size_t stack_kib = 64;
+  std::size_t tcp_clients = 64;
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "weft_soak: %s\nusage: weft_soak [--seconds N (1800)] [--fibers N (100000)] "
-               "[--workers N (1)] [--warmup SECONDS (max(10, seconds/10))] [--stack-kib N (64)]\n",
+               "[--workers N (1)] [--warmup SECONDS (max(10, seconds/10))] [--stack-kib N (64)] "
+               "[--tcp-clients N (64)]\n",
                why);
   std::exit(2);
 }
@@ -67,6 +76,7 @@ settings parse(int argc, char** argv) {
     else if (arg == "--workers") s.workers = std::strtoull(value(), nullptr, 10);
     else if (arg == "--warmup") s.warmup = std::atof(value());
     else if (arg == "--stack-kib") s.stack_kib = std::strtoull(value(), nullptr, 10);
+    else if (arg == "--tcp-clients") s.tcp_clients = std::strtoull(value(), nullptr, 10);
     else usage(("unknown argument " + arg).c_str());
   }
   if (s.seconds <= 0 || s.fibers == 0 || s.workers == 0 || s.stack_kib == 0)
@@ -81,6 +91,16 @@ double rss_mib() {
   statm >> pages >> resident;
   return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) /
          (1024.0 * 1024.0);
+}
+
+std::size_t open_descriptors() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (!dir) return 0;
+  std::size_t n = 0;
+  while (dirent* e = ::readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(dir);
+  return n - 1;  // the listing's own
 }
 
 struct xorshift {
@@ -110,6 +130,7 @@ struct shared_state {
   std::atomic<bool> stop{false};
   std::atomic<std::size_t> live_cells{0};
   std::atomic<std::uint64_t> cells_spawned{0}, cells_finished{0}, ops{0}, errors{0};
+  std::atomic<std::uint64_t> connections{0};
   std::atomic<int> children{0};
   std::vector<std::unique_ptr<weft::channel<request>>> requests;
   weft::mutex locks[mutexes];
@@ -183,6 +204,43 @@ void cell(shared_state& st, std::uint64_t seed) {
   }
 }
 
+// Echoes one connection until the client ends its side.
+void echo_connection(shared_state& st, weft::net::tcp_stream s) {
+  try {
+    std::byte buf[8192];
+    while (const std::size_t n = s.read_some(buf)) s.write_all(std::span(buf, n));
+  } catch (const std::exception& e) {
+    st.error(std::string("the echo server failed: ") + e.what());
+  }
+}
+
+// Connects, echoes a few messages of random sizes, ends its side and closes, until stopped.
+void tcp_client(shared_state& st, std::uint16_t port, std::uint64_t seed) {
+  xorshift rng(seed);
+  std::vector<std::byte> out, in;
+  while (!st.stop.load(std::memory_order_relaxed)) {
+    try {
+      weft::net::tcp_stream s = weft::net::tcp_stream::connect("127.0.0.1", port);
+      const int messages = 1 + static_cast<int>(rng.below(8));
+      for (int m = 0; m < messages; ++m) {
+        out.resize(1 + rng.below(16384));
+        for (auto& b : out) b = static_cast<std::byte>(rng.next());
+        in.resize(out.size());
+        s.write_all(out);
+        s.read_exact(in);
+        if (in != out) st.error("an echo came back different");
+      }
+      s.shutdown_write();
+      std::byte end[1];
+      if (s.read_some(end) != 0) st.error("bytes after the end of an echo");
+      st.connections.fetch_add(1, std::memory_order_relaxed);
+    } catch (const std::exception& e) {
+      st.error(std::string("a TCP client failed: ") + e.what());
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,6 +250,16 @@ int main(int argc, char** argv) {
               cfg.warmup);
   std::fflush(stdout);
 
+  {  // the clients and their server connections, with room to spare
+    rlimit r{};
+    ::getrlimit(RLIMIT_NOFILE, &r);
+    const rlim_t wanted = 4 * cfg.tcp_clients + 256;
+    if (r.rlim_cur < wanted && (r.rlim_max == RLIM_INFINITY || r.rlim_max >= wanted)) {
+      r.rlim_cur = wanted;
+      ::setrlimit(RLIMIT_NOFILE, &r);
+    }
+  }
+  const std::size_t descriptors_before = open_descriptors();
   auto st = std::make_unique<shared_state>();
   for (std::size_t i = 0; i < servers; ++i)
     st->requests.push_back(std::make_unique<weft::channel<request>>(1024));
@@ -199,11 +267,13 @@ int main(int argc, char** argv) {
   weft::executor_options options;
   options.workers = cfg.workers;
   options.stack_size = cfg.stack_kib * 1024;
-  weft::executor ex(options);
+  std::optional<weft::executor> executor_holder;  // destroyed before the descriptors' count
+  executor_holder.emplace(options);
+  weft::executor& ex = *executor_holder;
 
   struct sample {
     double t, rss;
-    std::size_t live;
+    std::size_t live, descriptors;
   };
   std::vector<sample> samples;
   std::atomic<bool> sampling{true};
@@ -215,11 +285,15 @@ int main(int argc, char** argv) {
       next += 1s;
       const double t = std::chrono::duration<double>(steady::now() - start).count();
       const double rss = rss_mib();
-      samples.push_back({t, rss, ex.live_fibers()});
-      std::printf("t=%5.0fs rss=%8.1f MiB live=%7zu cells=%9llu ops=%11llu errors=%llu\n", t, rss,
-                  ex.live_fibers(), static_cast<unsigned long long>(st->cells_spawned.load()),
-                  static_cast<unsigned long long>(st->ops.load()),
-                  static_cast<unsigned long long>(st->errors.load()));
+      const std::size_t fds = open_descriptors();
+      samples.push_back({t, rss, ex.live_fibers(), fds});
+      std::printf(
+          "t=%5.0fs rss=%8.1f MiB fds=%5zu live=%7zu cells=%9llu ops=%11llu tcp=%9llu "
+          "errors=%llu\n",
+          t, rss, fds, ex.live_fibers(), static_cast<unsigned long long>(st->cells_spawned.load()),
+          static_cast<unsigned long long>(st->ops.load()),
+          static_cast<unsigned long long>(st->connections.load()),
+          static_cast<unsigned long long>(st->errors.load()));
       std::fflush(stdout);
     }
   });
@@ -240,6 +314,23 @@ int main(int argc, char** argv) {
     }
     st.ticks[0].set();
     st.ticks[1].set();
+  }));
+  infrastructure.push_back(ex.spawn([&st = *st, &cfg] {  // the TCP load
+    auto listener = weft::net::tcp_listener::bind("127.0.0.1", 0);
+    const std::uint16_t port = listener.local_port();
+    std::vector<weft::join_handle<void>> clients;
+    for (std::size_t c = 0; c < cfg.tcp_clients; ++c)
+      clients.push_back(weft::spawn(tcp_client, std::ref(st), port, 7919 + c));
+    auto acceptor = weft::spawn([&] {
+      try {
+        for (;;) weft::spawn(echo_connection, std::ref(st), listener.accept()).detach();
+      } catch (const std::system_error& e) {
+        if (e.code() != std::errc::operation_canceled) st.error(std::string("accept: ") + e.what());
+      }
+    });
+    for (auto& c : clients) c.join();
+    listener.close();  // wakes the acceptor
+    acceptor.join();
   }));
   auto controller = ex.spawn([&st = *st, &cfg, start] {
     const auto end = start + std::chrono::duration_cast<steady::duration>(
@@ -280,23 +371,30 @@ int main(int argc, char** argv) {
 
   // The verdict.
   double warm_peak = 0, after_peak = 0, warm_end = 0, last = 0;
-  std::size_t after_samples = 0, peak_live = 0;
+  std::size_t after_samples = 0, peak_live = 0, warm_fds = 0, after_fds = 0;
   for (const sample& s : samples) {
     if (s.t <= cfg.seconds) peak_live = std::max(peak_live, s.live);
     if (s.t <= cfg.warmup) {
       warm_peak = std::max(warm_peak, s.rss);
       warm_end = s.rss;
+      warm_fds = std::max(warm_fds, s.descriptors);
     } else if (s.t <= cfg.seconds) {
       after_peak = std::max(after_peak, s.rss);
       last = s.rss;
+      after_fds = std::max(after_fds, s.descriptors);
       ++after_samples;
     }
   }
   const double growth = warm_peak > 0 ? after_peak / warm_peak - 1 : 0;
   const std::size_t live_at_end = ex.live_fibers();
-  const bool plateau = after_samples > 0 && growth <= 0.05;
+  const std::size_t fd_slack = std::max<std::size_t>(8, warm_fds / 20);
+  const bool plateau = after_samples > 0 && growth <= 0.05 && after_fds <= warm_fds + fd_slack;
+  infrastructure.clear();
+  executor_holder.reset();  // its own descriptors (epoll, eventfd) go with it
+  const std::size_t descriptors_after = open_descriptors();
   const bool pass = plateau && st->errors.load() == 0 && live_at_end == 0 && run_ok &&
-                    st->cells_spawned.load() == st->cells_finished.load();
+                    st->cells_spawned.load() == st->cells_finished.load() &&
+                    descriptors_after == descriptors_before;
   std::printf(
       "summary: %.0f s, %llu cells, %llu operations, %llu errors, %zu fibers left, at most "
       "%zu live in a sample; RSS peak %.1f MiB in warm-up (%.1f at its end), %.1f MiB after it "
@@ -306,6 +404,11 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(st->ops.load()),
       static_cast<unsigned long long>(st->errors.load()), live_at_end, peak_live, warm_peak,
       warm_end, after_peak, last, growth * 100);
+  std::printf(
+      "descriptors: %zu before the run, at most %zu in the warm-up and %zu after it (limit +%zu), "
+      "%zu after the run; %llu TCP connections echoed\n",
+      descriptors_before, warm_fds, after_fds, fd_slack, descriptors_after,
+      static_cast<unsigned long long>(st->connections.load()));
   if (st->errors.load() != 0) std::printf("first error: %s\n", st->first_error.c_str());
   if (after_samples == 0) std::printf("no samples after the warm-up: run longer\n");
   std::printf("verdict: %s\n", pass ? "PASS" : "FAIL");

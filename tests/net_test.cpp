@@ -345,10 +345,16 @@ TEST_CASE("child_accept_out_of_descriptors", "[.child]") {
       listener.accept();
       throw std::runtime_error("accept did not run out of descriptors");
     } catch (const std::system_error& e) {
+      // Two descriptors back before anything looks at `e`: UBSan's check of a virtual call
+      // opens a pipe.
+      for (int i = 0; i < 2 && !fillers.empty(); ++i) {
+        ::close(fillers.back());
+        fillers.pop_back();
+      }
       if (e.code() != std::errc::too_many_files_open) throw;
       std::printf("accept failed: %s\n", e.what());
     }
-    accepted.clear();  // two descriptors free again: the listener serves
+    accepted.clear();  // descriptors free again: the listener serves
     tcp_stream again = listener.accept();
     again.write_all(bytes_of("back"));
     std::string text(4, '\0');

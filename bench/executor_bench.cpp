@@ -29,6 +29,7 @@
 // multi-worker candidates) and "skynet-os-limit" (runs the OS refused, std::thread's EAGAIN:
 // median = min = failed runs, max = runs tried; such runs are no samples and no failure).
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,6 +170,55 @@ double thread_create_join(std::uint64_t pairs) {
   auto start = clock_type::now();
   for (std::uint64_t i = 0; i < pairs; ++i) std::thread([] {}).join();
   return ns_since(start) / static_cast<double>(pairs);
+}
+
+// ---- one-byte echo over a socketpair --------------------------------------------------------
+
+// Two fibers of one worker bounce a byte over an AF_UNIX socketpair: each read that finds
+// nothing waits in the executor's reactor. ns per round trip.
+double weft_socket_echo(std::uint64_t round_trips) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+  double ns = 0;
+  weft::run([&] {
+    auto echo = weft::spawn([&] {
+      std::byte b[1];
+      while (weft::io::read_some(sv[1], b) == 1) weft::io::write_all(sv[1], b);
+    });
+    std::byte b[1]{};
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      weft::io::write_all(sv[0], b);
+      weft::io::read_some(sv[0], b);
+    }
+    ns = ns_since(start);
+    ::shutdown(sv[0], SHUT_WR);
+    echo.join();
+  });
+  ::close(sv[0]);
+  ::close(sv[1]);
+  return ns / static_cast<double>(round_trips);
+}
+
+// The same with two threads and plain blocking read and write.
+double thread_socket_echo(std::uint64_t round_trips) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+  std::thread echo([&] {
+    char c;
+    while (::read(sv[1], &c, 1) == 1)
+      if (::write(sv[1], &c, 1) != 1) break;
+  });
+  char c = 0;
+  const auto start = clock_type::now();
+  for (std::uint64_t i = 0; i < round_trips; ++i)
+    if (::write(sv[0], &c, 1) != 1 || ::read(sv[0], &c, 1) != 1) break;
+  const double ns = ns_since(start);
+  ::shutdown(sv[0], SHUT_WR);
+  echo.join();
+  ::close(sv[0]);
+  ::close(sv[1]);
+  return ns / static_cast<double>(round_trips);
 }
 
 // ---- trace overhead ----------------------------------------------------------------------
@@ -677,6 +727,19 @@ int main(int argc, char** argv) {
   print_tier(rows, mark,
              "ns per operation (Boost.Fiber: pooled 64 KiB stacks; ratio: to weft, same run)", "ns",
              "x weft");
+
+  mark = rows.size();
+  auto echo = selected({{"socket echo", "weft", [&] { return weft_socket_echo(thread_n); }},
+                        {"socket echo", "std::thread blocking read/write",
+                         [&] { return thread_socket_echo(thread_n); }}},
+                       opt);
+  interleave(echo, opt.reps, true);
+  add_rows(rows, echo, "weft");
+  print_tier(rows, mark,
+             "one-byte echo round trip over an AF_UNIX socketpair, ns (weft: two fibers of one "
+             "worker; threads: two, blocking calls; ratio: to weft, same run)",
+             "ns", "x weft");
+  for (auto& s : echo) all_ok = all_ok && s.ok;
 
   // ---- trace overhead ----
   const bool traced = trace_compiled_in();

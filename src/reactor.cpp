@@ -181,7 +181,7 @@ void reactor::forget(io_descriptor& d) noexcept {
 }
 
 bool reactor::poll(time_point deadline) noexcept {
-  constexpr int batch = 128;
+  constexpr int batch = 128;  // at most this many fibers woken per poll: the FIFO holds 256
   epoll_event events[batch];
   const int n = wait_for_events(epoll_fd_, events, batch, deadline);
   bool any = false;

@@ -1,6 +1,7 @@
 // A worker's timers: sleeping fibers and the timeouts of timed waits, in a binary min-heap on
 // (deadline, sequence) on the steady clock. O(log n) per timer for millions of them; equal
-// deadlines fire in the order they were armed. Each timer is a timer_slot on its fiber's stack,
+// deadlines fire in the order they were armed. The keys sit in the heap's own array, so
+// sifting compares without visiting the slots (each on another fiber's stack). Each timer is a timer_slot on its fiber's stack,
 // armed once the fiber has switched away (an after-switch action), so whoever fires it may
 // make the fiber ready at once.
 //
@@ -64,28 +65,36 @@ class timer_heap {
   void release_if(Release release) WEFT_EXCLUDES(lock_) {
     spin_guard guard(lock_);
     std::size_t kept = 0;
-    for (timer_slot* s : slots_) {
-      if (release(*s)) {
-        s->index = timer_slot::not_armed;
+    for (const entry& e : entries_) {
+      if (release(*e.slot)) {
+        e.slot->index = timer_slot::not_armed;
         armed_.fetch_sub(1, std::memory_order_relaxed);
       } else {
-        slots_[kept++] = s;
+        entries_[kept++] = e;
       }
     }
-    slots_.resize(kept);
+    entries_.resize(kept);
     rebuild();
   }
 
  private:
+  struct entry {
+    time_point deadline;
+    std::uint64_t seq;
+    timer_slot* slot;
+  };
   void take_out(std::size_t i) noexcept WEFT_REQUIRES(lock_);  // and restore the heap
   void sift_up(std::size_t i) noexcept WEFT_REQUIRES(lock_);
   void sift_down(std::size_t i) noexcept WEFT_REQUIRES(lock_);
-  void place(std::size_t i, timer_slot* s) noexcept WEFT_REQUIRES(lock_);
+  void place(std::size_t i, const entry& e) noexcept WEFT_REQUIRES(lock_) {
+    entries_[i] = e;
+    e.slot->index = i;
+  }
   void rebuild() noexcept WEFT_REQUIRES(lock_);  // heap order and indices, and earliest_
   void note_earliest() noexcept WEFT_REQUIRES(lock_);
 
   spinlock lock_;
-  std::vector<timer_slot*> slots_ WEFT_GUARDED_BY(lock_);
+  std::vector<entry> entries_ WEFT_GUARDED_BY(lock_);
   std::uint64_t next_seq_ WEFT_GUARDED_BY(lock_) = 0;
   std::atomic<time_point> earliest_{time_point::max()};
   std::atomic<std::size_t>& armed_;

@@ -286,7 +286,7 @@ TEST_CASE("writing to a pipe whose reader is gone throws broken_pipe, without SI
   CHECK_FALSE(sigismember(&pending, SIGPIPE));
 }
 
-TEST_CASE("a fiber waiting on a descriptor is unwound when its executor is destroyed", "[io]") {
+TEST_CASE("a fiber waiting on a socket is unwound when its executor is destroyed", "[io]") {
   const std::size_t workers = GENERATE(1, 2);
   CAPTURE(workers);
   const std::size_t fds_before = weft_test::open_fd_count();
@@ -295,7 +295,7 @@ TEST_CASE("a fiber waiting on a descriptor is unwound when its executor is destr
     weft::executor ex(with_workers(workers));
     for (int i = 0; i < 4; ++i)
       ex.spawn([&] {
-        fd_pair p = make_pipe();  // closed by its destructor as the fiber unwinds
+        fd_pair p = make_socketpair();  // closed by its destructor as the fiber unwinds
         struct count_unwind {
           std::atomic<int>& n;
           ~count_unwind() { ++n; }

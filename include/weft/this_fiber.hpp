@@ -9,15 +9,16 @@
 #include <type_traits>
 
 namespace weft::detail {
-// Suspends the calling fiber until `deadline` (never earlier). Throws std::logic_error
-// naming `call` outside a fiber.
+// Suspends the calling fiber until `deadline` (never earlier); time_point::min(), a deadline
+// already passed, is a yield. Throws std::logic_error naming `call` outside a fiber.
 void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call);
 
+// now + d, rounded up and saturating; time_point::min() for d <= 0 (without reading the clock).
 template <class Rep, class Period>
 std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) {
   using steady = std::chrono::steady_clock;
+  if (d <= d.zero()) return steady::time_point::min();
   const auto now = steady::now();
-  if (d <= d.zero()) return now;
   // Saturate instead of overflowing for huge durations; round up so a sleep is never short.
   using seconds_d = std::chrono::duration<long double>;
   if (std::chrono::duration_cast<seconds_d>(d) >=

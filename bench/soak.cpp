@@ -18,7 +18,6 @@
 // more than 5% above the warm-up's peak, nor the open descriptors by more than 5% (at least
 // 8); there may be no error, every fiber must have finished at the end, and every descriptor
 // the run opened must be closed. Exit status 0 on PASS, 1 on FAIL.
-#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -39,6 +38,8 @@
 #include <vector>
 
 #include <weft/weft.hpp>
+
+#include "support/descriptors.hpp"  // tests/support: open_fd_count
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
@@ -91,16 +92,6 @@ double rss_mib() {
   statm >> pages >> resident;
   return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) /
          (1024.0 * 1024.0);
-}
-
-std::size_t open_descriptors() {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (!dir) return 0;
-  std::size_t n = 0;
-  while (dirent* e = ::readdir(dir))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(dir);
-  return n - 1;  // the listing's own
 }
 
 struct xorshift {
@@ -259,7 +250,7 @@ int main(int argc, char** argv) {
       ::setrlimit(RLIMIT_NOFILE, &r);
     }
   }
-  const std::size_t descriptors_before = open_descriptors();
+  const std::size_t descriptors_before = weft_test::open_fd_count();
   auto st = std::make_unique<shared_state>();
   for (std::size_t i = 0; i < servers; ++i)
     st->requests.push_back(std::make_unique<weft::channel<request>>(1024));
@@ -285,7 +276,7 @@ int main(int argc, char** argv) {
       next += 1s;
       const double t = std::chrono::duration<double>(steady::now() - start).count();
       const double rss = rss_mib();
-      const std::size_t fds = open_descriptors();
+      const std::size_t fds = weft_test::open_fd_count();
       samples.push_back({t, rss, ex.live_fibers(), fds});
       std::printf(
           "t=%5.0fs rss=%8.1f MiB fds=%5zu live=%7zu cells=%9llu ops=%11llu tcp=%9llu "
@@ -391,7 +382,7 @@ int main(int argc, char** argv) {
   const bool plateau = after_samples > 0 && growth <= 0.05 && after_fds <= warm_fds + fd_slack;
   infrastructure.clear();
   executor_holder.reset();  // its own descriptors (epoll, eventfd) go with it
-  const std::size_t descriptors_after = open_descriptors();
+  const std::size_t descriptors_after = weft_test::open_fd_count();
   const bool pass = plateau && st->errors.load() == 0 && live_at_end == 0 && run_ok &&
                     st->cells_spawned.load() == st->cells_finished.load() &&
                     descriptors_after == descriptors_before;

@@ -49,6 +49,18 @@ std::size_t echo_until_end(tcp_stream& s) {
   return total;
 }
 
+// Runs body(listener, port) as the first fiber of an executor of `workers` workers, with a
+// listener on 127.0.0.1 at a free port.
+template <class Body>
+void with_listener(std::size_t workers, Body body) {
+  weft::run(
+      [&] {
+        tcp_listener listener = tcp_listener::bind("127.0.0.1", 0);
+        body(listener, listener.local_port());
+      },
+      with_workers(workers));
+}
+
 double cpu_seconds() {
   rusage r{};
   ::getrusage(RUSAGE_SELF, &r);
@@ -119,40 +131,36 @@ TEST_CASE("a thousand connections each echo a hundred messages, and nothing leak
 TEST_CASE("a peer reset fails that connection's read only", "[net]") {
   const std::size_t workers = GENERATE(1, 2);
   CAPTURE(workers);
-  weft::run(
-      [&] {
-        tcp_listener listener = tcp_listener::bind("127.0.0.1", 0);
-        const std::uint16_t port = listener.local_port();
-        auto server = weft::spawn([&] {
-          tcp_stream reset = listener.accept();
-          tcp_stream healthy = listener.accept();
-          auto victim = weft::spawn([&] {
-            std::byte b[16];
-            try {
-              for (;;)
-                if (reset.read_some(b) == 0) return std::string("end of stream");
-            } catch (const std::system_error& e) {
-              const bool named = std::string_view(e.what()).starts_with("read");
-              return std::string(e.code() == std::errc::connection_reset && named ? "reset"
-                                                                                  : e.what());
-            }
-          });
-          const std::size_t n = echo_until_end(healthy);
-          return victim.join() + " " + std::to_string(n);
-        });
-        tcp_stream a = tcp_stream::connect("127.0.0.1", port);
-        tcp_stream b = tcp_stream::connect("127.0.0.1", port);
-        a.write_all(bytes_of("half a message"));
-        weft::this_fiber::sleep_for(5ms);
-        const linger abort_on_close{1, 0};  // close() sends RST
-        ::setsockopt(a.native_handle(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-        a.close();
-        b.write_all(bytes_of("still served"));
-        CHECK(read_text(b, 12) == "still served");
-        b.shutdown_write();
-        CHECK(server.join() == "reset 12");
-      },
-      with_workers(workers));
+  with_listener(workers, [&](tcp_listener& listener, std::uint16_t port) {
+    auto server = weft::spawn([&] {
+      tcp_stream reset = listener.accept();
+      tcp_stream healthy = listener.accept();
+      auto victim = weft::spawn([&] {
+        std::byte b[16];
+        try {
+          for (;;)
+            if (reset.read_some(b) == 0) return std::string("end of stream");
+        } catch (const std::system_error& e) {
+          const bool named = std::string_view(e.what()).starts_with("read");
+          return std::string(e.code() == std::errc::connection_reset && named ? "reset"
+                                                                              : e.what());
+        }
+      });
+      const std::size_t n = echo_until_end(healthy);
+      return victim.join() + " " + std::to_string(n);
+    });
+    tcp_stream a = tcp_stream::connect("127.0.0.1", port);
+    tcp_stream b = tcp_stream::connect("127.0.0.1", port);
+    a.write_all(bytes_of("half a message"));
+    weft::this_fiber::sleep_for(5ms);
+    const linger abort_on_close{1, 0};  // close() sends RST
+    ::setsockopt(a.native_handle(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    a.close();
+    b.write_all(bytes_of("still served"));
+    CHECK(read_text(b, 12) == "still served");
+    b.shutdown_write();
+    CHECK(server.join() == "reset 12");
+  });
 }
 
 TEST_CASE("half-close: the peer reads the end and can still answer", "[net]") {
@@ -248,35 +256,31 @@ TEST_CASE("IPv6 loopback, written unbracketed", "[net]") {
 TEST_CASE("close() from another fiber wakes a fiber blocked in accept or read", "[net]") {
   const std::size_t workers = GENERATE(1, 2, 4);
   CAPTURE(workers);
-  weft::run(
-      [&] {
-        tcp_listener listener = tcp_listener::bind("127.0.0.1", 0);
-        const std::uint16_t port = listener.local_port();
-        tcp_stream client = tcp_stream::connect("127.0.0.1", port);
-        tcp_stream accepted = listener.accept();
-        auto canceled = [](auto&& call) {
-          try {
-            call();
-          } catch (const std::system_error& e) {
-            return e.code() == std::errc::operation_canceled;
-          }
-          return false;
-        };
-        auto acceptor = weft::spawn([&] { return canceled([&] { listener.accept(); }); });
-        auto reader = weft::spawn([&] {
-          std::byte b[1];
-          return canceled([&] { accepted.read_some(b); });
-        });
-        weft::this_fiber::sleep_for(5ms);
-        listener.close();
-        accepted.close();
-        CHECK(acceptor.join());
-        CHECK(reader.join());
-        CHECK(canceled([&] { listener.accept(); }));  // and later calls
-        std::byte b[1];
-        CHECK_THROWS_AS(accepted.read_some(b), std::system_error);  // EBADF: closed
-      },
-      with_workers(workers));
+  with_listener(workers, [&](tcp_listener& listener, std::uint16_t port) {
+    tcp_stream client = tcp_stream::connect("127.0.0.1", port);
+    tcp_stream accepted = listener.accept();
+    auto canceled = [](auto&& call) {
+      try {
+        call();
+      } catch (const std::system_error& e) {
+        return e.code() == std::errc::operation_canceled;
+      }
+      return false;
+    };
+    auto acceptor = weft::spawn([&] { return canceled([&] { listener.accept(); }); });
+    auto reader = weft::spawn([&] {
+      std::byte b[1];
+      return canceled([&] { accepted.read_some(b); });
+    });
+    weft::this_fiber::sleep_for(5ms);
+    listener.close();
+    accepted.close();
+    CHECK(acceptor.join());
+    CHECK(reader.join());
+    CHECK(canceled([&] { listener.accept(); }));  // and later calls
+    std::byte b[1];
+    CHECK_THROWS_AS(accepted.read_some(b), std::system_error);  // EBADF: closed
+  });
 }
 
 TEST_CASE("an empty stream's calls throw EBADF", "[net]") {
@@ -292,37 +296,33 @@ TEST_CASE("an empty stream's calls throw EBADF", "[net]") {
 TEST_CASE("a slow reader blocks its writer's fiber only", "[net]") {
   const std::size_t workers = GENERATE(1, 2);
   CAPTURE(workers);
-  weft::run(
-      [&] {
-        tcp_listener listener = tcp_listener::bind("127.0.0.1", 0);
-        const std::uint16_t port = listener.local_port();
-        const std::string big(8 << 20, 'b');  // far more than the socket buffers hold
-        std::atomic<bool> big_sent{false};
-        auto server = weft::spawn([&] {
-          tcp_stream slow = listener.accept();
-          tcp_stream quick = listener.accept();
-          auto writer = weft::spawn([&] {
-            slow.write_all(bytes_of(big));
-            big_sent = true;
-          });
-          const std::size_t n = echo_until_end(quick);  // served while the writer waits
-          writer.join();
-          return n;
-        });
-        tcp_stream slow = tcp_stream::connect("127.0.0.1", port);
-        tcp_stream quick = tcp_stream::connect("127.0.0.1", port);
-        for (int i = 0; i < 50; ++i) {
-          quick.write_all(bytes_of("ping"));
-          CHECK(read_text(quick, 4) == "ping");
-        }
-        CHECK_FALSE(big_sent.load());  // the slow peer has not read yet
-        quick.shutdown_write();
-        std::string received = read_text(slow, big.size());
-        CHECK(received == big);
-        CHECK(server.join() == 200);
-        CHECK(big_sent.load());
-      },
-      with_workers(workers));
+  with_listener(workers, [&](tcp_listener& listener, std::uint16_t port) {
+    const std::string big(8 << 20, 'b');  // far more than the socket buffers hold
+    std::atomic<bool> big_sent{false};
+    auto server = weft::spawn([&] {
+      tcp_stream slow = listener.accept();
+      tcp_stream quick = listener.accept();
+      auto writer = weft::spawn([&] {
+        slow.write_all(bytes_of(big));
+        big_sent = true;
+      });
+      const std::size_t n = echo_until_end(quick);  // served while the writer waits
+      writer.join();
+      return n;
+    });
+    tcp_stream slow = tcp_stream::connect("127.0.0.1", port);
+    tcp_stream quick = tcp_stream::connect("127.0.0.1", port);
+    for (int i = 0; i < 50; ++i) {
+      quick.write_all(bytes_of("ping"));
+      CHECK(read_text(quick, 4) == "ping");
+    }
+    CHECK_FALSE(big_sent.load());  // the slow peer has not read yet
+    quick.shutdown_write();
+    std::string received = read_text(slow, big.size());
+    CHECK(received == big);
+    CHECK(server.join() == 200);
+    CHECK(big_sent.load());
+  });
 }
 
 TEST_CASE("child_accept_out_of_descriptors", "[.child]") {
@@ -378,24 +378,20 @@ TEST_CASE("a thousand idle connections cost almost no CPU", "[net]") {
   constexpr int connections = 1000;
   REQUIRE(weft_test::raise_fd_limit(2 * connections + 64) >= 2 * connections + 64);
   double cpu = -1;
-  weft::run(
-      [&] {
-        tcp_listener listener = tcp_listener::bind("127.0.0.1", 0);
-        const std::uint16_t port = listener.local_port();
-        std::vector<tcp_stream> clients;
-        std::vector<weft::join_handle<std::size_t>> handlers;
-        for (int i = 0; i < connections; ++i) {
-          clients.push_back(tcp_stream::connect("127.0.0.1", port));
-          handlers.push_back(weft::spawn([s = listener.accept()]() mutable { return echo_until_end(s); }));
-        }
-        weft::this_fiber::sleep_for(50ms);
-        const double before = cpu_seconds();
-        weft::this_fiber::sleep_for(1s);
-        cpu = cpu_seconds() - before;
-        for (auto& c : clients) c.shutdown_write();
-        for (auto& h : handlers) CHECK(h.join() == 0);
-      },
-      with_workers(workers));
+  with_listener(workers, [&](tcp_listener& listener, std::uint16_t port) {
+    std::vector<tcp_stream> clients;
+    std::vector<weft::join_handle<std::size_t>> handlers;
+    for (int i = 0; i < connections; ++i) {
+      clients.push_back(tcp_stream::connect("127.0.0.1", port));
+      handlers.push_back(weft::spawn([s = listener.accept()]() mutable { return echo_until_end(s); }));
+    }
+    weft::this_fiber::sleep_for(50ms);
+    const double before = cpu_seconds();
+    weft::this_fiber::sleep_for(1s);
+    cpu = cpu_seconds() - before;
+    for (auto& c : clients) c.shutdown_write();
+    for (auto& h : handlers) CHECK(h.join() == 0);
+  });
   CHECK(cpu >= 0);
   // 1 s with 1000 fibers waiting on sockets: the workers sleep in the kernel. A sanitizer's
   // runtime runs threads of its own meanwhile.

@@ -85,7 +85,11 @@ executor_core::executor_core(executor_options options)
   register_core(*this);
 }
 
-executor_core::~executor_core() = default;
+executor_core::~executor_core() {
+  // First, while everything else is still here: a pool thread that has just resumed a fiber
+  // may still be inside schedule() (the injection queue, the parking lot).
+  blocking_.reset();
+}
 
 void executor_core::release() noexcept {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {

@@ -243,10 +243,11 @@ blocking_pool& executor_core::blocking() {
   return *blocking_;
 }
 
-bool executor_core::poll_io_now() noexcept {
+bool executor_core::poll_io_now(std::size_t room) noexcept {
   reactor* io = reactor_.load(std::memory_order_acquire);
-  if (!io || io->waiting() == 0 || parking_.polling()) return false;
-  return io->poll(std::chrono::steady_clock::time_point{});
+  if (!io || io->waiting() == 0 || parking_.polling() || room == 0) return false;
+  return io->poll(std::chrono::steady_clock::time_point{},
+                  static_cast<int>(std::min<std::size_t>(room, reactor::max_batch)));
 }
 
 executor_core::park_end executor_core::park(worker& w, bool have_timers,

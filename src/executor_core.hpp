@@ -118,8 +118,10 @@ class executor_core {
   // The pool of weft::blocking threads, made on first use.
   blocking_pool& blocking();
   // Polls the reactor without waiting, if fibers wait on descriptors and no worker is the
-  // poller: whether a fiber became ready (on the calling worker).
-  bool poll_io_now() noexcept;
+  // poller: whether a fiber became ready (on the calling worker). `room`: how many fibers the
+  // caller's queue takes without overflowing into the injection queue, where they would wait
+  // behind fibers made ready after them.
+  bool poll_io_now(std::size_t room) noexcept;
 
   // ---- diagnostics and destruction ----
   // Calls fn(f) for every live fiber, each worker's list locked in turn.

@@ -36,6 +36,10 @@ class fiber_ring {
     slots_[t % capacity].store(f, std::memory_order_relaxed);
     tail_.store(t + 1, std::memory_order_relaxed);
   }
+  // Owner only: how many more push() will take.
+  std::uint32_t room() const noexcept {
+    return capacity - (tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire));
+  }
   bool looks_empty() const noexcept {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
   }

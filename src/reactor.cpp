@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <ctime>
@@ -180,10 +181,9 @@ void reactor::forget(io_descriptor& d) noexcept {
   wake_all(woken);
 }
 
-bool reactor::poll(time_point deadline) noexcept {
-  constexpr int batch = 128;  // at most this many fibers woken per poll: the FIFO holds 256
-  epoll_event events[batch];
-  const int n = wait_for_events(epoll_fd_, events, batch, deadline);
+bool reactor::poll(time_point deadline, int max_events) noexcept {
+  epoll_event events[max_batch];
+  const int n = wait_for_events(epoll_fd_, events, std::clamp(max_events, 1, max_batch), deadline);
   bool any = false;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.ptr) {

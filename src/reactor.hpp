@@ -39,10 +39,12 @@ class reactor {
   // out of its epoll set. The caller closes the descriptor itself afterwards.
   static void forget(io_descriptor& d) noexcept;
 
-  // Makes ready the fibers waiting on descriptors that became ready, waiting in the kernel
-  // until one does, `deadline` passes (a deadline already passed: not at all) or interrupt().
-  // Returns whether any fiber became ready.
-  bool poll(time_point deadline) noexcept;
+  // Makes ready the fibers waiting on descriptors that became ready, taking at most
+  // `max_events` events (each wakes the fibers of one descriptor, usually one), waiting in the
+  // kernel until one does, `deadline` passes (a deadline already passed: not at all) or
+  // interrupt(). Returns whether any fiber became ready.
+  static constexpr int max_batch = 128;
+  bool poll(time_point deadline, int max_events = max_batch) noexcept;
   // Ends a poll() waiting in the kernel (or the next one), from any thread.
   void interrupt() noexcept;
 

@@ -122,7 +122,7 @@ fiber* worker::take_external() noexcept {
 
 fiber* worker::find_work(bool no_lock_held) noexcept {
   if (fiber* f = take_external()) return f;
-  if (no_lock_held && core_.poll_io_now())  // what became ready is ours now
+  if (no_lock_held && core_.poll_io_now(fifo_.room()))  // what became ready is ours now
     if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   if (alone_) return nullptr;
   rescue_overdue_timers();
@@ -153,7 +153,7 @@ void worker::poll_io_now_and_then() noexcept {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_busy_io_poll_) return;
   next_busy_io_poll_ = now + busy_io_poll_period;
-  core_.poll_io_now();
+  core_.poll_io_now(fifo_.room());
 }
 
 void worker::absorb_external() noexcept {

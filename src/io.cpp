@@ -12,6 +12,7 @@
 
 #include <weft/detail/fiber_task.hpp>
 
+#include "errno_now.hpp"
 #include "executor_core.hpp"
 #include "io_calls.hpp"
 #include "reactor.hpp"
@@ -53,7 +54,8 @@ bool ready_now(int fd, io_direction direction, const char* call) {
 }
 
 // write(2) with SIGPIPE blocked for the calling thread, and a SIGPIPE that the write raised
-// taken back, for descriptors that are not sockets (MSG_NOSIGNAL is for sockets only).
+// taken back, for descriptors that are not sockets (MSG_NOSIGNAL is for sockets only). Returns
+// the count written or -errno.
 ssize_t write_without_sigpipe(int fd, const std::byte* data, std::size_t size) noexcept {
   sigset_t pipe_only, before, pending;
   sigemptyset(&pipe_only);
@@ -62,25 +64,26 @@ ssize_t write_without_sigpipe(int fd, const std::byte* data, std::size_t size) n
   const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
   pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
   const ssize_t n = ::write(fd, data, size);
-  const int error = errno;
-  if (n < 0 && error == EPIPE && !was_pending) {
+  const int error = n < 0 ? errno_now() : 0;
+  if (error == EPIPE && !was_pending) {
     const timespec now{};
-    while (sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno == EINTR) {
+    while (sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno_now() == EINTR) {
     }
   }
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  errno = error;
-  return n;
+  return n < 0 ? -error : n;
 }
 
 // One write of `fd`, a socket (send with MSG_NOSIGNAL) or not: what the descriptor's entry
-// says it was last time, corrected when the descriptor says otherwise.
+// says it was last time, corrected when the descriptor says otherwise. Returns the count
+// written or -errno.
 ssize_t write_once(io_descriptor& d, const std::byte* data, std::size_t size) noexcept {
   if (d.kind.load(std::memory_order_relaxed) != io_kind::other) {
     const ssize_t n = ::send(d.fd, data, size, MSG_NOSIGNAL);
-    if (n >= 0 || errno != ENOTSOCK) {
+    const int error = n < 0 ? errno_now() : 0;
+    if (error != ENOTSOCK) {
       d.kind.store(io_kind::socket, std::memory_order_relaxed);
-      return n;
+      return n < 0 ? -error : n;
     }
     d.kind.store(io_kind::other, std::memory_order_relaxed);
   }
@@ -116,8 +119,9 @@ std::size_t read_some_until(int fd, std::span<std::byte> buf, io_deadline deadli
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, call);
+    const int error = errno_now();  // errno_now.hpp: this loop waits
+    if (error == EINTR) continue;
+    if (error != EAGAIN && error != EWOULDBLOCK) throw_errno(error, call);
     if (!wait_ready(fd, io_direction::read, deadline, call)) throw timeout_error(call);
   }
 }
@@ -131,8 +135,9 @@ void write_all_until(int fd, std::span<const std::byte> buf, io_deadline deadlin
       buf = buf.subspan(static_cast<std::size_t>(n));
       continue;
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, call);
+    const int error = static_cast<int>(-n);
+    if (error == EINTR) continue;
+    if (error != EAGAIN && error != EWOULDBLOCK) throw_errno(error, call);
     if (!wait_ready(fd, io_direction::write, deadline, call)) throw timeout_error(call);
   }
 }

@@ -15,12 +15,14 @@
 
 #include <weft/blocking.hpp>
 
+#include "errno_now.hpp"
 #include "io_calls.hpp"
 #include "reactor.hpp"
 
 namespace weft::net {
 namespace {
 
+using detail::errno_now;
 using detail::io_deadline;
 using detail::io_direction;
 
@@ -152,12 +154,13 @@ tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port,
   set_no_delay(fd);
   own(fd, call.c_str());
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&e.address), e.length) != 0) {
-    if (errno != EINPROGRESS && errno != EINTR) throw_errno(errno, call);
+    const int started = errno_now();  // errno_now.hpp: this function waits below
+    if (started != EINPROGRESS && started != EINTR) throw_errno(started, call);
     if (!detail::wait_ready(fd, io_direction::write, deadline, call.c_str()))
       throw timeout_error(call);
     int error = 0;
     socklen_t length = sizeof error;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno_now();
     if (error != 0) throw_errno(error, call);
   }
   return s;
@@ -239,8 +242,9 @@ tcp_stream tcp_listener::accept() {
       own(fd, "accept");
       return s;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, "accept");
+    const int error = errno_now();  // errno_now.hpp: this loop waits
+    if (error == EINTR || error == ECONNABORTED) continue;
+    if (error != EAGAIN && error != EWOULDBLOCK) throw_errno(error, "accept");
     detail::wait_ready(listening, io_direction::read, detail::no_io_deadline, "accept");
   }
 }

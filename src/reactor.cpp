@@ -14,6 +14,8 @@
 
 #include <weft/detail/waiter.hpp>
 
+#include "errno_now.hpp"
+
 namespace weft::detail {
 namespace {
 
@@ -88,12 +90,14 @@ bool reactor::register_locked(io_descriptor& d, const char* call) {
   epoll_event e{};
   e.events = watched_events;
   e.data.ptr = &d;
+  // A fiber registers: errno only through errno_now (errno_now.hpp).
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, d.fd, &e) != 0) {
-    if (errno == EPERM) return false;  // a regular file or a directory: always ready
+    const int error = errno_now();
+    if (error == EPERM) return false;  // a regular file or a directory: always ready
     // Already in our set (its entry was reset under a registration: a descriptor duplicated
     // and closed by hand): take it as it is, with our events.
-    if (errno != EEXIST || ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, d.fd, &e) != 0)
-      throw_errno(errno, call);
+    if (error != EEXIST) throw_errno(error, call);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, d.fd, &e) != 0) throw_errno(errno_now(), call);
   }
   d.registered_in = this;
   return true;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -161,6 +162,49 @@ TEST_CASE("a peer reset fails that connection's read only", "[net]") {
     b.shutdown_write();
     CHECK(server.join() == "reset 12");
   });
+}
+
+TEST_CASE("a read that fails after its fiber moved to another thread reports the failure",
+          "[net][migration]") {
+  // A fiber blocks in read, resumes on another worker and finds the connection reset. errno
+  // lives per thread and glibc declares its lookup `const`: code that reused the first
+  // thread's errno took the reset for EAGAIN and waited for an event that never comes (the
+  // stream's timeout turns that into a failure here instead of a hang).
+  constexpr int rounds = 200;
+  int reset = 0, migrated = 0;
+  with_listener(2, [&](tcp_listener& listener, std::uint16_t port) {
+    for (int round = 0; round < rounds; ++round) {
+      tcp_stream client = tcp_stream::connect("127.0.0.1", port);
+      tcp_stream server = listener.accept();
+      server.set_timeout(5s);
+      weft::event reading;
+      auto victim = weft::spawn([&] {
+        const auto before = weft::this_fiber::thread_now();
+        std::byte b[16];
+        reading.set();
+        try {
+          server.read_some(b);
+          return std::string("data");
+        } catch (const std::system_error& e) {
+          if (weft::this_fiber::thread_now() != before) ++migrated;
+          return std::string(e.code() == std::errc::connection_reset ? "reset" : e.what());
+        }
+      });
+      reading.wait();
+      // The reset comes from a plain thread: the victim wakes on whichever worker polls.
+      std::thread([&client] {
+        const linger abort_on_close{1, 0};  // close() sends RST
+        ::setsockopt(client.native_handle(), SOL_SOCKET, SO_LINGER, &abort_on_close,
+                     sizeof abort_on_close);
+        client.close();
+      }).join();
+      const std::string outcome = victim.join();
+      if (outcome != "reset") FAIL("round " << round << ": " << outcome);
+      ++reset;
+    }
+  });
+  CHECK(reset == rounds);
+  CHECK(migrated > 0);  // the case this is about happened (most rounds, on two workers)
 }
 
 TEST_CASE("half-close: the peer reads the end and can still answer", "[net]") {

@@ -1,7 +1,10 @@
 // The calling thread's position (current.hpp). Every reader is out of line: see there.
 #include "current.hpp"
 
+#include <stdexcept>
+
 #include <weft/detail/fiber_task.hpp>
+#include <weft/executor.hpp>
 
 #include "fiber.hpp"
 
@@ -22,6 +25,13 @@ __attribute__((noinline)) thread_position current_position() noexcept {
 __attribute__((noinline)) executor_core* current_core() noexcept {
   fiber* f = this_thread_position.current_fiber;
   return f ? f->owner : nullptr;
+}
+
+__attribute__((noinline)) executor_core& spawning_core() {
+  fiber* f = this_thread_position.current_fiber;
+  if (!f) [[unlikely]]
+    throw std::logic_error("weft::spawn: called outside a fiber; use executor::spawn");
+  return *f->owner;
 }
 
 }  // namespace weft::detail

@@ -23,15 +23,17 @@ bool event::is_set() const {
   return set_;
 }
 
-void event::wait() {
+void event::wait() { wait_until_deadline(detail::deadline::max()); }
+
+bool event::wait_until_deadline(detail::deadline deadline) {
   lock_.lock();
   if (set_) {
     lock_.unlock();
-    return;
+    return true;
   }
   detail::waiter w;
   waiters_.push_back(w);
-  detail::block(w, lock_, detail::wait_kind::event, this);
+  return detail::block_until(w, lock_, detail::wait_kind::event, this, deadline);
 }
 
 }  // namespace weft

@@ -14,6 +14,7 @@
 #include "fiber_end.hpp"
 #include "overflow_handler.hpp"
 #include "registry.hpp"
+#include "stack_memory.hpp"
 #include "thread_parker.hpp"
 #include "trace_points.hpp"
 #include "unwinding.hpp"
@@ -59,6 +60,17 @@ void free_fiber_memory(executor_core& core, const fiber_memory& memory) noexcept
 
 fiber_head* launch(executor_core& core, const fiber_memory& memory, const task_ops& ops) {
   return core.launch(memory, ops);
+}
+
+fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t align,
+                            const spawn_options& options) {
+  return options.stack_size == 0 ? core.allocate(bytes, align)
+                                 : core.allocate_sized(bytes, align, options.stack_size);
+}
+
+fiber_head* launch(executor_core& core, const fiber_memory& memory, const task_ops& ops,
+                   const spawn_options& options) {
+  return core.launch_with(memory, ops, options);
 }
 
 void retain_core(executor_core& core) noexcept { core.retain(); }
@@ -120,9 +132,29 @@ void executor_core::drain_region_caches() noexcept {
   }
 }
 
-fiber* executor_core::launch(const fiber_memory& memory, const task_ops& ops) {
+fiber_memory executor_core::allocate_sized(std::size_t bytes, std::size_t align,
+                                           std::size_t stack_size) {
+  if (round_stack_size(stack_size, "weft::spawn_options::stack_size") ==
+      allocator_.region_size())
+    return allocate(bytes, align);  // the executor's own size: a pooled stack
+  if (shutting_down()) throw_shutting_down();
+  fiber_memory m = allocator_.allocate_sized(stack_size, bytes, align);
+  retain();
+  if (!region_cache_of(current_worker())) hold_outside_spawn(m);  // not one of our fibers
+  return m;
+}
+
+// prepare and start are inlined into launch: a plain spawn makes one call here.
+[[gnu::always_inline]] inline fiber* executor_core::prepare(const fiber_memory& memory,
+                                                            const task_ops& ops) noexcept {
   fiber* f = ::new (memory.control) fiber(this, new_fiber_id(), memory, ops);
   prepare_fiber_context(f->ctx, memory.stack, &fiber_main, f);
+  return f;
+}
+
+[[gnu::always_inline]] inline fiber* executor_core::start(fiber* f,
+                                                          thread_parker* outside_caller,
+                                                          bool pinned) {
   const auto [here_worker, self] = current_position();
   WEFT_TRACE_EVENT(trace::event_kind::spawn, f, {}, self ? self->id : 0);
   if (self && self->owner == this) {
@@ -131,14 +163,37 @@ fiber* executor_core::launch(const fiber_memory& memory, const task_ops& ops) {
     worker& here = *here_worker;
     here.count_launch();
     f->started_by = self;
+    if (pinned) [[unlikely]] f->pinned = &here;
     here.start_now(*self, *f);
   } else {
     workers_[0]->live().add(f);  // queued unstarted: listed now
     launched_outside_.fetch_add(1, std::memory_order_seq_cst);
-    inject(f);
-    release_outside_spawn(memory);  // after the fiber is visible (see allocate)
+    if (pinned) [[unlikely]] {
+      f->pinned = workers_[0].get();
+      workers_[0]->push_inbox(f);
+    } else {
+      inject(f);
+    }
+    if (outside_caller) drop_plain_thread_hold(*outside_caller);  // after it is visible
   }
   return f;
+}
+
+fiber* executor_core::launch(const fiber_memory& memory, const task_ops& ops) {
+  return start(prepare(memory, ops), memory.outside_caller, false);
+}
+
+fiber* executor_core::launch_with(const fiber_memory& memory, const task_ops& ops,
+                                  const spawn_options& options) {
+  fiber* f = prepare(memory, ops);
+  try {
+    f->name.assign(options.name);
+  } catch (...) {  // no memory for the name: the fiber was never started
+    f->~fiber();
+    free_fiber_memory(*this, memory);
+    throw;
+  }
+  return start(f, memory.outside_caller, options.pinned);
 }
 
 std::size_t executor_core::live() const noexcept {
@@ -264,6 +319,7 @@ executor_core::park_end executor_core::park(worker& w, bool have_timers,
   const decrement_at_exit leave_idle{&idle_};
   parking_.clear_signal(w.index());
   if (stop_.load(std::memory_order_acquire)) return park_end::stop;
+  deadline = std::min(deadline, run_deadline());  // a timed join driving us ends then
   const worker::visible_work seen = work_visible();
   // With every worker counted idle, no fiber runs, and each worker wrote its counts before it
   // counted itself idle: live() is exact.
@@ -345,11 +401,12 @@ bool executor_core::end_run_if_nothing_left() noexcept {
 bool executor_core::try_claim_run() noexcept { return !running_.exchange(true); }
 void executor_core::end_run() noexcept { running_.store(false); }
 
-void executor_core::run_until(fiber* until) {
+void executor_core::run_until(fiber* until, deadline stop_at) {
   if (until ? until->finished.load(std::memory_order_acquire)
             : live() == 0 && work_guards.load() == 0)
     return;
   until_.store(until, std::memory_order_release);
+  run_deadline_.store(stop_at, std::memory_order_relaxed);
   stop_.store(false, std::memory_order_release);
   {
     thread_lock guard(parking_.mutex());
@@ -364,6 +421,7 @@ void executor_core::run_until(fiber* until) {
       core.stop_and_wake_all();
       for (auto& t : helpers) t.join();
       core.until_.store(nullptr, std::memory_order_release);
+      core.run_deadline_.store(detail::deadline::max(), std::memory_order_relaxed);
     }
   } at_end{*this, helpers};
   for (std::size_t i = 1; i < workers_.size(); ++i)

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <weft/detail/deadline.hpp>
 #include <weft/executor.hpp>
 
 #include "asymmetric_barrier.hpp"
@@ -52,7 +53,13 @@ class executor_core {
   // Gives the workers' cached regions back to the shared pool, with their references. Called
   // under a claimed run once no fiber runs any more (executor destruction, unwind_all).
   void drain_region_caches() noexcept;
+  // A fiber's memory with a stack of its own size (spawn_options::stack_size), out of line.
+  fiber_memory allocate_sized(std::size_t bytes, std::size_t align, std::size_t stack_size);
+  // Builds the fiber's control block (prepare) and starts or queues it (start); launch does
+  // both, launch_with applies spawn_options between them.
   fiber* launch(const fiber_memory& memory, const task_ops& ops);
+  fiber* launch_with(const fiber_memory& memory, const task_ops& ops,
+                     const spawn_options& options);
   // A fiber retired (fiber_end.cpp): the end of a join driving the executor, if it waited
   // for this one.
   void note_retired(fiber* f) noexcept {
@@ -75,8 +82,18 @@ class executor_core {
   bool try_claim_run() noexcept;
   void end_run() noexcept;
   // Runs every worker (worker 0 here, the rest on new threads) until `until` finishes, or
-  // until no fiber is left when it is null. Throws deadlock_error.
-  void run_until(fiber* until) WEFT_EXCLUDES(parking_.mutex());
+  // until no fiber is left when it is null; and at the latest until `deadline` (a timed join
+  // driving the executor: `stop_at`). Throws deadlock_error.
+  void run_until(fiber* until, deadline stop_at = deadline::max())
+      WEFT_EXCLUDES(parking_.mutex());
+  // A worker's look at run_until's deadline: ends the run if it has passed (called when the
+  // worker parks, and now and then while it runs fibers).
+  void end_run_if_past_deadline() noexcept {
+    const deadline d = run_deadline_.load(std::memory_order_relaxed);
+    if (d != deadline::max() && std::chrono::steady_clock::now() >= d) [[unlikely]]
+      stop_and_wake_all();
+  }
+  deadline run_deadline() const noexcept { return run_deadline_.load(std::memory_order_relaxed); }
   bool should_stop() const noexcept { return stop_.load(std::memory_order_acquire); }
   // Ends run() at once if no fiber is left to run (as the last worker to park would find):
   // whether it did. For a worker that ran dry, before it spins and parks.
@@ -159,6 +176,10 @@ class executor_core {
   // Ends the run: every worker returns from its run loop at its next look (parked ones woken).
   void stop_and_wake_all() noexcept WEFT_EXCLUDES(parking_.mutex());
   worker::visible_work work_visible() noexcept;  // the most any worker (or injection) shows
+  fiber* prepare(const fiber_memory& memory, const task_ops& ops) noexcept;
+  // Depth-first from one of our fibers, else queued: a pinned one in worker 0's inbox. Drops
+  // the hold of an outside caller's spawn (see allocate) once the fiber is visible.
+  fiber* start(fiber* f, thread_parker* outside_caller, bool pinned);
   // The region cache of `w` if it is one of our workers, else null.
   fiber_allocator::local_cache* region_cache_of(worker* w) noexcept {
     return w && &w->core() == this ? &w->region_cache() : nullptr;
@@ -190,6 +211,7 @@ class executor_core {
   std::atomic<bool> stop_{false};        // workers leave their loops
   bool deadlocked_ WEFT_GUARDED_BY(parking_.mutex()) = false;  // set by the last worker to park
   std::atomic<fiber*> until_{nullptr};   // what run_until waits for (null: every fiber)
+  std::atomic<deadline> run_deadline_{deadline::max()};  // and until when, at the latest
   thread_parker* runner_ = nullptr;      // the thread in run_until (its holds do not count)
 };
 

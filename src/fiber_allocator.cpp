@@ -115,11 +115,12 @@ void fiber_allocator::forget_region([[maybe_unused]] stack_span r) noexcept {
 #endif
 }
 
-void fiber_allocator::throw_object_too_large(std::size_t bytes) const {
+void fiber_allocator::throw_object_too_large(std::size_t bytes, std::size_t size,
+                                             const char* option) {
   throw std::length_error("weft::spawn: the callable and its arguments take " +
                           std::to_string(bytes) + " bytes, leaving less than a page of a " +
-                          std::to_string(region_size_) +
-                          "-byte stack; raise executor_options::stack_size or capture less");
+                          std::to_string(size) + "-byte stack; raise " + option +
+                          " or capture less");
 }
 
 fiber_memory fiber_allocator::take_region() {
@@ -160,6 +161,49 @@ fiber_memory fiber_allocator::take_region() {
   }
   m.guarded = true;
   return m;
+}
+
+fiber_memory fiber_allocator::allocate_sized(std::size_t stack_size, std::size_t bytes,
+                                             std::size_t align) {
+  const char* who = "weft::spawn_options::stack_size";
+  const std::size_t size = round_stack_size(stack_size, who);
+  if (align < 16) align = 16;
+  if (bytes + align + control_bytes + page_ > size)
+    throw_object_too_large(bytes, size, "spawn_options::stack_size");
+  const bool guarded = guard_pages_ && reserve_guarded();
+  stack_span region;
+  try {
+    if (guarded) {
+      void* base = map_region(size + page_, size, who);
+      protect_guard(base, size + page_, size, who);
+      region = stack_span{static_cast<char*>(base) + page_, size};
+    } else {
+      region = stack_span{map_region(size, size, who), size};
+    }
+  } catch (...) {
+    if (guarded) guarded_in_use.fetch_sub(1);
+    throw;
+  }
+#ifdef WEFT_VALGRIND
+  thread_lock guard(lock_);
+  remember_region(region);
+#endif
+  return placed(region, guarded, false, bytes, align);
+}
+
+void fiber_allocator::unmap_sized(const stack_span& region, bool guarded) noexcept {
+#ifdef WEFT_VALGRIND
+  {
+    thread_lock guard(lock_);
+    forget_region(region);
+  }
+#endif
+  if (guarded) {
+    ::munmap(static_cast<char*>(region.low) - page_, region.size + page_);
+    guarded_in_use.fetch_sub(1);
+  } else {
+    ::munmap(region.low, region.size);
+  }
 }
 
 void fiber_allocator::drain(local_cache& cache) noexcept {

@@ -43,7 +43,7 @@ class fiber_allocator {
   fiber_memory allocate(std::size_t bytes, std::size_t align, local_cache* cache = nullptr) {
     if (align < 16) align = 16;
     if (bytes + align + control_bytes + page_ > region_size_) [[unlikely]]
-      throw_object_too_large(bytes);
+      throw_object_too_large(bytes, region_size_, "executor_options::stack_size");
     if (cache && cache->count > 0) [[likely]] {
       const std::size_t i = --cache->count;
       return placed(cache->regions[i], cache->guarded[i], true, bytes, align);
@@ -51,10 +51,20 @@ class fiber_allocator {
     const fiber_memory m = take_region();
     return placed(m.region, m.guarded, false, bytes, align);
   }
+  // A region of its own for one fiber with a stack of `stack_size` bytes (rounded up to
+  // pages), unlike the executor's: mapped now, guarded as the executor's stacks are (within
+  // the budget), and unmapped when freed. Throws as allocate(), and std::invalid_argument or
+  // std::length_error for a size of 0 or one that cannot be mapped.
+  fiber_memory allocate_sized(std::size_t stack_size, std::size_t bytes, std::size_t align);
+
   // Takes a region back for reuse, into `cache` while it has room. Thread-safe. Returns
   // whether it went into `cache`.
   // Inline: it runs on every fiber's end (the shared pool's path is out of line).
   bool free(const stack_span& region, bool guarded, local_cache* cache = nullptr) noexcept {
+    if (region.size != region_size_) [[unlikely]] {  // allocate_sized's
+      unmap_sized(region, guarded);
+      return false;
+    }
     if (cache && cache->count < local_cache::capacity) [[likely]] {
       cache->regions[cache->count] = region;
       cache->guarded[cache->count] = guarded;
@@ -71,6 +81,7 @@ class fiber_allocator {
 
  private:
   fiber_memory take_region() WEFT_EXCLUDES(lock_);  // from the shared pool, or newly mapped
+  void unmap_sized(const stack_span& region, bool guarded) noexcept WEFT_EXCLUDES(lock_);
   // Into the shared pool.
   void free_shared(const stack_span& region, bool guarded) noexcept WEFT_EXCLUDES(lock_);
   // The most a control block takes below the typed part, alignment included.
@@ -87,7 +98,10 @@ class fiber_allocator {
                         stack_span{region.low, static_cast<std::size_t>(control - low)}, region,
                         guarded, from_cache};
   }
-  [[noreturn, gnu::cold, gnu::noinline]] void throw_object_too_large(std::size_t bytes) const;
+  // The callable and its arguments leave too little of a `size`-byte stack (set by `option`).
+  [[noreturn, gnu::cold, gnu::noinline]] static void throw_object_too_large(std::size_t bytes,
+                                                                           std::size_t size,
+                                                                           const char* option);
   bool reserve_guarded() noexcept;
   stack_span new_guarded_region() WEFT_EXCLUDES(lock_);  // a spare (spare_regions.hpp) or a new mapping
   stack_span carve_unguarded() WEFT_REQUIRES(lock_);

@@ -132,24 +132,27 @@ WEFT_NO_TSAN WEFT_NO_ASAN context* fiber_main(void* arg) noexcept {
 
 // ---- the handle's side -------------------------------------------------------------------
 
-void wait_until_finished(fiber_head& head) {
+void wait_until_finished(fiber_head& head) { wait_until_finished(head, deadline::max()); }
+
+bool wait_until_finished(fiber_head& head, deadline stop_at) {
   fiber& f = control_of(head);
-  if (f.finished.load(std::memory_order_acquire)) return;
+  if (f.finished.load(std::memory_order_acquire)) return true;
   executor_core& core = *f.owner;
   if (!current_fiber() && core.try_claim_run()) {
-    // A plain thread and nobody runs the executor: drive it here until f is done.
+    // A plain thread and nobody runs the executor: drive it here until f is done (or the
+    // deadline passes).
     const claimed_run claim(core);
-    core.run_until(&f);
-    return;
+    core.run_until(&f, stop_at);
+    return f.finished.load(std::memory_order_acquire);
   }
   f.lock.lock();
   if (f.finished.load(std::memory_order_acquire)) {
     f.lock.unlock();
-    return;
+    return true;
   }
   waiter w;
   f.joiners.push_back(w);
-  block(w, f.lock, wait_kind::join, &f);
+  return block_until(w, f.lock, wait_kind::join, &f, stop_at);
 }
 
 bool await_finished(fiber_head& head, std::coroutine_handle<> h) {

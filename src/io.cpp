@@ -92,14 +92,6 @@ ssize_t write_once(io_descriptor& d, const std::byte* data, std::size_t size) no
 
 }  // namespace
 
-io_deadline io_deadline_after(std::chrono::nanoseconds timeout) noexcept {
-  if (timeout == io::forever) return no_io_deadline;
-  const auto now = std::chrono::steady_clock::now();
-  if (timeout <= std::chrono::nanoseconds::zero()) return now;
-  if (timeout >= no_io_deadline - now) return no_io_deadline;
-  return now + std::chrono::ceil<std::chrono::steady_clock::duration>(timeout);
-}
-
 bool wait_ready(int fd, io_direction direction, io_deadline deadline, const char* call) {
   if (fd < 0) throw_errno(EBADF, call);
   executor_core* core = current_core();

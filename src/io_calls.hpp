@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <span>
 
+#include <weft/detail/deadline.hpp>
+
 #include "io_descriptor.hpp"
 
 namespace weft::detail {
@@ -15,7 +17,9 @@ using io_deadline = std::chrono::steady_clock::time_point;
 inline constexpr io_deadline no_io_deadline = io_deadline::max();
 
 // now + timeout, saturating; io::forever (and anything past the clock's end): no deadline.
-io_deadline io_deadline_after(std::chrono::nanoseconds timeout) noexcept;
+inline io_deadline io_deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  return deadline_after(timeout);
+}
 
 // Waits until `fd` is ready in `direction` (true) or `deadline` passes (false). Errors are
 // std::system_error naming `call`.

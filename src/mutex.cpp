@@ -7,17 +7,21 @@
 
 namespace weft {
 
-void mutex::lock() {
+void mutex::lock() { lock_until_deadline(detail::deadline::max()); }
+
+bool mutex::lock_until_deadline(detail::deadline deadline) {
   lock_.lock();
   if (!locked_) {
     locked_ = true;
     holder_ = detail::hold_if_plain_thread();
     lock_.unlock();
-    return;
+    return true;
   }
   detail::waiter w;
   waiters_.push_back(w);
-  detail::block(w, lock_, detail::wait_kind::mutex, this);  // unlock() hands us ownership
+  // unlock() hands us ownership; a timeout leaves us without it (unlock skips a waiter whose
+  // timeout claimed it).
+  return detail::block_until(w, lock_, detail::wait_kind::mutex, this, deadline);
 }
 
 bool mutex::try_lock() {

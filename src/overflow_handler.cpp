@@ -95,7 +95,8 @@ bool is_overflow(const fiber& f, std::uintptr_t addr, std::uintptr_t sp) noexcep
   out.add_name(f.name.data(), f.name.size());
   out.add("\" (stack ");
   out.add_number(f.region.size);
-  out.add(" bytes); raise weft::executor_options::stack_size (the size counts the whole region:"
+  out.add(" bytes); raise weft::executor_options::stack_size or the fiber's"
+          " weft::spawn_options::stack_size (the size counts the whole region:"
           " the stack and, at its top, the fiber's control block and callable)");
   if (!f.guarded)
     out.add("; this stack had no guard page, so the overflow may first have overwritten"

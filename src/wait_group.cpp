@@ -19,15 +19,17 @@ void wait_group::add(std::ptrdiff_t n) {
 
 void wait_group::done() { add(-1); }
 
-void wait_group::wait() {
+void wait_group::wait() { wait_until_deadline(detail::deadline::max()); }
+
+bool wait_group::wait_until_deadline(detail::deadline deadline) {
   lock_.lock();
   if (count_ == 0) {
     lock_.unlock();
-    return;
+    return true;
   }
   detail::waiter w;
   waiters_.push_back(w);
-  detail::block(w, lock_, detail::wait_kind::wait_group, this);
+  return detail::block_until(w, lock_, detail::wait_kind::wait_group, this, deadline);
 }
 
 std::ptrdiff_t wait_group::count() const {

@@ -119,12 +119,8 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
   if (must_unwind(*self)) throw_fiber_unwind();
 }
 
-bool block_until(waiter& w, spinlock& lock, wait_kind what, const void* object,
+bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
                  std::chrono::steady_clock::time_point deadline) {
-  if (deadline == std::chrono::steady_clock::time_point::max()) {
-    block(w, lock, what, object);
-    return true;
-  }
   if (deadline <= std::chrono::steady_clock::now()) {  // already passed: do not block at all
     if (w.queue) w.queue->remove(w);
     lock.unlock();

@@ -139,6 +139,7 @@ fiber* worker::next_ready(bool no_lock_held) noexcept {
     external_countdown_ = external_period;
     steal_licence_.expire_unused(steal_licence_expiry);
     if (no_lock_held) poll_io_now_and_then();
+    core_.end_run_if_past_deadline();
     if (fiber* f = take_external()) return f;
   }
   if (fiber* f = take_continuation()) return f;
@@ -371,6 +372,7 @@ fiber* worker::search() noexcept {
 
 bool worker::wait_for_work() {
   steal_licence_.unregister();  // a parked worker steals nothing
+  core_.end_run_if_past_deadline();
   const bool have_timers = !timers_.empty();
   // Woken last time, but the search that followed found nothing: park briefly (see
   // executor_core::notify_for_continuation).

@@ -57,6 +57,18 @@ TEST_CASE("deadlock_error: two fibers each waiting on the other's channel",
   CHECK_THROWS_AS(ex.run(), std::runtime_error);
 }
 
+TEST_CASE("deadlock_error names a fiber by its spawn_options::name, even if it never ran",
+          "[executor][deadlock][spawn_options]") {
+  weft::event never;
+  weft::executor ex;
+  auto waiter = ex.spawn(weft::spawn_options{.name = "named-at-spawn"}, [&] { never.wait(); });
+  const std::string msg = deadlock_message(ex);
+  INFO(msg);
+  CHECK_THAT(msg, Contains(fiber_line(waiter.id(), "named-at-spawn", "event")));
+  never.set();
+  waiter.join();
+}
+
 TEST_CASE("deadlock_error names every blocked fiber and what it waits on",
           "[executor][deadlock]") {
   // The primitives outlive the executor, which unwinds the fibers blocked in them.

@@ -6,6 +6,8 @@
 //   overflow-workers     the same in an executor with 4 workers, after yields that let the
 //                        fiber move to a worker thread
 //   overflow-user        the same with an application SIGSEGV handler installed before weft's
+//   overflow-sized       the same in a fiber spawned with spawn_options{.name = "deep",
+//                        .stack_size = 256 KiB}
 //   null-write           a fiber writes through a (near-)null pointer
 //   null-write-main      the main thread does, after an executor exists
 //   raise                a fiber raises SIGSEGV with raise()
@@ -84,6 +86,14 @@ void run_fiber(void (*body)(), bool on_thread = false, std::size_t workers = 1) 
 }
 
 void overflow() { std::exit(recurse(0)); }
+void overflow_in_sized_fiber() {
+  weft::run([] {
+    weft::spawn(weft::spawn_options{.name = "deep", .stack_size = 256 * 1024}, [] {
+      say_id();
+      overflow();
+    }).join();
+  });
+}
 void overflow_big() { std::exit(recurse_big(0)); }
 void null_write() { *null_pointer = 1; }
 void raise_segv() { ::raise(SIGSEGV); }
@@ -96,6 +106,7 @@ int main(int argc, char** argv) {
   else if (mode == "overflow-big-frames") run_fiber(overflow_big);
   else if (mode == "overflow-thread") run_fiber(overflow, true);
   else if (mode == "overflow-workers") run_fiber(overflow, false, 4);
+  else if (mode == "overflow-sized") overflow_in_sized_fiber();
   else if (mode == "overflow-user") {
     install_user_handler();
     run_fiber(overflow);

@@ -27,9 +27,9 @@ std::string fiber_id(const child_result& d) {
   return d.err.substr(at + 9, d.err.find('\n', at) - at - 9);
 }
 
-std::string overflow_line(const child_result& d) {
-  return "weft: stack overflow in fiber " + fiber_id(d) + " \"deep\" (stack 65536 bytes); raise "
-         "weft::executor_options::stack_size";
+std::string overflow_line(const child_result& d, std::size_t stack_bytes = 65536) {
+  return "weft: stack overflow in fiber " + fiber_id(d) + " \"deep\" (stack " +
+         std::to_string(stack_bytes) + " bytes); raise weft::executor_options::stack_size";
 }
 
 }  // namespace
@@ -44,6 +44,13 @@ TEST_CASE("a fiber running into its guard page is reported, then aborts", "[over
     CHECK(d.err.find(overflow_line(d)) != std::string::npos);
     CHECK(d.err.find("user handler") == std::string::npos);
   }
+}
+
+TEST_CASE("overflowing a stack sized by spawn_options reports that size", "[overflow]") {
+  const child_result d = run_child("overflow-sized");
+  INFO(d.describe());
+  CHECK(d.signaled(SIGABRT));
+  CHECK(d.err.find(overflow_line(d, 256 * 1024)) != std::string::npos);
 }
 
 TEST_CASE("an ordinary segfault stays an ordinary segfault", "[overflow]") {

@@ -112,6 +112,26 @@ TEST_CASE("wake and spawn events name the other fiber, and names travel", "[trac
   CHECK(saw_wake);
 }
 
+TEST_CASE("spawn_options::name is in the spawn and start events", "[trace][spawn_options]") {
+  recorder r;
+  std::uint64_t inside_id = 0, outside_id = 0;
+  {
+    weft::executor ex;
+    outside_id = ex.spawn(weft::spawn_options{.name = "outside"}, [&] {
+                     inside_id = weft::spawn(weft::spawn_options{.name = "inside"}, [] {}).id();
+                   }).id();
+    ex.run();
+  }
+  std::vector<std::string> named;
+  for (auto& e : r.events)
+    if ((e.kind == weft::trace::event_kind::spawn || e.kind == weft::trace::event_kind::start) &&
+        (e.fiber == inside_id || e.fiber == outside_id))
+      named.push_back(std::string(weft::trace::to_string(e.kind)) + " " + e.name);
+  const std::vector<std::string> expected = {"spawn outside", "start outside", "spawn inside",
+                                             "start inside"};
+  CHECK(named == expected);
+}
+
 TEST_CASE("an exception escaping a fiber is an exception event with its message", "[trace]") {
   recorder r;
   CHECK_THROWS_AS(weft::run([] { throw std::runtime_error("boom"); }), std::runtime_error);

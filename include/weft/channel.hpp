@@ -1,11 +1,13 @@
 // weft/channel.hpp: a typed FIFO between fibers and threads.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <optional>
 #include <utility>
 
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
@@ -26,41 +28,33 @@ class channel {
   // Delivers v, suspending while the channel is full (or, for capacity 0, until a receiver
   // takes it). Returns false, without delivering, once the channel is closed, including when
   // close() happens while it waits.
-  bool send(T v) {
-    detail::spin_guard guard(lock_);
-    detail::waiter* receiver = nullptr;
-    const offer_result offered = offer(v, receiver);
-    if (offered == offer_result::full) {
-      detail::waiter w;
-      w.data = &v;
-      senders_.push_back(w);
-      guard.keep_locked();
-      detail::block(w, lock_, detail::wait_kind::channel_send, this);
-      return w.ok;
-    }
-    guard.unlock();
-    if (receiver) detail::wake(*receiver);
-    return offered != offer_result::closed;
+  bool send(T v) { return send_until_deadline(v, detail::deadline::max()); }
+
+  // As send, waiting at most `d` (or until `t`): false if that passes first or the channel is
+  // closed. Moves from v only when it delivers.
+  template <class Rep, class Period>
+  bool send_for(T& v, std::chrono::duration<Rep, Period> d) {
+    return send_until_deadline(v, detail::deadline_after(d));
+  }
+  template <class Clock, class Duration>
+  bool send_until(T& v, std::chrono::time_point<Clock, Duration> t) {
+    return send_until_deadline(v, detail::deadline_at(t));
   }
 
   // Takes the oldest value, suspending while the channel is empty. Returns std::nullopt once
   // the channel is closed and drained.
-  std::optional<T> recv() {
-    detail::spin_guard guard(lock_);
-    detail::waiter* sender = nullptr;
-    if (std::optional<T> v = take(sender)) {
-      guard.unlock();
-      if (sender) detail::wake(*sender);
-      return v;
-    }
-    if (closed_) return std::nullopt;
-    std::optional<T> slot;
-    detail::waiter w;
-    w.data = &slot;
-    receivers_.push_back(w);
-    guard.keep_locked();
-    detail::block(w, lock_, detail::wait_kind::channel_recv, this);
-    return slot;
+  std::optional<T> recv() { return recv_until_deadline(detail::deadline::max()); }
+
+  // As recv, waiting at most `d` (or until `t`): std::nullopt if that passes first, or if the
+  // channel is closed and drained (is_closed() tells which). A receive that timed out took
+  // nothing: no value is lost.
+  template <class Rep, class Period>
+  std::optional<T> recv_for(std::chrono::duration<Rep, Period> d) {
+    return recv_until_deadline(detail::deadline_after(d));
+  }
+  template <class Clock, class Duration>
+  std::optional<T> recv_until(std::chrono::time_point<Clock, Duration> t) {
+    return recv_until_deadline(detail::deadline_at(t));
   }
 
   // Like send, but never suspends: returns false if the channel is full or closed. Moves from
@@ -97,13 +91,50 @@ class channel {
     detail::wake_all(woken);
   }
 
-  bool closed() const {
+  // Whether close() was called.
+  bool is_closed() const noexcept {
     detail::spin_guard guard(lock_);
     return closed_;
   }
+  bool closed() const noexcept { return is_closed(); }
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
+  bool send_until_deadline(T& v, detail::deadline deadline) {
+    detail::spin_guard guard(lock_);
+    detail::waiter* receiver = nullptr;
+    const offer_result offered = offer(v, receiver);
+    if (offered == offer_result::full) {
+      detail::waiter w;
+      w.data = &v;
+      senders_.push_back(w);
+      guard.keep_locked();
+      detail::block_until(w, lock_, detail::wait_kind::channel_send, this, deadline);
+      return w.ok;  // a timeout leaves it false: nobody took v
+    }
+    guard.unlock();
+    if (receiver) detail::wake(*receiver);
+    return offered != offer_result::closed;
+  }
+
+  std::optional<T> recv_until_deadline(detail::deadline deadline) {
+    detail::spin_guard guard(lock_);
+    detail::waiter* sender = nullptr;
+    if (std::optional<T> v = take(sender)) {
+      guard.unlock();
+      if (sender) detail::wake(*sender);
+      return v;
+    }
+    if (closed_) return std::nullopt;
+    std::optional<T> slot;
+    detail::waiter w;
+    w.data = &slot;
+    receivers_.push_back(w);
+    guard.keep_locked();
+    detail::block_until(w, lock_, detail::wait_kind::channel_recv, this, deadline);
+    return slot;  // a timeout leaves it empty: nobody handed a value
+  }
+
   // What offer() did with a value.
   enum class offer_result { closed, delivered, full };
   // Hands v to a waiting receiver, which it stores in `receiver` for the caller to wake after

@@ -1,6 +1,9 @@
 // weft/event.hpp: a manual-reset event.
 #pragma once
 
+#include <chrono>
+
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
@@ -18,8 +21,19 @@ class event {
   void reset();            // clears the flag
   bool is_set() const;     // the flag now
   void wait();             // suspends the calling fiber (blocks a thread) until the flag is set
+  // As wait, for at most `d` (or until `t`): true if the flag was set, false if that passed.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) {
+    return wait_until_deadline(detail::deadline_after(d));
+  }
+  template <class Clock, class Duration>
+  bool wait_until(std::chrono::time_point<Clock, Duration> t) {
+    return wait_until_deadline(detail::deadline_at(t));
+  }
 
  private:
+  bool wait_until_deadline(detail::deadline deadline);
+
   mutable detail::spinlock lock_;
   bool set_ WEFT_GUARDED_BY(lock_) = false;
   detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);

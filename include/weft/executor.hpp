@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
 #include <weft/detail/core_ref.hpp>
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/fiber_task.hpp>
 
 namespace weft {
@@ -31,6 +33,18 @@ struct executor_options {
   std::size_t max_cached_stacks = 0;
   // Threads that run weft::blocking calls, at most (started as needed, at least 1).
   std::size_t blocking_threads = 16;
+};
+
+// Per-fiber choices for executor::spawn and weft::spawn.
+struct spawn_options {
+  // The fiber's name, shown by traces (from its spawn event on), deadlock reports and gdb.
+  std::string_view name = {};
+  // Never stolen: the fiber runs only on the worker it starts on (as this_fiber::pin() at its
+  // start; spawned from outside the executor's fibers, that is worker 0).
+  bool pinned = false;
+  // 0: the executor's stack size; else this fiber's own, rounded up to pages (a region mapped
+  // for it and unmapped at its end, guarded as the executor's stacks are).
+  std::size_t stack_size = 0;
 };
 
 // Thrown by run() (and join() driving it) when fibers remain that nothing can ever wake: no
@@ -73,6 +87,11 @@ class executor {
   // std::logic_error while the executor is being destroyed.
   template <class F, class... Args>
   auto spawn(F&& f, Args&&... args) -> join_handle<std::invoke_result_t<F, Args...>>;
+  // As spawn(f, args...), with a name, pinning or a stack size of its own. Throws as spawn, and
+  // std::invalid_argument or std::length_error for a stack size that cannot be mapped.
+  template <class F, class... Args>
+  auto spawn(spawn_options options, F&& f, Args&&... args)
+      -> join_handle<std::invoke_result_t<F, Args...>>;
 
   // Runs fibers on the calling thread (plus workers - 1 helper threads) until none is left.
   // Throws weft::deadlock_error when fibers remain that nothing can wake, and std::logic_error
@@ -128,6 +147,19 @@ class join_handle {
     return take_result();
   }
 
+  // Waits at most `d` (or until `t`) for the fiber to end, as join() does: true if it ended
+  // (join() then returns at once), false if the time passed first. From a plain thread with
+  // nobody running the executor, it runs it meanwhile. Throws std::logic_error on an empty
+  // handle.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) {
+    return wait_until_deadline(detail::deadline_after(d));
+  }
+  template <class Clock, class Duration>
+  bool wait_until(std::chrono::time_point<Clock, Duration> t) {
+    return wait_until_deadline(detail::deadline_at(t));
+  }
+
   bool done() const noexcept { return fiber_ && fiber_->finished.load(std::memory_order_acquire); }
   bool joinable() const noexcept { return fiber_ != nullptr; }
   // The fiber's id (as this_fiber::id() returns inside it), or 0 for an empty handle.
@@ -156,6 +188,10 @@ class join_handle {
   friend struct detail::handle_access;
   explicit join_handle(detail::fiber_head* f) noexcept : fiber_(f) {}
 
+  bool wait_until_deadline(detail::deadline stop_at) {
+    require("wait_for");
+    return done() || detail::wait_until_finished(*fiber_, stop_at);
+  }
   void require(const char* call) const {
     if (!fiber_) [[unlikely]] detail::throw_empty_handle(call);
   }
@@ -176,37 +212,64 @@ class join_handle {
 };
 
 namespace detail {
+// The spawn_options path of spawn_on (out of line: the plain spawn stays short).
+fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t align,
+                            const spawn_options& options);
+fiber_head* launch(executor_core& core, const fiber_memory& memory, const task_ops& ops,
+                   const spawn_options& options);
+
 // executor::spawn and weft::spawn: build the task at the top of a pooled stack and launch it.
+// `options`: null for a plain spawn (each call site knows which, so the branches fold away).
 template <class F, class... Args>
-auto spawn_on(executor_core& core, F&& f, Args&&... args)
+auto spawn_on(executor_core& core, const spawn_options* options, F&& f, Args&&... args)
     -> join_handle<std::invoke_result_t<F, Args...>> {
   using result = std::invoke_result_t<F, Args...>;
   auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable
       -> result { return std::invoke(std::move(fn), std::move(bound_args)...); };
   using task_type = task<decltype(bound), result>;
-  const fiber_memory memory = allocate_fiber(core, sizeof(task_type), alignof(task_type));
+  const fiber_memory memory =
+      options ? allocate_fiber(core, sizeof(task_type), alignof(task_type), *options)
+              : allocate_fiber(core, sizeof(task_type), alignof(task_type));
   try {
     ::new (memory.task) task_type(std::move(bound));
   } catch (...) {
     free_fiber_memory(core, memory);
     throw;
   }
-  return handle_access::make<result>(launch(core, memory, task_type::ops));
+  return handle_access::make<result>(options ? launch(core, memory, task_type::ops, *options)
+                                             : launch(core, memory, task_type::ops));
 }
 }  // namespace detail
 
 template <class F, class... Args>
 auto executor::spawn(F&& f, Args&&... args) -> join_handle<std::invoke_result_t<F, Args...>> {
-  return detail::spawn_on(*core_, std::forward<F>(f), std::forward<Args>(args)...);
+  return detail::spawn_on(*core_, nullptr, std::forward<F>(f), std::forward<Args>(args)...);
 }
+
+template <class F, class... Args>
+auto executor::spawn(spawn_options options, F&& f, Args&&... args)
+    -> join_handle<std::invoke_result_t<F, Args...>> {
+  return detail::spawn_on(*core_, &options, std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+namespace detail {
+executor_core& spawning_core();  // the calling fiber's executor; std::logic_error outside one
+}  // namespace detail
 
 // In a fiber: spawns on the executor running it (see executor::spawn). Outside fibers it
 // throws std::logic_error.
 template <class F, class... Args>
+  requires std::is_invocable_v<F, Args...>
 auto spawn(F&& f, Args&&... args) {
-  detail::executor_core* core = detail::current_core();
-  if (!core) throw std::logic_error("weft::spawn: called outside a fiber; use executor::spawn");
-  return detail::spawn_on(*core, std::forward<F>(f), std::forward<Args>(args)...);
+  return detail::spawn_on(detail::spawning_core(), nullptr, std::forward<F>(f),
+                          std::forward<Args>(args)...);
+}
+
+// As spawn(f, args...), with spawn_options (see executor::spawn).
+template <class F, class... Args>
+auto spawn(spawn_options options, F&& f, Args&&... args) {
+  return detail::spawn_on(detail::spawning_core(), &options, std::forward<F>(f),
+                          std::forward<Args>(args)...);
 }
 
 // Creates an executor with `options`, runs f() as its first fiber until every fiber ends, and

@@ -1,6 +1,9 @@
 // weft/mutex.hpp: a fiber-aware mutual-exclusion lock.
 #pragma once
 
+#include <chrono>
+
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
@@ -18,9 +21,21 @@ class mutex {
 
   void lock();        // waits until the mutex is ours
   bool try_lock();    // takes it if free; never waits
+  // As lock, for at most `d` (or until `t`): true if the mutex is ours, false if that passed
+  // first (std::unique_lock's timed locking uses these).
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
+    return lock_until_deadline(detail::deadline_after(d));
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(std::chrono::time_point<Clock, Duration> t) {
+    return lock_until_deadline(detail::deadline_at(t));
+  }
   void unlock();      // hands it to the oldest waiter; throws std::logic_error if not locked
 
  private:
+  bool lock_until_deadline(detail::deadline deadline);
+
   detail::spinlock lock_;
   bool locked_ WEFT_GUARDED_BY(lock_) = false;
   // The plain thread owning it, if one does (counted for the deadlock check).

@@ -8,24 +8,13 @@
 #include <thread>
 #include <type_traits>
 
+#include <weft/detail/deadline.hpp>
+
 namespace weft::detail {
 // Suspends the calling fiber until `deadline` (never earlier); time_point::min(), a deadline
 // already passed, is a yield. Throws std::logic_error naming `call` outside a fiber.
 void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call);
 
-// now + d, rounded up and saturating; time_point::min() for d <= 0 (without reading the clock).
-template <class Rep, class Period>
-std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) {
-  using steady = std::chrono::steady_clock;
-  if (d <= d.zero()) return steady::time_point::min();
-  const auto now = steady::now();
-  // Saturate instead of overflowing for huge durations; round up so a sleep is never short.
-  using seconds_d = std::chrono::duration<long double>;
-  if (std::chrono::duration_cast<seconds_d>(d) >=
-      std::chrono::duration_cast<seconds_d>(steady::time_point::max() - now))
-    return steady::time_point::max();
-  return now + std::chrono::ceil<steady::duration>(d);
-}
 }  // namespace weft::detail
 
 namespace weft::this_fiber {
@@ -45,11 +34,7 @@ void sleep_for(std::chrono::duration<Rep, Period> d) {
 // once. Throws std::logic_error outside a fiber.
 template <class Clock, class Dur>
 void sleep_until(std::chrono::time_point<Clock, Dur> t) {
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>)
-    detail::sleep_until(std::chrono::ceil<std::chrono::steady_clock::duration>(t) ,
-                        "weft::this_fiber::sleep_until");
-  else
-    detail::sleep_until(detail::deadline_after(t - Clock::now()), "weft::this_fiber::sleep_until");
+  detail::sleep_until(detail::deadline_at(t), "weft::this_fiber::sleep_until");
 }
 
 // The running fiber's id: unique in the process, never 0. Returns 0 outside fibers.

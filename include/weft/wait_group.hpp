@@ -3,6 +3,9 @@
 
 #include <cstddef>
 
+#include <chrono>
+
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
@@ -21,9 +24,21 @@ class wait_group {
   void add(std::ptrdiff_t n = 1);
   void done();   // add(-1)
   void wait();   // suspends the caller until the counter is zero (returns at once if it is)
+  // As wait, for at most `d` (or until `t`): true if the counter reached zero, false if that
+  // passed first.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) {
+    return wait_until_deadline(detail::deadline_after(d));
+  }
+  template <class Clock, class Duration>
+  bool wait_until(std::chrono::time_point<Clock, Duration> t) {
+    return wait_until_deadline(detail::deadline_at(t));
+  }
   std::ptrdiff_t count() const;
 
  private:
+  bool wait_until_deadline(detail::deadline deadline);
+
   mutable detail::spinlock lock_;
   std::ptrdiff_t count_ WEFT_GUARDED_BY(lock_) = 0;
   detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -129,6 +130,8 @@ fiber_head* launch(executor_core& core, const fiber_memory& memory, const task_o
 
 // Handle side of a fiber's life. Callable from any thread.
 void wait_until_finished(fiber_head& f);  // join(): suspends the fiber / blocks the thread
+// As wait_until_finished, until `stop_at` at the latest: whether f finished.
+bool wait_until_finished(fiber_head& f, std::chrono::steady_clock::time_point stop_at);
 bool await_finished(fiber_head& f, std::coroutine_handle<> h);  // false: already finished
 void release_finished(fiber_head& f) noexcept;  // the handle of a finished fiber lets go: frees it
 void detach_handle(fiber_head& f) noexcept;  // without join: the fiber frees itself when it ends

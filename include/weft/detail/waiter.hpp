@@ -78,9 +78,17 @@ class waiter_queue {
 void block(waiter& w, spinlock& lock, wait_kind what, const void* object) WEFT_RELEASE(lock);
 
 // As block(), until `deadline` at the latest: false if the deadline passed first, and then `w`
-// is no longer queued and nothing was done to it. time_point::max(): no deadline.
-bool block_until(waiter& w, spinlock& lock, wait_kind what, const void* object,
+// is no longer queued and nothing was done to it. time_point::max(): no deadline (block()).
+bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
                  std::chrono::steady_clock::time_point deadline) WEFT_RELEASE(lock);
+inline bool block_until(waiter& w, spinlock& lock, wait_kind what, const void* object,
+                        std::chrono::steady_clock::time_point deadline) WEFT_RELEASE(lock) {
+  if (deadline == std::chrono::steady_clock::time_point::max()) {  // folds away where constant
+    block(w, lock, what, object);
+    return true;
+  }
+  return block_timed(w, lock, what, object, deadline);
+}
 
 // Makes a blocked waiter runnable again; `w` must already be unlinked from its queue. Callable
 // from any thread, with or without the primitive's lock held. `w` must not be used afterwards.

@@ -12,8 +12,12 @@
 // it (fiber::worker_frees, switched_out).
 #include "fiber_end.hpp"
 
+#include <cxxabi.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
@@ -28,22 +32,39 @@
 namespace weft::detail {
 namespace {
 
+// A type's name as written in C++ ("std::runtime_error"), or its mangled name if that fails.
+std::string readable_type_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(type.name());
+}
+
 // "type: what()" of an exception, for diagnostics.
 std::string describe_exception(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
-    return std::string(typeid(e).name()) + ": " + e.what();
+    return readable_type_name(typeid(e)) + ": " + e.what();
   } catch (...) {
-    return "unknown exception";
+    const std::type_info* type = abi::__cxa_current_exception_type();
+    return type ? readable_type_name(*type) + " (not derived from std::exception)"
+                : std::string("unknown exception");
   }
 }
 
-void report_detached_exception(const fiber& f) noexcept {
-  std::string what = describe_exception(f.error);
-  std::fprintf(stderr, "weft: exception escaped detached fiber %llu \"%s\": %s\n",
-               static_cast<unsigned long long>(f.id), f.name.c_str(), what.c_str());
+// The one line for an exception nobody can ever join, then std::terminate.
+[[noreturn]] void terminate_unjoined(const fiber& f, const char* how) noexcept {
+  std::string what;
+  try {
+    what = describe_exception(f.error);
+  } catch (...) {
+    what = "(could not describe the exception)";
+  }
+  std::fprintf(stderr, "weft: exception escaped fiber %llu \"%s\" (%s), nobody can join it: %s\n",
+               static_cast<unsigned long long>(f.id), f.name.c_str(), how, what.c_str());
   std::fflush(stderr);
+  std::terminate();
 }
 
 #ifdef WEFT_TRACE
@@ -67,8 +88,7 @@ void report_detached_exception(const fiber& f) noexcept {
   f->lock.unlock();
   f->worker_frees = detached;  // nobody else will (see release_finished)
   if (detached && f->error && !f->unwind_requested) {
-    report_detached_exception(*f);
-    std::terminate();
+    terminate_unjoined(*f, "detached");
   }
   // A joining fiber that may run here runs next, on this core while f's caches are warm:
   // with several workers, queueing it behind other work would let the workers start new
@@ -193,9 +213,7 @@ void detach_handle(fiber_head& head) noexcept {
   f.lock.unlock();
   if (!finished) return;  // publish_end sees `detached`: the worker frees it
   if (f.error && !f.unwind_requested) {  // finished with an exception nobody will ever see
-    std::fprintf(stderr, "weft: exception of fiber %llu \"%s\" was never joined; its handle was dropped\n",
-                 static_cast<unsigned long long>(f.id), f.name.c_str());
-    std::terminate();
+    terminate_unjoined(f, "its handle was dropped");
   }
   release_finished(f);
 }

@@ -3,13 +3,17 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "current.hpp"
@@ -67,6 +71,7 @@ struct tracer {
   output mode WEFT_GUARDED_BY(mutex) = output::none;
   trace::sink user_sink WEFT_GUARDED_BY(mutex);
   std::string chrome_path WEFT_GUARDED_BY(mutex);
+  std::FILE* chrome_file WEFT_GUARDED_BY(mutex) = nullptr;  // opened by enable, closed by stop
   std::deque<stored_event> ring WEFT_GUARDED_BY(mutex);
   std::size_t capacity WEFT_GUARDED_BY(mutex) = 1'000'000;
   std::uint64_t dropped WEFT_GUARDED_BY(mutex) = 0;
@@ -100,11 +105,8 @@ std::string fiber_label(const std::map<std::uint64_t, std::string>& names, std::
 // Chrome trace-event JSON: one track per worker with a complete ("X") slice for each stretch
 // a fiber runs, instant events for the rest, and flow arrows from waker to woken.
 void write_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
-  std::FILE* out = std::fopen(t.chrome_path.c_str(), "w");
-  if (!out) {
-    std::fprintf(stderr, "weft: cannot write trace file %s\n", t.chrome_path.c_str());
-    return;
-  }
+  std::FILE* out = std::exchange(t.chrome_file, nullptr);
+  if (!out) return;
   std::vector<std::string> items;
   std::map<std::uint32_t, const stored_event*> running;  // worker -> slice start
   std::map<std::uint64_t, std::uint64_t> pending_flow;   // woken fiber -> flow id
@@ -179,7 +181,11 @@ void write_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
   for (std::size_t i = 0; i < items.size(); ++i)
     std::fprintf(out, "%s%s\n", items[i].c_str(), i + 1 < items.size() ? "," : "");
   std::fprintf(out, "]}\n");
-  std::fclose(out);
+  const bool failed = std::ferror(out) != 0;
+  const int error = errno;
+  if (std::fclose(out) != 0 || failed)  // a full disk, say: the file is incomplete
+    std::fprintf(stderr, "weft: writing trace file %s failed: %s\n", t.chrome_path.c_str(),
+                 std::strerror(failed ? error : errno));
 }
 
 // Stops the current output (writing a chrome file); the tracer's mutex is held.
@@ -264,8 +270,15 @@ void enable(std::string_view spec) {
   if (spec == "stderr") {
     start_locked(t, output::text);
   } else if (spec.substr(0, 7) == "chrome:" && spec.size() > 7) {
-    t.chrome_path = std::string(spec.substr(7));
+    stop_locked(t);  // a chrome file of the previous output is written before this one opens
+    std::string path(spec.substr(7));
+    std::FILE* file = std::fopen(path.c_str(), "w");
+    if (!file)
+      throw std::system_error(errno, std::generic_category(),
+                              "weft::trace::enable: cannot write trace file " + path);
     start_locked(t, output::chrome);
+    t.chrome_path = std::move(path);
+    t.chrome_file = file;
     if (!t.exit_hook_installed) {
       t.exit_hook_installed = true;
       std::atexit([] { disable(); });

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <weft/weft.hpp>
@@ -178,6 +179,19 @@ TEST_CASE("stderr tracing prints one aligned line per event", "[trace]") {
 
 TEST_CASE("a bad trace spec is rejected with the choices", "[trace]") {
   CHECK_THROWS_WITH(weft::trace::enable("nowhere"), Catch::Contains("chrome:PATH"));
+  CHECK_FALSE(weft::trace::enabled());
+}
+
+TEST_CASE("an unwritable chrome trace path is an error at enable, with the reason", "[trace]") {
+  // Once reported only at exit, without the reason.
+  try {
+    weft::trace::enable("chrome:/nonexistent-weft-dir/trace.json");
+    FAIL("enable accepted an unwritable path");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::no_such_file_or_directory);
+    CHECK_THAT(e.what(), Catch::Contains("/nonexistent-weft-dir/trace.json"));
+    CHECK_THAT(e.what(), Catch::Contains("No such file or directory"));
+  }
   CHECK_FALSE(weft::trace::enabled());
 }
 

@@ -210,8 +210,16 @@ std::size_t executor_core::live() const noexcept {
 
 void executor_core::schedule(fiber* f) noexcept {
   worker* w = current_worker();
-  if (w && &w->core() == this) w->make_ready(f);
-  else if (f->pinned) f->pinned->push_inbox(f);
+  if (w && &w->core() == this) [[likely]] {
+    w->make_ready(f);
+    return;
+  }
+  // From a plain thread or another executor: once `f` is queued it may run, end, and let its
+  // executor be destroyed while this thread still wakes a parked worker. A reference of our
+  // own keeps the core alive until we are out.
+  retain();
+  const core_ref hold = core_ref::adopt(this);
+  if (f->pinned) f->pinned->push_inbox(f);
   else inject(f);
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -208,4 +209,33 @@ TEST_CASE("a fiber's own catch handlers do not see the unwinding as a std::excep
   }
   CHECK_FALSE(caught_std);
   CHECK(destroyed == 1);
+}
+
+TEST_CASE("a plain thread that wakes the last fiber may still be inside weft as the executor goes",
+          "[executor][destroy][thread]") {
+  // The thread's wake queues the fiber, which can run, end, and let run() return and the
+  // executor be destroyed while the thread is still waking a parked worker. That was a
+  // use-after-free of the executor's internals (ThreadSanitizer reports it; ASan and valgrind
+  // when the timing is right).
+  constexpr int rounds = 300;
+  int woken = 0;
+  for (int round = 0; round < rounds; ++round) {
+    weft::event ready, go;  // outlive the executor and the waker's call
+    std::thread waker;
+    {
+      weft::executor ex(weft::executor_options{.workers = 2});
+      ex.spawn([&] {
+        ready.set();
+        // Timed, so that run() never takes the waker, not yet inside weft, for a deadlock.
+        if (go.wait_for(60s)) ++woken;
+      }).detach();
+      waker = std::thread([&] {
+        ready.wait();
+        go.set();  // the last weft call: the fiber may end before it returns
+      });
+      ex.run();
+    }  // the executor is destroyed here, the waker perhaps still inside go.set()
+    waker.join();
+  }
+  CHECK(woken == rounds);
 }

@@ -85,6 +85,9 @@ executor_core::executor_core(executor_options options)
       parking_(options.workers) {
   if (options.workers == 0)
     throw std::invalid_argument("weft::executor: executor_options::workers must be at least 1");
+  if (options.deadlock_grace.count() < 0)
+    throw std::invalid_argument(
+        "weft::executor: executor_options::deadlock_grace must not be negative");
   if (options.blocking_threads == 0)
     throw std::invalid_argument(
         "weft::executor: executor_options::blocking_threads must be at least 1");
@@ -219,6 +222,7 @@ void executor_core::schedule(fiber* f) noexcept {
   // own keeps the core alive until we are out.
   retain();
   const core_ref hold = core_ref::adopt(this);
+  note_call_from_outside();
   if (f->pinned) f->pinned->push_inbox(f);
   else inject(f);
 }
@@ -347,14 +351,27 @@ executor_core::park_end executor_core::park(worker& w, bool have_timers,
     parking_.wake_all();
     return park_end::stop;
   }
-  if (all_idle && !have_timers) {
-    if (nothing_can_wake()) {
-      // Every worker is idle, no queue holds a fiber, and nothing outside can make one ready.
+  const bool stuck = all_idle && !have_timers && nothing_can_wake();
+  if (!stuck) stuck_ = false;
+  if (stuck) {
+    // Every worker is idle, no queue holds a fiber, and nothing we can see can make one ready.
+    // A thread about to call in cannot be seen: wait out the grace period first.
+    const auto now = std::chrono::steady_clock::now();
+    const std::uint64_t calls = calls_from_outside();
+    if (!stuck_ || calls != stuck_calls_) {
+      stuck_ = true;
+      stuck_since_ = now;
+      stuck_calls_ = calls;
+    }
+    if (now - stuck_since_ >= options_.deadlock_grace) {
+      stuck_ = false;
       deadlocked_ = live() > 0;
       stop_.store(true, std::memory_order_release);
       parking_.wake_all();
       return park_end::stop;
     }
+    deadline = std::min(deadline, stuck_since_ + options_.deadlock_grace);
+  } else if (all_idle && !have_timers) {
     // Plain threads leaving weft calls do not notify us: re-check now and then while they
     // are the only thing that could wake a fiber.
     if (sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0)
@@ -419,6 +436,7 @@ void executor_core::run_until(fiber* until, deadline stop_at) {
   {
     thread_lock guard(parking_.mutex());
     deadlocked_ = false;
+    stuck_ = false;
   }
   runner_ = &this_thread_parker();  // before any worker runs (helpers start below)
   std::vector<std::thread> helpers;
@@ -504,7 +522,9 @@ std::string executor_core::describe_blocked() const {
   out << "weft: deadlock: " << count << (count == 1 ? " fiber" : " fibers")
       << " can never be woken (no fiber is ready, no timer or await is pending, no plain thread"
          " is blocked in weft):"
-      << list.str();
+      << list.str()
+      << "\n  (if a plain thread or another executor will wake them later, hold an"
+         " executor::work_guard until it has)";
   return out.str();
 }
 

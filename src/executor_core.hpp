@@ -210,6 +210,11 @@ class executor_core {
   std::atomic<std::size_t> brief_parkers_{0};  // workers in a brief park (see park())
   std::atomic<bool> stop_{false};        // workers leave their loops
   bool deadlocked_ WEFT_GUARDED_BY(parking_.mutex()) = false;  // set by the last worker to park
+  // The deadlock check's grace period (see park()): whether the stuck state has been seen,
+  // since when, and the calls_from_outside() count then.
+  bool stuck_ WEFT_GUARDED_BY(parking_.mutex()) = false;
+  std::chrono::steady_clock::time_point stuck_since_ WEFT_GUARDED_BY(parking_.mutex());
+  std::uint64_t stuck_calls_ WEFT_GUARDED_BY(parking_.mutex()) = 0;
   std::atomic<fiber*> until_{nullptr};   // what run_until waits for (null: every fiber)
   std::atomic<deadline> run_deadline_{deadline::max()};  // and until when, at the latest
   thread_parker* runner_ = nullptr;      // the thread in run_until (its holds do not count)

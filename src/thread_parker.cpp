@@ -7,7 +7,13 @@ namespace weft::detail {
 namespace {
 std::atomic<std::size_t> blocked_threads{0};
 std::atomic<std::size_t> held_by_threads{0};
+std::atomic<std::uint64_t> outside_calls{0};
 }  // namespace
+
+std::uint64_t calls_from_outside() noexcept {
+  return outside_calls.load(std::memory_order_relaxed);
+}
+void note_call_from_outside() noexcept { outside_calls.fetch_add(1, std::memory_order_relaxed); }
 
 void thread_parker::park(spinlock& lock) {
   park_until(lock, std::chrono::steady_clock::time_point::max());
@@ -15,6 +21,7 @@ void thread_parker::park(spinlock& lock) {
 
 bool thread_parker::park_until(spinlock& lock, std::chrono::steady_clock::time_point deadline) {
   blocked_threads.fetch_add(1);
+  note_call_from_outside();
   lock.unlock();
   const bool notified = park_until_notified(deadline);
   blocked_threads.fetch_sub(1);
@@ -56,6 +63,7 @@ std::size_t plain_thread_holds(const thread_parker* except) noexcept {
 void add_plain_thread_hold(thread_parker& holder) noexcept {
   holder.holds.fetch_add(1);
   held_by_threads.fetch_add(1);
+  note_call_from_outside();
 }
 
 thread_parker& add_hold_of_this_thread() noexcept {

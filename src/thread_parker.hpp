@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 
 #include <weft/detail/spinlock.hpp>
 #include <weft/detail/thread_annotations.hpp>
@@ -35,6 +36,12 @@ struct thread_parker {
   std::condition_variable wakeup_;
   bool notified_ WEFT_GUARDED_BY(mutex_) = false;
 };
+
+// A count of calls into weft by threads that are not running fibers of the executor they touch
+// (holds taken, blocking, waking a fiber from outside), process-wide and only ever rising: the
+// deadlock check's grace period starts over when it moves.
+std::uint64_t calls_from_outside() noexcept;
+void note_call_from_outside() noexcept;
 
 // The calling thread's parker (every thread has one, fibers' threads included).
 thread_parker& this_thread_parker() noexcept;

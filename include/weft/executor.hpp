@@ -33,6 +33,10 @@ struct executor_options {
   std::size_t max_cached_stacks = 0;
   // Threads that run weft::blocking calls, at most (started as needed, at least 1).
   std::size_t blocking_threads = 16;
+  // run() reports a deadlock only after nothing could wake the stuck fibers for this long with
+  // no thread calling into weft meanwhile: a plain thread or another executor about to wake a
+  // fiber is not a deadlock. 0: at once. Not negative.
+  std::chrono::milliseconds deadlock_grace{250};
 };
 
 // Per-fiber choices for executor::spawn and weft::spawn.

@@ -844,6 +844,8 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
   options.workers = o.workers;
   options.stack_size = programs.stack_size;
   options.guard_pages = programs.guard_pages;
+  // Only the program's own fibers can wake each other: a deadlock is one at once.
+  options.deadlock_grace = std::chrono::milliseconds(0);
 
   bool deadlocked = false;
   std::string deadlock_message;

@@ -398,6 +398,43 @@ TEST_CASE("weft::run returns the result of f and rethrows its exception", "[exec
   CHECK(spawned_done == 5);
 }
 
+TEST_CASE("weft::run rethrows f's exception at once, unwinding the fibers left",
+          "[executor][run]") {
+  // Once, the exception was lost: run() reported a deadlock, f's handle was dropped with its
+  // exception, and the process aborted.
+  weft::channel<int> never;
+  int unwound = 0;
+  struct count_on_unwind {
+    int& n;
+    ~count_on_unwind() { ++n; }
+  };
+  auto blocked_forever = [&] {
+    count_on_unwind c{unwound};
+    never.recv();
+  };
+  auto asleep_for_long = [&] {
+    count_on_unwind c{unwound};
+    weft::this_fiber::sleep_for(1h);
+  };
+  for (std::size_t workers : {1u, 2u}) {
+    unwound = 0;
+    CHECK_THROWS_WITH(weft::run(
+                          [&]() -> int {
+                            weft::spawn(blocked_forever).detach();
+                            weft::spawn(asleep_for_long).detach();
+                            weft::this_fiber::yield();
+                            throw std::runtime_error("the root failed");
+                          },
+                          weft::executor_options{.workers = workers}),
+                      "the root failed");
+    CHECK(unwound == 2);  // unwound, not finished: the hour-long sleep did not hold run
+  }
+  // A root that succeeds still waits for the rest, and a fiber left blocked is a deadlock.
+  CHECK_THROWS_AS(weft::run([&] { weft::spawn(blocked_forever).detach(); },
+                            weft::executor_options{.deadlock_grace = 0ms}),
+                  weft::deadlock_error);
+}
+
 TEST_CASE("executor::run can be called again, and misuse of run throws", "[executor][run]") {
   weft::executor ex;
   ex.run();  // nothing to do

@@ -277,13 +277,22 @@ auto spawn(spawn_options options, F&& f, Args&&... args) {
 }
 
 // Creates an executor with `options`, runs f() as its first fiber until every fiber ends, and
-// returns f's result (or rethrows its exception). Throws deadlock_error as executor::run does.
+// returns f's result. f's fiber is the root of the program: if it throws, the fibers left are
+// unwound (as ~executor does) and its exception is rethrown at once. Throws deadlock_error as
+// executor::run does.
 template <class F>
 auto run(F&& f, executor_options options = {}) {
   executor ex(options);
   auto handle = ex.spawn(std::forward<F>(f));
-  ex.run();
-  return handle.join();
+  handle.wait_until(std::chrono::steady_clock::time_point::max());  // drives ex until f ends
+  if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
+    handle.join();  // f's exception leaves here, and ~executor unwinds the rest
+    ex.run();
+  } else {
+    auto result = handle.join();
+    ex.run();
+    return result;
+  }
 }
 
 }  // namespace weft

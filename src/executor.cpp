@@ -26,6 +26,7 @@ executor::~executor() {
     std::terminate();
   }
   core_->unwind_all();  // also gives back the regions cached by workers, with their references
+  core_->stop_blocking_pool();
 }
 
 void executor::run() {

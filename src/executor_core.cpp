@@ -101,8 +101,8 @@ executor_core::executor_core(executor_options options)
 }
 
 executor_core::~executor_core() {
-  // First, while everything else is still here: a pool thread that has just resumed a fiber
-  // may still be inside schedule() (the injection queue, the parking lot).
+  // ~executor joined the pool (stop_blocking_pool); first anyway, while everything else is
+  // still here.
   blocking_.reset();
 }
 
@@ -302,6 +302,15 @@ reactor& executor_core::io() {
     reactor_.store(reactor_owner_.get(), std::memory_order_release);
   }
   return *reactor_owner_;
+}
+
+void executor_core::stop_blocking_pool() noexcept {
+  std::unique_ptr<blocking_pool> pool;
+  {
+    thread_lock guard(reactor_mutex_);
+    pool = std::move(blocking_);
+  }
+  // pool's destructor joins its threads here, outside the lock.
 }
 
 blocking_pool& executor_core::blocking() {

@@ -134,6 +134,10 @@ class executor_core {
   const reactor* io_if_made() const noexcept { return reactor_.load(std::memory_order_acquire); }
   // The pool of weft::blocking threads, made on first use.
   blocking_pool& blocking();
+  // Joins the pool's threads (~executor, once its fibers are gone). A pool thread that has
+  // just woken a fiber holds a core reference while it does (schedule()): joined here, it
+  // never drops the last one, which would make it join itself.
+  void stop_blocking_pool() noexcept WEFT_EXCLUDES(reactor_mutex_);
   // Polls the reactor without waiting, if fibers wait on descriptors and no worker is the
   // poller: whether a fiber became ready (on the calling worker). `room`: how many fibers the
   // caller's queue takes without overflowing into the injection queue, where they would wait

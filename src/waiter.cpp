@@ -2,6 +2,10 @@
 // block() and wake(), for fibers and plain threads alike.
 #include <weft/detail/waiter.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
 #include <weft/this_fiber.hpp>
 
 #include "current.hpp"
@@ -32,6 +36,30 @@ std::string_view to_string(wait_kind k) noexcept {
     case wait_kind::io_write: return "io write";
   }
   return "?";
+}
+
+void abort_destroyed_with_waiters(const waiter_queue& q) noexcept {
+  std::string_view kind = "a weft primitive";
+  const void* object = &q;
+  std::string who;
+  std::size_t count = 0;
+  for (const waiter* w = q.front(); w; w = w->next, ++count) {
+    if (count > 0) who += ", ";
+    if (const fiber* f = w->blocked_fiber) {
+      if (count == 0) {
+        kind = to_string(f->waiting_on);
+        object = f->wait_object;
+      }
+      who += "fiber " + std::to_string(f->id) + " \"" + f->name + "\"";
+    } else {
+      who += "a plain thread";
+    }
+  }
+  std::fprintf(stderr, "weft: %.*s %p destroyed while %zu %s waiting on it: %s\n",
+               static_cast<int>(kind.size()), kind.data(), object, count,
+               count == 1 ? "caller is" : "callers are", who.c_str());
+  std::fflush(stderr);
+  std::abort();
 }
 
 void waiter_queue::push_back(waiter& w) noexcept {

@@ -3,6 +3,8 @@
 // executor returns while others stay ready for the destruction to unwind.
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -14,6 +16,7 @@
 
 #include <weft/weft.hpp>
 
+#include "support/child_process.hpp"
 #include "support/counters.hpp"
 
 using namespace std::chrono_literals;
@@ -238,4 +241,27 @@ TEST_CASE("a plain thread that wakes the last fiber may still be inside weft as 
     waker.join();
   }
   CHECK(woken == rounds);
+}
+
+TEST_CASE("destroying a primitive that fibers wait on aborts with one line naming them",
+          "[executor][destroy][fault]") {
+  // Once a use-after-free: the executor's destruction later took the fibers out of the
+  // destroyed channel's queue. Waking them instead would resume them into a dead object.
+  auto r = weft_test::run_in_child([] {
+    weft::executor ex;
+    auto values = std::make_unique<weft::channel<int>>();
+    for (const char* name : {"first-receiver", "second-receiver"})
+      ex.spawn(weft::spawn_options{.name = name}, [&] { values->recv(); }).detach();
+    ex.spawn([] {}).join();  // runs the executor: both receivers start and block
+    values.reset();
+    std::printf("destroyed\n");  // must not happen
+  });
+  INFO("child stderr: " << r.err);
+  CHECK(r.aborted());
+  CHECK_FALSE(r.sanitizer_report());
+  CHECK(r.out.find("destroyed") == std::string::npos);
+  CHECK_THAT(r.err, Contains("weft: channel recv 0x"));
+  CHECK_THAT(r.err, Contains("destroyed while 2 callers are waiting on it"));
+  CHECK_THAT(r.err, Contains("\"first-receiver\""));
+  CHECK_THAT(r.err, Contains("\"second-receiver\""));
 }

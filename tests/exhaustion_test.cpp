@@ -403,8 +403,8 @@ TEST_CASE("spawn on an executor being destroyed throws std::logic_error, destroy
   std::atomic<int> unwound{0};
   REQUIRE(instance_counter::live == 0);
   {
+    weft::event never;  // outlives the executor, whose destruction takes the fibers out of it
     weft::executor ex;
-    weft::event never;
     struct spawner {
       weft::executor* ex;
       weft::executor* other;

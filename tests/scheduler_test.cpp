@@ -394,8 +394,8 @@ TEST_CASE("an executor destroyed with blocked fibers on several workers unwinds 
     ~counted() { ++n; }
   };
   {
+    weft::event never;  // outlives the executor, whose destruction takes the fibers out of it
     weft::executor ex(with_workers(workers));
-    weft::event never;
     for (int i = 0; i < 20; ++i) ex.spawn([&] {
       counted c{destroyed};
       never.wait();

@@ -52,9 +52,21 @@ struct waiter {
   wait_token* token = nullptr;       // set for a timed wait; null: only a waker wakes it
 };
 
+class waiter_queue;
+// A primitive destroyed while callers wait on it: one line on stderr naming the primitive and
+// each waiting fiber (or plain thread), then std::abort(). Waking them instead would resume
+// them into a destroyed object.
+[[noreturn, gnu::cold]] void abort_destroyed_with_waiters(const waiter_queue& q) noexcept;
+
 // FIFO of waiters, intrusive: no allocation. Guarded by its primitive's spinlock.
 class waiter_queue {
  public:
+  waiter_queue() noexcept = default;
+  waiter_queue(const waiter_queue&) = delete;
+  waiter_queue& operator=(const waiter_queue&) = delete;
+  ~waiter_queue() {
+    if (head_) [[unlikely]] abort_destroyed_with_waiters(*this);
+  }
   bool empty() const noexcept { return head_ == nullptr; }
   waiter* front() const noexcept { return head_; }
   void push_back(waiter& w) noexcept;

@@ -271,17 +271,23 @@ class _FrameId:
 
 
 class FiberUnwinder(gdb.unwinder.Unwinder):
-    """While `target` is set, the frame above the selected thread's innermost frame is the
-    saved context of a suspended fiber: `backtrace` then walks that fiber's stack."""
+    """While `target` is set, the frame above the selected thread's innermost real frame is
+    the saved context of a suspended fiber: `backtrace` then walks that fiber's stack."""
 
     def __init__(self):
         super().__init__("weft-fiber")
-        self.target = None  # (thread number, frame-id stack address, {register: value})
+        # (thread number, level of the innermost real frame, frame-id stack address,
+        #  {register: value})
+        self.target = None
 
     def __call__(self, pending_frame):
-        if self.target is None or pending_frame.level() != 0:
+        if self.target is None:
             return None
-        thread_num, id_sp, registers = self.target
+        thread_num, level, id_sp, registers = self.target
+        # gdb asks its inline-frame unwinder before Python ones: inline frames at levels
+        # 0..level-1 never reach us, the real frame that holds them does.
+        if pending_frame.level() != level:
+            return None
         thread = gdb.selected_thread()
         if thread is None or thread.num != thread_num:
             return None
@@ -310,8 +316,9 @@ def saved_registers(layout, f):
     return registers
 
 
-def _drop_first_frame(text):
-    """The backtrace text without frame #0 (the selected thread's own), renumbered."""
+def _drop_first_frames(text, count):
+    """The backtrace text without frames #0..#count-1 (the selected thread's own),
+    renumbered."""
     out = []
     skipping = False
     for line in text.splitlines():
@@ -319,13 +326,13 @@ def _drop_first_frame(text):
             number = line[1:].split(None, 1)[0] if len(line) > 1 else ""
             if number.isdigit():
                 n = int(number)
-                if n == 0:
+                if n < count:
                     skipping = True
                     continue
                 skipping = False
                 rest = line[1 + len(number):]
                 spaces = len(rest) - len(rest.lstrip(" "))
-                new = str(n - 1)
+                new = str(n - count)
                 line = "#" + new + " " * max(1, len(number) + spaces - len(new)) + rest.lstrip(" ")
         if not skipping:
             out.append(line)
@@ -364,8 +371,7 @@ to `backtrace`, e.g. `weft-bt 7 full`."""
         if f.finished or not f.saved_sp:
             print(header + ": no saved context")
             return
-        print(header + ":")
-        self.suspended(layout, f, extra)
+        self.suspended(layout, f, extra, header + ":")
 
     @staticmethod
     def on_thread(thread, extra):
@@ -379,17 +385,31 @@ to `backtrace`, e.g. `weft-bt 7 full`."""
             frame.select()
 
     @staticmethod
-    def suspended(layout, f, extra):
-        # One more frame than asked for: the first one shown is the thread's own and is dropped.
-        extra = [str(int(a) + 1) if a.isdigit() else a for a in extra]
+    def suspended(layout, f, extra, header):
         thread = gdb.selected_thread()
         if thread is None:
             raise gdb.GdbError("weft: no thread selected")
         frame = gdb.selected_frame()
         level = frame.level()
-        _unwinder.target = (thread.num, f.saved_sp, saved_registers(layout, f))
+        # The fiber's frames go above the thread's innermost real frame, which comes after any
+        # inline frames at the top (a stop in inlined code of an optimized program).
+        host = gdb.newest_frame()
+        while host.type() == gdb.INLINE_FRAME and host.older() is not None:
+            host = host.older()
+        own = host.level() + 1  # the thread's frames shown first, then dropped
+        # Frame counts count the fiber's frames only.
+        extra = [str(int(a) + own) if a.isdigit() else a for a in extra]
+        registers = saved_registers(layout, f)
+        _unwinder.target = (thread.num, host.level(), f.saved_sp, registers)
         gdb.invalidate_cached_frames()
         try:
+            # Never print another stack as the fiber's: the frame after the thread's own must
+            # be the fiber's saved context.
+            switched = WeftBt.frame_at(own)
+            if switched is None or switched.pc() != registers["rip"]:
+                raise gdb.GdbError(
+                    "weft: cannot unwind fiber %d from its saved context: gdb did not use "
+                    "weft's unwinder for frame #%d (%s)" % (f.id, host.level(), host.name()))
             text = gdb.execute("backtrace " + " ".join(extra), to_string=True)
         finally:
             _unwinder.target = None
@@ -398,7 +418,18 @@ to `backtrace`, e.g. `weft-bt 7 full`."""
                 gdb.execute("frame %d" % level, to_string=True)
             except gdb.error:
                 pass
-        print(_drop_first_frame(text))
+        print(header)
+        print(_drop_first_frames(text, own))
+
+    @staticmethod
+    def frame_at(level):
+        """The selected thread's frame at `level`, or None."""
+        frame = gdb.newest_frame()
+        for _ in range(level):
+            if frame is None:
+                break
+            frame = frame.older()
+        return frame
 
 
 InfoWeftFibers()

@@ -500,10 +500,12 @@ void executor_core::unwind_all() {
     waiter* w = f->current_waiter;
     if (!w || f->waiting_on == wait_kind::await || blocked_while_unwinding(*f)) return;
     w->lock->lock();
-    const bool queued = w->queue != nullptr;
-    if (queued) w->queue->remove(*w);
+    // A timed wait or a select may have been claimed already (by a timeout, or through
+    // another of its waiters): then its wake is on its way, and the unwinding follows it.
+    const bool ours = w->queue != nullptr && (!w->token || w->token->claim(w));
+    if (ours) w->queue->remove(*w);
     w->lock->unlock();
-    if (queued) unblocked.push_back(f);
+    if (ours) unblocked.push_back(f);
   });
   for (fiber* f : unblocked) inject(f);
   for (auto& w : workers_) w->release_sleepers();

@@ -19,10 +19,17 @@ void thread_parker::park(spinlock& lock) {
   park_until(lock, std::chrono::steady_clock::time_point::max());
 }
 
-bool thread_parker::park_until(spinlock& lock, std::chrono::steady_clock::time_point deadline) {
+bool thread_parker::park_until(spinlock& lock, std::chrono::steady_clock::time_point deadline)
+    WEFT_NO_THREAD_SAFETY_ANALYSIS {
+  spinlock* const locks[] = {&lock};
+  return park_until(locks, deadline);
+}
+
+bool thread_parker::park_until(std::span<spinlock* const> locks,
+                               std::chrono::steady_clock::time_point deadline) {
   blocked_threads.fetch_add(1);
   note_call_from_outside();
-  lock.unlock();
+  for (spinlock* lock : locks) lock->unlock();
   const bool notified = park_until_notified(deadline);
   blocked_threads.fetch_sub(1);
   return notified;

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include <weft/detail/spinlock.hpp>
 #include <weft/detail/thread_annotations.hpp>
@@ -24,6 +25,9 @@ struct thread_parker {
   // As park(), until `deadline` at the latest: false if it passed first (no unpark consumed).
   bool park_until(spinlock& lock, std::chrono::steady_clock::time_point deadline)
       WEFT_RELEASE(lock);
+  // As park_until(), releasing every lock of `locks` (select's).
+  bool park_until(std::span<spinlock* const> locks,
+                  std::chrono::steady_clock::time_point deadline) WEFT_NO_THREAD_SAFETY_ANALYSIS;
   // Sleeps until unpark() (one already on its way: the thread holds no lock).
   void park() { park_until_notified(std::chrono::steady_clock::time_point::max()); }
   void unpark() noexcept;

@@ -34,6 +34,7 @@ std::string_view to_string(wait_kind k) noexcept {
     case wait_kind::yield: return "yield";
     case wait_kind::io_read: return "io read";
     case wait_kind::io_write: return "io write";
+    case wait_kind::select: return "select";
   }
   return "?";
 }
@@ -103,7 +104,8 @@ namespace {
 // analysis cannot follow the lock into the switch: the worker that resumes next releases it
 // (after_switch_actions::unlock).
 void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const void* object,
-                   timer_slot* timeout) WEFT_RELEASE(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
+                   timer_slot* timeout, std::span<spinlock* const> also = {})
+    WEFT_RELEASE(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
   w.blocked_fiber = &self;
   self.waiting_on = what;
   self.wait_object = object;
@@ -112,6 +114,7 @@ void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const
   worker* current = current_worker();
   current->actions().arm = timeout;   // armed once our context is saved, before:
   current->actions().unlock = &lock;  // released once our context is saved
+  current->actions().unlock_also = also;
   current->suspend(self);
   self.waiting_on = wait_kind::none;
   self.wait_object = nullptr;
@@ -149,7 +152,9 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
 
 bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
                  std::chrono::steady_clock::time_point deadline) {
-  if (deadline <= std::chrono::steady_clock::now()) {  // already passed: do not block at all
+  // Passed already (deadline_after/deadline_at say so with min(), reading the clock once): do
+  // not block at all. A deadline that passed since then arms a timer that fires at once.
+  if (deadline == std::chrono::steady_clock::time_point::min()) {
     if (w.queue) w.queue->remove(w);
     lock.unlock();
     return false;
@@ -184,6 +189,64 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
   else timeout.heap->cancel(timeout);
   if (must_unwind(*self)) throw_fiber_unwind();
   return !timed_out;
+}
+
+std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
+                      std::chrono::steady_clock::time_point deadline) {
+  // The analysis cannot follow a span of locks (see block_any's declaration).
+  const auto unlock_all = [&]() WEFT_NO_THREAD_SAFETY_ANALYSIS {
+    for (spinlock* lock : locks) lock->unlock();
+  };
+  const auto unlink_losers = [&](const void* winner) {
+    for (waiter& w : ws)
+      if (&w != winner) unlink(w, *w.lock);
+  };
+  const auto index_of = [&](const void* winner) {
+    for (std::size_t i = 0; i < ws.size(); ++i)
+      if (&ws[i] == winner) return i;
+    return ws.size();  // the timeout
+  };
+  const bool timed = deadline != std::chrono::steady_clock::time_point::max();
+  if (deadline == std::chrono::steady_clock::time_point::min()) {  // passed (see block_timed)
+    for (waiter& w : ws) w.queue->remove(w);
+    unlock_all();
+    return ws.size();
+  }
+  wait_token token;
+  for (waiter& w : ws) w.token = &token;
+  fiber* self = current_fiber();
+  if (!self) {  // a plain thread: the thread is its own timer
+    thread_parker& parker = this_thread_parker();
+    for (waiter& w : ws) w.parker = &parker;
+    if (!parker.park_until(locks, deadline) && !token.claim(&token))
+      parker.park();  // a waker claimed us first: its unpark is on its way
+    const void* winner = token.winner.load(std::memory_order_acquire);
+    unlink_losers(winner);
+    return index_of(winner);
+  }
+  if (must_unwind(*self)) {
+    for (waiter& w : ws) w.queue->remove(w);
+    unlock_all();
+    throw_fiber_unwind();
+  }
+  timer_slot timeout{deadline, self, &token};
+  if (timed) {
+    try {
+      current_worker()->timers().reserve_one();
+    } catch (...) {
+      for (waiter& w : ws) w.queue->remove(w);
+      unlock_all();
+      throw;
+    }
+  }
+  for (waiter& w : ws) w.blocked_fiber = self;
+  suspend_fiber(*self, ws[0], *locks[0], wait_kind::select, nullptr, timed ? &timeout : nullptr,
+                locks.subspan(1));
+  const void* winner = token.winner.load(std::memory_order_acquire);
+  unlink_losers(winner);
+  if (timed && winner != &timeout) timeout.heap->cancel(timeout);
+  if (must_unwind(*self)) throw_fiber_unwind();
+  return index_of(winner);
 }
 
 void wake(waiter& w) noexcept {

@@ -219,7 +219,12 @@ T* take_action(T*& slot) noexcept {
 // away.
 void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
   if (timer_slot* slot = take_action(actions_.arm)) timers_.arm(*slot);
-  if (spinlock* lock = take_action(actions_.unlock)) lock->unlock();
+  if (spinlock* lock = take_action(actions_.unlock)) {
+    lock->unlock();
+    if (!actions_.unlock_also.empty()) [[unlikely]] {
+      for (spinlock* other : std::exchange(actions_.unlock_also, {})) other->unlock();
+    }
+  }
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* finished = take_action(actions_.finished)) switched_off_for_good(*finished, this);
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <span>
 
 #include "current.hpp"
 #include "eh_state.hpp"
@@ -25,6 +26,7 @@ class executor_core;
 struct after_switch_actions {
   timer_slot* arm = nullptr;     // a sleep's or timed wait's timer, armed here (before unlock)
   spinlock* unlock = nullptr;    // a primitive's lock held across block()
+  std::span<spinlock* const> unlock_also;  // select: the other primitives' locks (with unlock)
   fiber* yielded = nullptr;      // goes to the back of the run queue
   fiber* finished = nullptr;     // a finished fiber: free it or mark it switched out
   bool any() const noexcept {     // one branch for the usual case: none

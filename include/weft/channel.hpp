@@ -12,6 +12,9 @@
 #include <weft/detail/waiter.hpp>
 
 namespace weft {
+namespace detail {
+struct select_access;
+}
 
 // A FIFO channel of T with room for `capacity` buffered values (0: rendezvous, where a send
 // completes only when a receiver takes the value). Every blocking call suspends only the
@@ -34,7 +37,7 @@ class channel {
   // closed. Moves from v only when it delivers.
   template <class Rep, class Period>
   bool send_for(T& v, std::chrono::duration<Rep, Period> d) {
-    return send_until_deadline(v, detail::deadline_after(d));
+    return try_send(v) || send_until_deadline(v, detail::deadline_after(d));  // clock read late
   }
   template <class Clock, class Duration>
   bool send_until(T& v, std::chrono::time_point<Clock, Duration> t) {
@@ -50,6 +53,7 @@ class channel {
   // nothing: no value is lost.
   template <class Rep, class Period>
   std::optional<T> recv_for(std::chrono::duration<Rep, Period> d) {
+    if (std::optional<T> v = try_recv()) return v;  // ready: no clock read
     return recv_until_deadline(detail::deadline_after(d));
   }
   template <class Clock, class Duration>
@@ -100,6 +104,8 @@ class channel {
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
+  friend struct detail::select_access;  // weft::select (select.hpp)
+
   bool send_until_deadline(T& v, detail::deadline deadline) {
     detail::spin_guard guard(lock_);
     detail::waiter* receiver = nullptr;

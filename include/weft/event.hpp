@@ -24,7 +24,7 @@ class event {
   // As wait, for at most `d` (or until `t`): true if the flag was set, false if that passed.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) {
-    return wait_until_deadline(detail::deadline_after(d));
+    return is_set() || wait_until_deadline(detail::deadline_after(d));  // set: no clock read
   }
   template <class Clock, class Duration>
   bool wait_until(std::chrono::time_point<Clock, Duration> t) {

@@ -5,4 +5,5 @@
 #include <weft/condition_variable.hpp>
 #include <weft/event.hpp>
 #include <weft/mutex.hpp>
+#include <weft/select.hpp>
 #include <weft/wait_group.hpp>

@@ -28,7 +28,7 @@ class wait_group {
   // passed first.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) {
-    return wait_until_deadline(detail::deadline_after(d));
+    return count() == 0 || wait_until_deadline(detail::deadline_after(d));  // no clock read
   }
   template <class Clock, class Duration>
   bool wait_until(std::chrono::time_point<Clock, Duration> t) {

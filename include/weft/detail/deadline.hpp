@@ -24,13 +24,16 @@ deadline deadline_after(std::chrono::duration<Rep, Period> d) {
 }
 
 // `t` on the steady clock: converted once (a time point of another clock, such as
-// system_clock, becomes now + (t - Clock::now())).
+// system_clock, becomes now + (t - Clock::now())); time_point::min() if it has passed.
 template <class Clock, class Duration>
 deadline deadline_at(std::chrono::time_point<Clock, Duration> t) {
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>)
-    return std::chrono::ceil<std::chrono::steady_clock::duration>(t);
-  else
+  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
+    const deadline at = std::chrono::ceil<std::chrono::steady_clock::duration>(t);
+    if (at == deadline::max()) return at;
+    return at <= std::chrono::steady_clock::now() ? deadline::min() : at;
+  } else {
     return deadline_after(t - Clock::now());
+  }
 }
 
 }  // namespace weft::detail

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include <weft/detail/spinlock.hpp>
@@ -18,7 +20,7 @@ struct thread_parker;
 // What a blocked fiber waits on; shown by deadlock_error and traces.
 enum class wait_kind : std::uint8_t {
   none, join, channel_send, channel_recv, event, mutex, condition_variable, wait_group, sleep,
-  await, yield, io_read, io_write
+  await, yield, io_read, io_write, select
 };
 std::string_view to_string(wait_kind) noexcept;
 
@@ -101,6 +103,15 @@ inline bool block_until(waiter& w, spinlock& lock, wait_kind what, const void* o
   }
   return block_timed(w, lock, what, object, deadline);
 }
+
+// select: blocks the caller on several waiters at once, each already queued in its own
+// primitive, until a waker takes one of them or `deadline` passes. `locks` are the primitives'
+// distinct locks, all held (each waiter's `lock` names its own); they are released once the
+// caller can be woken safely. The waiters share one wait_token, so exactly one of them (or the
+// timeout) wins. Returns the winner's index in `ws`, or ws.size() if the deadline passed
+// first; every other waiter is unlinked on return. Throws as block().
+std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
+                      std::chrono::steady_clock::time_point deadline) WEFT_NO_THREAD_SAFETY_ANALYSIS;
 
 // Makes a blocked waiter runnable again; `w` must already be unlinked from its queue. Callable
 // from any thread, with or without the primitive's lock held. `w` must not be used afterwards.

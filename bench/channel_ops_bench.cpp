@@ -1,0 +1,103 @@
+// weft_channel_ops_bench: what timed waits and select cost next to the plain calls, on one
+// worker, measured interleaved in this process: a receive that finds a value, a ping-pong round
+// trip whose receives suspend and are woken, and the same round trip through a 2-case select.
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+#include "bench_common.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+enum class receive { plain, timed, select2 };
+
+// ns per receive of a value already buffered (send, then receive, on one fiber).
+double ready_receive(std::uint64_t n, receive how) {
+  double ns = 0;
+  weft::run([&] {
+    weft::channel<int> ch(1), other(1);
+    long sum = 0;
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      int v = 1;
+      ch.try_send(v);
+      if (how == receive::plain) sum += *ch.recv();
+      else if (how == receive::timed) sum += *ch.recv_for(1s);
+      else
+        weft::select(weft::recv_case(ch, [&](std::optional<int> x) { sum += *x; }),
+                     weft::recv_case(other, [&](std::optional<int> x) { sum -= *x; }));
+    }
+    ns = std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
+    if (sum != static_cast<long>(n)) std::fprintf(stderr, "ready_receive: wrong sum\n");
+  });
+  return ns / static_cast<double>(n);
+}
+
+// ns per round trip between two fibers over two rendezvous channels; the client's receive of
+// the answer suspends every time and is woken before any deadline.
+double round_trip(std::uint64_t n, receive how) {
+  double ns = 0;
+  weft::run([&] {
+    weft::channel<int> ping, pong, idle;
+    auto server = weft::spawn([&] {
+      while (auto v = ping.recv()) pong.send(*v);
+    });
+    long sum = 0;
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ping.send(1);
+      if (how == receive::plain) sum += *pong.recv();
+      else if (how == receive::timed) sum += *pong.recv_for(1s);
+      else
+        weft::select(weft::recv_case(pong, [&](std::optional<int> x) { sum += *x; }),
+                     weft::recv_case(idle, [&](std::optional<int>) { sum = -1; }));
+    }
+    ns = std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
+    ping.close();
+    server.join();
+    if (sum != static_cast<long>(n)) std::fprintf(stderr, "round_trip: wrong sum\n");
+  });
+  return ns / static_cast<double>(n);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  weft::bench::options defaults;
+  defaults.reps = 7;
+  defaults.iters = 200'000;
+  const weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
+  std::printf("weft_channel_ops_bench: 1 worker, %d reps interleaved\n", opt.reps);
+  const receive kinds[] = {receive::plain, receive::timed, receive::select2};
+  std::vector<double> ready[3], trip[3];
+  for (receive k : kinds) {  // warm-up
+    ready_receive(opt.iters / 10, k);
+    round_trip(opt.iters / 10, k);
+  }
+  for (int r = 0; r < opt.reps; ++r)
+    for (int k = 0; k < 3; ++k) {
+      ready[k].push_back(ready_receive(opt.iters, kinds[k]));
+      trip[k].push_back(round_trip(opt.iters, kinds[k]));
+    }
+  using weft::bench::summarize;
+  std::vector<weft::bench::result_row> ready_rows{
+      {"ready value", "recv", summarize(ready[0]), NAN},
+      {"ready value", "recv_for", summarize(ready[1]), NAN},
+      {"ready value", "select of 2", summarize(ready[2]), NAN}};
+  weft::bench::set_ratios(ready_rows, "recv");
+  std::vector<weft::bench::result_row> trip_rows{
+      {"round trip", "recv round trip", summarize(trip[0]), NAN},
+      {"round trip", "recv_for round trip", summarize(trip[1]), NAN},
+      {"round trip", "select-of-2 round trip", summarize(trip[2]), NAN}};
+  weft::bench::set_ratios(trip_rows, "recv round trip");
+  ready_rows.insert(ready_rows.end(), trip_rows.begin(), trip_rows.end());
+  weft::bench::print_table(ready_rows, "ns", "x plain");
+  if (!opt.csv.empty() && !weft::bench::write_csv(opt.csv, ready_rows)) return 1;
+  return 0;
+}

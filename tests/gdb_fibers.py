@@ -13,21 +13,7 @@ import gdb
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from gdb_helpers import frames, quit_with, stop_at, unwinding_problems  # noqa: E402
-
-problems = []
-
-
-def check(condition, what):
-    if not condition:
-        problems.append(what)
-        print("FAIL: " + what)
-
-
-def run(command):
-    text = gdb.execute(command, to_string=True)
-    print("(gdb) %s\n%s" % (command, text))
-    return text
+from gdb_helpers import check, frames, problems, quit_with, run, stop_at, unwinding_problems  # noqa: E402
 
 
 # A row of the listing: mark, id, state, waits-on, stack size, "name".

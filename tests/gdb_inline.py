@@ -13,23 +13,10 @@ import gdb
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from gdb_helpers import frames, quit_with, unwinding_problems  # noqa: E402
+from gdb_helpers import check, frames, problems, quit_with, run, unwinding_problems  # noqa: E402
 
 BREAK_MARKER = "// weft-gdb-inline: break here"
 CALL_MARKER = "// weft-gdb-inline: the inspector's call"
-problems = []
-
-
-def check(condition, what):
-    if not condition:
-        problems.append(what)
-        print("FAIL: " + what)
-
-
-def run(command):
-    text = gdb.execute(command, to_string=True)
-    print("(gdb) %s\n%s" % (command, text))
-    return text
 
 
 def marker_line(marker):

@@ -1,9 +1,25 @@
-# What the gdb test scripts (tests/gdb_backtrace.py, tests/gdb_fibers.py) share, for gdb's
+# What the gdb test scripts (tests/gdb_backtrace.py, gdb_fibers.py, gdb_inline.py) share, for gdb's
 # embedded Python: stopping the program under test, reading a backtrace's frames, checking
 # how an unwinding ends, and making a script's result gdb's exit status.
 import re
 
 import gdb
+
+# Failed checks of the running script, printed as they happen.
+problems = []
+
+
+def check(condition, what):
+    if not condition:
+        problems.append(what)
+        print("FAIL: " + what)
+
+
+def run(command):
+    """Runs a gdb command, echoes it and its output, and returns the output."""
+    text = gdb.execute(command, to_string=True)
+    print("(gdb) %s\n%s" % (command, text))
+    return text
 
 
 def stop_at(function, sources=()):

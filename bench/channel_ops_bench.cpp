@@ -1,10 +1,13 @@
 // weft_channel_ops_bench: what timed waits and select cost next to the plain calls, on one
 // worker, measured interleaved in this process: a receive that finds a value, a ping-pong round
-// trip whose receives suspend and are woken, and the same round trip through a 2-case select.
+// trip whose receives suspend and are woken, and the same round trip through a 2-case select;
+// and Boost.Fiber's unbuffered_channel round trip with pop() and pop_wait_for() beside them.
 #include <chrono>
 #include <cstdio>
 #include <optional>
 #include <vector>
+
+#include <boost/fiber/all.hpp>
 
 #include <weft/weft.hpp>
 
@@ -66,6 +69,34 @@ double round_trip(std::uint64_t n, receive how) {
   return ns / static_cast<double>(n);
 }
 
+// The round trip above with Boost.Fiber (one thread, its default scheduler): pop() or
+// pop_wait_for(1s) for the answer.
+double boost_round_trip(std::uint64_t n, bool timed) {
+  boost::fibers::unbuffered_channel<int> ping, pong;
+  double ns = 0;
+  boost::fibers::fiber server([&] {
+    int v;
+    while (ping.pop(v) == boost::fibers::channel_op_status::success) pong.push(v);
+  });
+  boost::fibers::fiber client([&] {
+    long sum = 0;
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ping.push(1);
+      int v = 0;
+      if (timed) pong.pop_wait_for(v, 1s);
+      else pong.pop(v);
+      sum += v;
+    }
+    ns = std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
+    ping.close();
+    if (sum != static_cast<long>(n)) std::fprintf(stderr, "boost_round_trip: wrong sum\n");
+  });
+  client.join();
+  server.join();
+  return ns / static_cast<double>(n);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,16 +106,21 @@ int main(int argc, char** argv) {
   const weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
   std::printf("weft_channel_ops_bench: 1 worker, %d reps interleaved\n", opt.reps);
   const receive kinds[] = {receive::plain, receive::timed, receive::select2};
-  std::vector<double> ready[3], trip[3];
+  std::vector<double> ready[3], trip[3], boost_trip[2];
   for (receive k : kinds) {  // warm-up
     ready_receive(opt.iters / 10, k);
     round_trip(opt.iters / 10, k);
   }
-  for (int r = 0; r < opt.reps; ++r)
+  boost_round_trip(opt.iters / 10, false);
+  boost_round_trip(opt.iters / 10, true);
+  for (int r = 0; r < opt.reps; ++r) {
     for (int k = 0; k < 3; ++k) {
       ready[k].push_back(ready_receive(opt.iters, kinds[k]));
       trip[k].push_back(round_trip(opt.iters, kinds[k]));
     }
+    boost_trip[0].push_back(boost_round_trip(opt.iters, false));
+    boost_trip[1].push_back(boost_round_trip(opt.iters, true));
+  }
   using weft::bench::summarize;
   std::vector<weft::bench::result_row> ready_rows{
       {"ready value", "recv", summarize(ready[0]), NAN},
@@ -94,7 +130,9 @@ int main(int argc, char** argv) {
   std::vector<weft::bench::result_row> trip_rows{
       {"round trip", "recv round trip", summarize(trip[0]), NAN},
       {"round trip", "recv_for round trip", summarize(trip[1]), NAN},
-      {"round trip", "select-of-2 round trip", summarize(trip[2]), NAN}};
+      {"round trip", "select-of-2 round trip", summarize(trip[2]), NAN},
+      {"Boost.Fiber", "boost pop round trip", summarize(boost_trip[0]), NAN},
+      {"Boost.Fiber", "boost pop_wait_for round trip", summarize(boost_trip[1]), NAN}};
   weft::bench::set_ratios(trip_rows, "recv round trip");
   ready_rows.insert(ready_rows.end(), trip_rows.begin(), trip_rows.end());
   weft::bench::print_table(ready_rows, "ns", "x plain");

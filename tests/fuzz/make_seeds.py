@@ -7,7 +7,29 @@ seeds below; files the fuzzer found (crash-*, regression-*) are kept as they are
 import os
 
 OPS = ["spawn", "yield", "sleep", "send", "recv", "try_send", "try_recv", "close", "lock",
-       "unlock", "set", "wait", "join", "detach", "throw_catch"]
+       "unlock", "set", "wait", "join", "detach", "throw_catch",
+       # op bytes 240-255: the timed waits and select
+       "recv_for", "send_for", "wait_for", "lock_for", "select"]
+TIMEOUTS_US = [0, 500, 1000, 2000]  # timed ops: argument bits 4-5
+
+
+def op_byte(name):
+    i = OPS.index(name)
+    return i if i < 15 else 240 + (i - 15)
+
+
+def timed(obj, us):
+    """The argument of recv_for/send_for/wait_for/lock_for: object `obj`, limit `us`."""
+    return obj | (TIMEOUTS_US.index(us) << 4)
+
+
+def sel(case0, case1, extra=None):
+    """The argument of select. case: ("recv"|"send", channel); extra: None, "default",
+    "timeout0" (timeout_case(0)) or "timeout1ms"."""
+    arg = case0[1] | (case1[1] << 2)
+    arg |= (case0[0] == "send") << 4 | (case1[0] == "send") << 5
+    arg |= {None: 0, "default": 1, "timeout0": 2, "timeout1ms": 3}[extra] << 6
+    return arg
 CAPS = {0: 0, 1: 2, 2: 4, 3: 5, 5: 6, 8: 7, 16: 8, "2^40": 9}  # capacity -> byte
 
 
@@ -22,7 +44,7 @@ def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=T
         out.append(len(prog))
         for item in prog:
             name, arg = (item, 0) if isinstance(item, str) else item
-            out += [OPS.index(name), arg]
+            out += [op_byte(name), arg]
     return bytes(out)
 
 
@@ -142,6 +164,74 @@ SEEDS = {
          ops(("send", 0), ("lock", 1), "yield", ("unlock", 1), ("recv", 1), ("close", 3)),
          ops(("send", 3), ("sleep", 2), ("recv", 3), ("try_recv", 3), ("detach", 0))],
         [0, 3, 1], mutexes=2, events=2),
+    # Timed channel operations: receives and sends that time out on idle channels (taking and
+    # delivering nothing), and ones that complete before their limit.
+    "timed-channel-ops": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("spawn", 2), ("recv_for", timed(0, 2000)), ("send_for", timed(1, 0)),
+             ("send_for", timed(1, 500)), ("recv_for", timed(1, 1000)), ("send_for", timed(0, 2000)),
+             "join", "join", ("recv_for", timed(0, 0))),
+         ops(("sleep", 1), ("send", 0), ("recv_for", timed(0, 2000)), ("recv_for", timed(0, 500))),
+         ops(("send_for", timed(0, 1000)), ("try_recv", 1), ("recv_for", timed(1, 2000)))],
+        [0]),
+    # try_lock_for: times out behind a holder that sleeps, succeeds behind a quick one; on a
+    # mutex the fiber holds (not recursive) it can only time out.
+    "timed-mutex": encode(
+        [0],
+        [ops(("lock", 0), ("spawn", 1), ("spawn", 1), ("sleep", 3), ("unlock", 0),
+             ("lock_for", timed(0, 2000)), ("lock_for", timed(0, 500)), ("unlock", 0), "join",
+             "join"),
+         ops(("lock_for", timed(0, 500)), ("lock_for", timed(0, 2000)), "yield", ("unlock", 0),
+             ("lock_for", timed(1, 0)))],
+        [0], mutexes=2),
+    # wait_for: times out before the set, passes after it; waiters woken by the set.
+    "timed-event": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 1), ("wait_for", timed(0, 500)), ("sleep", 2), ("set", 0),
+             ("wait_for", timed(0, 0)), "join", "join", ("wait_for", timed(1, 1000))),
+         ops(("wait_for", timed(0, 0)), ("wait_for", timed(0, 2000)), ("wait_for", timed(0, 2000)))],
+        [0], events=2),
+    # select between a receive and a send, against producers and consumers.
+    "select-recv-send": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("spawn", 2), ("select", sel(("recv", 0), ("send", 1))),
+             ("select", sel(("recv", 0), ("send", 1))), ("select", sel(("recv", 0), ("send", 1))),
+             ("select", sel(("recv", 0), ("send", 1))), "join", "join"),
+         ops(("send", 0), ("send", 0), "yield", ("close", 0)),
+         ops(("recv", 1), ("sleep", 1), ("recv", 1), ("try_recv", 1))],
+        [0]),
+    # select with a default (nothing ready, then something ready) and with timeouts of 0 and
+    # 1 ms; a select on a closed channel fires at once.
+    "select-default-timeout": encode(
+        [0, 2],
+        [ops(("select", sel(("recv", 0), ("recv", 1), "default")),
+             ("select", sel(("send", 0), ("send", 1), "default")),
+             ("select", sel(("recv", 0), ("send", 0), "timeout0")),
+             ("select", sel(("recv", 0), ("recv", 0), "timeout1ms")),
+             ("spawn", 1), ("select", sel(("recv", 0), ("recv", 1), "timeout1ms")),
+             ("select", sel(("send", 0), ("recv", 1), "timeout1ms")), ("close", 0),
+             ("select", sel(("recv", 0), ("send", 0), "default")), "join"),
+         ops(("send_for", timed(0, 2000)), ("recv_for", timed(1, 1000)), ("select", sel(("send", 1), ("recv", 0), "timeout0")))],
+        [0, 1]),
+    # Blocked selects (no timeout) woken by sends, receives and a close, one with both cases on
+    # the same channel.
+    "select-blocked-close": encode(
+        [0, 0],
+        [ops(("spawn", 1), ("spawn", 3), ("spawn", 2), ("sleep", 2), ("try_recv", 0), ("sleep", 1),
+             ("close", 0), ("close", 1), "join", "join", "join"),
+         ops(("select", sel(("recv", 0), ("recv", 1))), ("select", sel(("recv", 0), ("recv", 1)))),
+         ops(("select", sel(("send", 0), ("recv", 0)))),
+         ops(("select", sel(("recv", 1), ("send", 1), "timeout1ms")),
+             ("select", sel(("send", 0), ("send", 1))))],
+        [0]),
+    # A select without a timeout on channels nobody uses: a deadlock. The timed waits beside it
+    # end, so they are not part of it.
+    "deadlock-select": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("recv_for", timed(1, 1000)), ("select", sel(("recv", 0), ("send", 0)))),
+         ops(("wait_for", timed(0, 1000)), ("lock_for", timed(0, 500)),
+             ("select", sel(("recv", 1), ("recv", 0))))],
+        [0]),
 }
 
 

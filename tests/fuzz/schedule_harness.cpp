@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,14 +36,28 @@ using namespace std::chrono_literals;
 enum class op : std::uint8_t {
   spawn, yield, sleep, send, recv, try_send, try_recv, close, lock, unlock, set, wait, join,
   detach, throw_catch,
+  // Timed waits and select (op bytes 240-255, see decode_op): appended, so that every op byte
+  // below 240 decodes as it always did.
+  recv_for, send_for, wait_for, lock_for, select,
   count
 };
+constexpr int classic_ops = static_cast<int>(op::recv_for);  // 15
+constexpr int timed_ops = static_cast<int>(op::count) - classic_ops;  // 5
 
 const char* op_name(op o) {
   static const char* const names[] = {"spawn", "yield",  "sleep", "send",   "recv",
                                       "try_send", "try_recv", "close", "lock", "unlock",
-                                      "set",   "wait",   "join",  "detach", "throw_catch"};
+                                      "set",   "wait",   "join",  "detach", "throw_catch",
+                                      "recv_for", "send_for", "wait_for", "lock_for", "select"};
   return o < op::count ? names[static_cast<int>(o)] : "?";
+}
+
+// Op bytes 0-239 are the first 15 operations (b % 15, as before they existed: older inputs
+// decode unchanged unless they used a byte of 240-255), 240-255 the timed ones and select.
+op decode_op(std::uint8_t b) {
+  constexpr int first_new = 240;
+  if (b < first_new) return static_cast<op>(b % classic_ops);
+  return static_cast<op>(classic_ops + (b - first_new) % timed_ops);
 }
 
 struct instr {
@@ -98,7 +113,7 @@ program_set decode(const std::uint8_t* data, std::size_t size) {
     std::vector<instr> prog;
     const std::size_t length = in.next() % (max_program_length + 1);
     for (std::size_t j = 0; j < length; ++j) {
-      const auto code = static_cast<op>(in.next() % static_cast<int>(op::count));
+      const op code = decode_op(in.next());
       prog.push_back(instr{code, in.next()});
     }
     p.programs.push_back(std::move(prog));
@@ -108,6 +123,43 @@ program_set decode(const std::uint8_t* data, std::size_t size) {
 }
 
 std::chrono::microseconds sleep_duration(std::uint8_t arg) { return (arg % 5) * 500us; }
+
+// recv_for, send_for, wait_for, lock_for: bits 4-5 of the argument pick the time limit (the
+// low bits pick the object, `arg % count`).
+std::chrono::microseconds timed_duration(std::uint8_t arg) {
+  static constexpr std::chrono::microseconds table[] = {0us, 500us, 1000us, 2000us};
+  return table[(arg >> 4) & 3];
+}
+
+std::uint32_t limit_us(std::uint8_t arg) {
+  return static_cast<std::uint32_t>(timed_duration(arg).count());
+}
+
+// select's argument: two channel cases and what else it has.
+//   bits 0-1: case 0's channel (% channels); bits 2-3: case 1's channel (% channels);
+//   bit 4: case 0 sends (else receives); bit 5: case 1 sends;
+//   bits 6-7: 0 nothing else (blocks), 1 a default_case, 2 a timeout_case(0), 3 timeout_case(1 ms).
+// Cases are at positions 0 and 1; a default or timeout case is at position 2.
+struct select_shape {
+  std::uint32_t channel[2];
+  bool sends[2];
+  enum extra_kind : std::uint8_t { none, with_default, with_timeout } extra;
+  std::chrono::microseconds timeout{0};
+};
+select_shape decode_select(std::uint8_t arg, std::size_t channels) {
+  select_shape s{};
+  s.channel[0] = static_cast<std::uint32_t>((arg & 3) % channels);
+  s.channel[1] = static_cast<std::uint32_t>(((arg >> 2) & 3) % channels);
+  s.sends[0] = (arg >> 4) & 1;
+  s.sends[1] = (arg >> 5) & 1;
+  switch (arg >> 6) {
+    case 0: s.extra = select_shape::none; break;
+    case 1: s.extra = select_shape::with_default; break;
+    case 2: s.extra = select_shape::with_timeout; s.timeout = 0us; break;
+    default: s.extra = select_shape::with_timeout; s.timeout = 1000us; break;
+  }
+  return s;
+}
 
 std::string describe(const program_set& p) {
   std::string s = "channels:";
@@ -140,6 +192,30 @@ std::string describe(const program_set& p) {
         case op::throw_catch:
           if (in.arg & 1) s += "(yield in handler)";
           break;
+        case op::recv_for: case op::send_for:
+          s += "(c" + std::to_string(in.arg % p.channel_capacity.size()) + ", " +
+               std::to_string(timed_duration(in.arg).count()) + "us)";
+          break;
+        case op::lock_for:
+          s += "(m" + std::to_string(in.arg % p.mutexes) + ", " +
+               std::to_string(timed_duration(in.arg).count()) + "us)";
+          break;
+        case op::wait_for:
+          s += "(e" + std::to_string(in.arg % p.events) + ", " +
+               std::to_string(timed_duration(in.arg).count()) + "us)";
+          break;
+        case op::select: {
+          const select_shape sh = decode_select(in.arg, p.channel_capacity.size());
+          s += "(";
+          for (int k = 0; k < 2; ++k)
+            s += std::string(sh.sends[k] ? "send c" : "recv c") + std::to_string(sh.channel[k]) +
+                 (k == 0 ? ", " : "");
+          if (sh.extra == select_shape::with_default) s += ", default";
+          if (sh.extra == select_shape::with_timeout)
+            s += ", timeout " + std::to_string(sh.timeout.count()) + "us";
+          s += ")";
+          break;
+        }
         default: break;
       }
     }
@@ -213,7 +289,22 @@ struct log_entry {
   std::uint64_t value;
   bool has_value;
   bool result;
+  // select: obj = its argument (the shape), begin: value = the value of case 0 if it sends
+  // (case 1 sends value + 1); end: fired = the case that fired (0, 1, or 2 for default or
+  // timeout), value/has_value what a recv case got, or the value a send case offered, result
+  // whether it was sent. Timed ops: end result = true if it completed (sent, locked, set);
+  // begin: fired = the time limit in microseconds.
+  std::uint32_t fired = 0;
+  // When it was logged (steady_clock, ns; set by run_context::append). A timed wait's deadline
+  // is at least its begin's time plus its limit, which lets the model rule out timeouts.
+  std::int64_t time_ns = 0;
 };
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 std::uint64_t expected_result(std::uint32_t fiber) {
   std::uint64_t z = fiber + 0x9e3779b97f4a7c15ull;  // splitmix64
@@ -247,8 +338,9 @@ struct run_context {
   fiber_record records[max_fibers];
   std::atomic<int> tokens_live{0};
 
-  void append(const log_entry& e) {
+  void append(log_entry e) {
     std::lock_guard g(log_mutex);
+    e.time_ns = steady_now_ns();  // under the lock: the log's times never decrease
     log.push_back(e);
   }
   void fail(std::string what) {
@@ -277,6 +369,63 @@ struct life_guard {
     else ctx->records[self].ended.fetch_add(1);
   }
 };
+
+// What select's callbacks saw: exactly one of them must run, the one select returns.
+struct select_outcome {
+  int calls = 0;
+  std::size_t fired = 99;
+  std::optional<std::uint64_t> got;
+  bool sent = false;
+};
+
+auto recv_callback(select_outcome& out, std::size_t k) {
+  return [&out, k](std::optional<std::uint64_t> v) {
+    ++out.calls;
+    out.fired = k;
+    out.got = v;
+  };
+}
+auto send_callback(select_outcome& out, std::size_t k) {
+  return [&out, k](bool ok) {
+    ++out.calls;
+    out.fired = k;
+    out.sent = ok;
+  };
+}
+
+template <class A, class B>
+std::size_t select_with(A& a, B& b, const select_shape& sh, select_outcome& out) {
+  switch (sh.extra) {
+    case select_shape::with_default:
+      return weft::select(a, b, weft::default_case([&out] {
+        ++out.calls;
+        out.fired = 2;
+      }));
+    case select_shape::with_timeout:
+      return weft::select(a, b, weft::timeout_case(sh.timeout, [&out] {
+        ++out.calls;
+        out.fired = 2;
+      }));
+    case select_shape::none:
+      break;
+  }
+  return weft::select(a, b);
+}
+
+template <class A>
+std::size_t select_second(A& a, weft::channel<std::uint64_t>& ch, bool sends, std::uint64_t v,
+                          const select_shape& sh, select_outcome& out) {
+  if (sends) {
+    auto b = weft::send_case(ch, v, send_callback(out, 1));
+    return select_with(a, b, sh, out);
+  }
+  auto b = weft::recv_case(ch, recv_callback(out, 1));
+  return select_with(a, b, sh, out);
+}
+
+// Runs the select `sh` describes; case k sends base + k.
+std::size_t run_select(run_context* ctx, const select_shape& sh, std::uint64_t base,
+                       select_outcome& out);
 
 // An exception thrown and caught on the fiber's stack, optionally suspending (yield) inside
 // the handler: the exception being handled must still be this fiber's afterwards.
@@ -407,6 +556,65 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
         case op::throw_catch:
           throw_and_catch(ctx, self, (in.arg & 1) && !ctx->options.no_handler_yield);
           break;
+        case op::recv_for: {
+          ctx->append({ev::begin, op::recv_for, self, c, 0, false, false, limit_us(in.arg)});
+          const std::optional<std::uint64_t> v =
+              ctx->channels[c]->recv_for(timed_duration(in.arg));
+          ctx->append({ev::end, op::recv_for, self, c, v.value_or(0), v.has_value(), false});
+          break;
+        }
+        case op::send_for: {
+          std::uint64_t v = make_value(self, seq++);
+          const std::uint64_t sent = v;
+          ctx->append({ev::begin, op::send_for, self, c, sent, false, false, limit_us(in.arg)});
+          const bool ok = ctx->channels[c]->send_for(v, timed_duration(in.arg));
+          ctx->append({ev::end, op::send_for, self, c, sent, false, ok});
+          break;
+        }
+        case op::wait_for: {
+          ctx->append({ev::begin, op::wait_for, self, e, 0, false, false, limit_us(in.arg)});
+          const bool ok = ctx->events[e]->wait_for(timed_duration(in.arg));
+          ctx->append({ev::end, op::wait_for, self, e, 0, false, ok});
+          break;
+        }
+        case op::lock_for: {
+          ctx->append({ev::begin, op::lock_for, self, m, 0, false, false, limit_us(in.arg)});
+          bool ok;
+          if (locks[m].owns_lock()) {
+            // Not recursive: it can only time out. Should it return true anyway, the model
+            // reports it; the fiber then still unlocks once.
+            ok = ctx->mutexes[m]->try_lock_for(timed_duration(in.arg));
+          } else {
+            ok = locks[m].try_lock_for(timed_duration(in.arg));
+          }
+          ctx->append({ev::end, op::lock_for, self, m, 0, false, ok});
+          break;
+        }
+        case op::select: {
+          const select_shape sh = decode_select(in.arg, ps.channel_capacity.size());
+          const std::uint64_t base = make_value(self, seq);
+          seq += 2;
+          ctx->append({ev::begin, op::select, self, in.arg, base, false, false});
+          select_outcome out;
+          const std::size_t index = run_select(ctx, sh, base, out);
+          if (out.calls != 1 || index != out.fired)
+            ctx->fail("fiber " + std::to_string(self) + ": select returned " +
+                      std::to_string(index) + " but " + std::to_string(out.calls) +
+                      " callbacks ran (the last: case " + std::to_string(out.fired) + ")");
+          if (index == 2 && sh.extra == select_shape::none)
+            ctx->fail("fiber " + std::to_string(self) + ": select fired case 2, which it lacks");
+          log_entry end{ev::end, op::select, self, in.arg, 0, false, false, 0};
+          end.fired = static_cast<std::uint32_t>(index);
+          if (index < 2 && sh.sends[index]) {
+            end.value = base + index;
+            end.result = out.sent;
+          } else if (index < 2) {
+            end.value = out.got.value_or(0);
+            end.has_value = out.got.has_value();
+          }
+          ctx->append(end);
+          break;
+        }
         case op::count:
           break;
       }
@@ -424,6 +632,18 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
   return result;  // unjoined children are detached here
 }
 
+std::size_t run_select(run_context* ctx, const select_shape& sh, std::uint64_t base,
+                       select_outcome& out) {
+  weft::channel<std::uint64_t>& first = *ctx->channels[sh.channel[0]];
+  weft::channel<std::uint64_t>& second = *ctx->channels[sh.channel[1]];
+  if (sh.sends[0]) {
+    auto a = weft::send_case(first, base, send_callback(out, 0));
+    return select_second(a, second, sh.sends[1], base + 1, sh, out);
+  }
+  auto a = weft::recv_case(first, recv_callback(out, 0));
+  return select_second(a, second, sh.sends[1], base + 1, sh, out);
+}
+
 // ---- the reference model ----------------------------------------------------------------------
 
 // Replays the log of a one-worker run, in which entries are in the order things happened,
@@ -432,15 +652,44 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
 // reported must be the one the model predicts; at the end, the model says whether the
 // program is deadlocked (fibers remain, each waiting on something that can no longer
 // happen) or finished.
+//
+// Timed waits and select make the run nondeterministic in ways the log does not show: when a
+// timer fires is not logged (only the timed-out call's end, possibly later), and select picks
+// among ready cases at random. So one `model` is one possible world, and `model_set` keeps
+// every world consistent with the log so far. A world branches (choose()) where the outcome
+// is open: whether a timed waiter at the front of a queue had already timed out when
+// something reached it, and which ready case a select fired. The end of each call then keeps
+// only the worlds that predicted what weft reported. Without timed ops or select there is
+// exactly one world, as before.
+struct choice_log {
+  std::vector<std::pair<int, int>> picks;  // (pick, number of alternatives), in call order
+  std::size_t pos = 0;
+};
+
 class model {
  public:
-  model(const program_set& p, std::vector<std::string>& failures)
-      : failures_(failures), channels_(p.channel_capacity.size()), mutexes_(p.mutexes),
+  model(const program_set& p) : channels_(p.channel_capacity.size()), mutexes_(p.mutexes),
         events_(p.events) {
     for (std::size_t i = 0; i < channels_.size(); ++i) channels_[i].capacity = p.channel_capacity[i];
   }
+  bool operator==(const model&) const = default;
+
+  std::vector<std::string> failures_;  // this world's first discrepancy (then it is dropped)
+  choice_log* choices_ = nullptr;      // set by model_set around apply()
+  // No later than this (ns), what the entry being applied did has happened: a timer that
+  // cannot have fired by then did not end a wait before it.
+  std::int64_t now_upper_ns_ = 0;
 
   void create_root(std::uint32_t f) { fibers_[f].created = true; }
+
+  // Whether applying e may branch (choose()): a select begins, or some fiber is in a timed
+  // wait that may already have timed out.
+  bool may_branch(const log_entry& e) const {
+    if (e.kind == ev::begin && e.code == op::select) return true;
+    for (const auto& [i, f] : fibers_)
+      if (f.timed && !f.predicted) return true;
+    return false;
+  }
 
   void apply(const log_entry& e) {
     if (!failures_.empty()) return;  // the first discrepancy is the one worth reading
@@ -474,19 +723,24 @@ class model {
         require_running(e.fiber);
         fibers_[e.fiber].pending = e.code;
         fibers_[e.fiber].pending_obj = e.obj;
+        fibers_[e.fiber].pending_value = e.value;
+        fibers_[e.fiber].deadline_ns = e.time_ns + limit_ns(e);
         return begin(e);
       case ev::end: {
         mfiber& f = fibers_[e.fiber];
         if (f.pending != e.code || f.pending_obj != e.obj)
           return fail(e, "end of an operation that was not pending");
-        if (!f.predicted)
-          return fail(e, "completed, but the model says it must still be waiting");
-        if (f.predicted_has_value != e.has_value ||
-            (e.has_value && f.predicted_value != e.value) ||
-            (e.code == op::send && f.predicted_ok != e.result))
+        if (!f.predicted) {
+          if (!f.timed) return fail(e, "completed, but the model says it must still be waiting");
+          time_out(e.fiber);  // nothing reached it: its timer fired
+        }
+        if (!outcome_matches(f, e))
           return fail(e, "outcome differs from the model's: expected " + describe_prediction(f));
         f.pending = op::count;
         f.predicted = false;
+        f.timed = false;
+        f.predicted_any_ok = false;
+        f.predicted_or_timeout = false;
         return;
       }
       case ev::act:
@@ -515,7 +769,8 @@ class model {
   }
 
   // Whether the model says the program is deadlocked: fibers remain, each has started, and
-  // each waits on something the model has not granted. Explains the first exception to that.
+  // each waits, without a time limit, on something the model has not granted. Explains the
+  // first exception to that.
   bool deadlocked(std::string& why_not) const {
     bool any = false;
     for (const auto& [i, f] : fibers_) {
@@ -534,6 +789,11 @@ class model {
                   " can complete (" + describe_prediction(f) + ")";
         return false;
       }
+      if (f.timed) {
+        why_not = "fiber " + std::to_string(i) + "'s " + op_name(f.pending) +
+                  " has a time limit: its timer will end it";
+        return false;
+      }
     }
     if (!any) why_not = "every fiber finished";
     return any;
@@ -550,31 +810,98 @@ class model {
     std::uint64_t weft_id = 0;
     op pending = op::count;  // the blocking operation in progress, if any
     std::uint32_t pending_obj = 0;
+    std::uint64_t pending_value = 0;
+    bool timed = false;      // the pending operation ends by itself when its time passes
     bool predicted = false;  // the model says the pending operation completes, with:
     bool predicted_ok = false;
+    bool predicted_any_ok = false;  // ok may be either (a timed event wait when set)
+    bool predicted_or_timeout = false;  // select: or its timeout fired (woken by a close)
     bool predicted_has_value = false;
     std::uint64_t predicted_value = 0;
+    std::uint32_t predicted_fired = 0;  // select: the case
+    std::int64_t deadline_ns = 0;  // timed: its timer cannot fire before this
+    bool operator==(const mfiber&) const = default;
+  };
+  struct qsender {
+    std::uint32_t fiber;
+    std::uint64_t value;
+    std::uint32_t which;  // select: the case; 0 otherwise
+    bool operator==(const qsender&) const = default;
+  };
+  struct qreceiver {
+    std::uint32_t fiber;
+    std::uint32_t which;
+    bool operator==(const qreceiver&) const = default;
   };
   struct mchannel {
     std::size_t capacity = 0;
     bool closed = false;
     std::deque<std::uint64_t> buffer;
-    std::deque<std::pair<std::uint32_t, std::uint64_t>> senders;  // blocked, with their values
-    std::deque<std::uint32_t> receivers;                          // blocked
+    std::deque<qsender> senders;      // blocked, with their values
+    std::deque<qreceiver> receivers;  // blocked
+    bool operator==(const mchannel&) const = default;
   };
   struct mmutex {
     int owner = -1;
     std::deque<std::uint32_t> waiters;
+    bool operator==(const mmutex&) const = default;
   };
   struct mevent {
     bool set = false;
     std::vector<std::uint32_t> waiters;
+    bool operator==(const mevent&) const = default;
   };
 
+  std::int64_t limit_ns(const log_entry& e) const {
+    std::chrono::nanoseconds d{0};
+    if (e.code == op::select) d = decode_select(static_cast<std::uint8_t>(e.obj), 4).timeout;
+    else if (e.code == op::recv_for || e.code == op::send_for || e.code == op::wait_for ||
+             e.code == op::lock_for)
+      d = std::chrono::microseconds(e.fired);  // the limit, logged with the begin
+    return d.count();
+  }
+
+  static bool is_select_send(const mfiber& f) {
+    return f.predicted_fired < 2 &&
+           decode_select(static_cast<std::uint8_t>(f.pending_obj), 4).sends[f.predicted_fired];
+  }
+  static bool outcome_matches(const mfiber& f, const log_entry& e) {
+    switch (f.pending) {
+      case op::send: case op::send_for: case op::lock_for:
+        return f.predicted_ok == e.result;
+      case op::wait_for:
+        return f.predicted_any_ok || f.predicted_ok == e.result;
+      case op::select:
+        if (f.predicted_or_timeout && e.fired == 2) return true;
+        if (f.predicted_fired != e.fired) return false;
+        if (f.predicted_fired == 2) return true;
+        if (is_select_send(f)) return f.predicted_ok == e.result;
+        return f.predicted_has_value == e.has_value && (!e.has_value || f.predicted_value == e.value);
+      default:
+        return f.predicted_has_value == e.has_value && (!e.has_value || f.predicted_value == e.value);
+    }
+  }
+
   static std::string describe_prediction(const mfiber& f) {
-    if (f.pending == op::send) return f.predicted_ok ? "delivered" : "not delivered (closed)";
+    switch (f.pending) {
+      case op::send: return f.predicted_ok ? "delivered" : "not delivered (closed)";
+      case op::send_for: return f.predicted_ok ? "delivered" : "not delivered (closed or timed out)";
+      case op::lock_for: return f.predicted_ok ? "locked" : "timed out";
+      case op::wait_for:
+        return f.predicted_any_ok ? "set or timed out" : f.predicted_ok ? "set" : "timed out";
+      case op::select: {
+        if (f.predicted_fired == 2) return "case 2 (default or timeout)";
+        std::string s = "case " + std::to_string(f.predicted_fired) + ", ";
+        if (f.predicted_or_timeout) s = "case 2 (timeout) or " + s;
+        if (is_select_send(f)) return s + (f.predicted_ok ? "sent" : "not sent (closed)");
+        if (f.predicted_has_value) return s + "value " + std::to_string(f.predicted_value);
+        return s + "nullopt (closed and drained)";
+      }
+      default: break;
+    }
     if (f.predicted_has_value) return "value " + std::to_string(f.predicted_value);
-    if (f.pending == op::recv) return "nullopt (closed and drained)";
+    if (f.pending == op::recv || f.pending == op::recv_for)
+      return "nullopt (closed and drained, or timed out)";
     return "done";
   }
 
@@ -589,43 +916,95 @@ class model {
                           std::to_string(f) + " acts while not running (not started, finished "
                           "or blocked in " + op_name(r.pending) + ")");
   }
-  void complete(std::uint32_t f, std::uint64_t value, bool has_value, bool ok) {
+
+  // One of n alternatives; every one is explored (model_set).
+  int choose(int n) {
+    if (n <= 1 || choices_ == nullptr) return 0;
+    choice_log& c = *choices_;
+    if (c.pos < c.picks.size()) return c.picks[c.pos++].first;
+    c.picks.emplace_back(0, n);
+    ++c.pos;
+    return 0;
+  }
+
+  // Takes fiber f out of every queue (a select waits in two; a timed-out wait leaves).
+  void unqueue(std::uint32_t f) {
+    for (mchannel& ch : channels_) {
+      std::erase_if(ch.senders, [f](const qsender& s) { return s.fiber == f; });
+      std::erase_if(ch.receivers, [f](const qreceiver& r) { return r.fiber == f; });
+    }
+    for (mmutex& m : mutexes_) std::erase(m.waiters, f);
+    for (mevent& ev : events_) std::erase(ev.waiters, f);
+  }
+
+  void complete(std::uint32_t f, std::uint64_t value, bool has_value, bool ok,
+                std::uint32_t fired = 0) {
     mfiber& r = fibers_[f];
     r.predicted = true;
     r.predicted_value = value;
     r.predicted_has_value = has_value;
     r.predicted_ok = ok;
+    r.predicted_fired = fired;
+    if (r.pending == op::select || r.timed) unqueue(f);
   }
 
-  // A value leaves channel c for receiver `to` (blocked or not): the buffer's oldest value,
+  // The timed wait of f ends by its timer: it took and delivered nothing.
+  void time_out(std::uint32_t f) {
+    unqueue(f);
+    complete(f, 0, false, false, 2);  // select: case 2 is the timeout
+  }
+
+  // Whether waiter f, reached at the front of a queue, had already timed out (a world each).
+  bool timed_out_front(std::uint32_t f) {
+    const mfiber& r = fibers_[f];
+    if (!r.timed || r.predicted) return false;
+    if (now_upper_ns_ < r.deadline_ns) return false;  // its timer could not have fired yet
+    if (choose(2) == 0) return false;
+    time_out(f);
+    return true;
+  }
+
+  // A value leaves channel c for a receiver (blocked or not): the buffer's oldest value,
   // refilled from the oldest blocked sender, or straight from that sender. False if none.
   bool take(mchannel& ch, std::uint64_t& v) {
+    const bool sender = settle_senders(ch);
     if (!ch.buffer.empty()) {
       v = ch.buffer.front();
       ch.buffer.pop_front();
-      if (!ch.senders.empty()) {
-        auto [s, sv] = ch.senders.front();
+      if (sender) {
+        const qsender s = ch.senders.front();
         ch.senders.pop_front();
-        ch.buffer.push_back(sv);
-        complete(s, 0, false, true);
+        ch.buffer.push_back(s.value);
+        complete(s.fiber, s.value, false, true, s.which);
       }
       return true;
     }
-    if (!ch.senders.empty()) {
-      auto [s, sv] = ch.senders.front();
+    if (sender) {
+      const qsender s = ch.senders.front();
       ch.senders.pop_front();
-      v = sv;
-      complete(s, 0, false, true);
+      v = s.value;
+      complete(s.fiber, s.value, false, true, s.which);
       return true;
     }
     return false;
   }
+  // Drops timed-out senders from the front: whether a sender is left there.
+  bool settle_senders(mchannel& ch) {
+    while (!ch.senders.empty())
+      if (!timed_out_front(ch.senders.front().fiber)) return true;
+    return false;
+  }
+  bool settle_receivers(mchannel& ch) {
+    while (!ch.receivers.empty())
+      if (!timed_out_front(ch.receivers.front().fiber)) return true;
+    return false;
+  }
   // Offers v to channel c without waiting; false if it would have to wait.
   bool offer(mchannel& ch, std::uint64_t v) {
-    if (!ch.receivers.empty()) {
-      const std::uint32_t r = ch.receivers.front();
+    if (settle_receivers(ch)) {
+      const qreceiver r = ch.receivers.front();
       ch.receivers.pop_front();
-      complete(r, v, true, false);
+      complete(r.fiber, v, true, false, r.which);
       return true;
     }
     if (ch.buffer.size() < ch.capacity) {
@@ -640,34 +1019,38 @@ class model {
     switch (e.code) {
       case op::sleep:
         return complete(f, 0, false, false);  // sleeps end on their own
-      case op::send: {
+      case op::send: case op::send_for: {
         mchannel& ch = channels_[e.obj];
         if (ch.closed) return complete(f, 0, false, false);
         if (offer(ch, e.value)) return complete(f, 0, false, true);
-        ch.senders.emplace_back(f, e.value);
+        ch.senders.push_back({f, e.value, 0});
+        fibers_[f].timed = e.code == op::send_for;
         return;
       }
-      case op::recv: {
+      case op::recv: case op::recv_for: {
         mchannel& ch = channels_[e.obj];
         std::uint64_t v;
         if (take(ch, v)) return complete(f, v, true, false);
         if (ch.closed) return complete(f, 0, false, false);
-        ch.receivers.push_back(f);
+        ch.receivers.push_back({f, 0});
+        fibers_[f].timed = e.code == op::recv_for;
         return;
       }
-      case op::lock: {
+      case op::lock: case op::lock_for: {
         mmutex& m = mutexes_[e.obj];
         if (m.owner < 0) {
           m.owner = static_cast<int>(f);
-          return complete(f, 0, false, false);
+          return complete(f, 0, false, true);
         }
         m.waiters.push_back(f);  // also when f owns it: weft::mutex is not recursive
+        fibers_[f].timed = e.code == op::lock_for;
         return;
       }
-      case op::wait: {
+      case op::wait: case op::wait_for: {
         mevent& ev = events_[e.obj];
-        if (ev.set) return complete(f, 0, false, false);
+        if (ev.set) return complete(f, 0, false, true);
         ev.waiters.push_back(f);
+        fibers_[f].timed = e.code == op::wait_for;
         return;
       }
       case op::join: {
@@ -677,9 +1060,47 @@ class model {
         joiners_[e.obj].push_back(f);
         return;
       }
+      case op::select:
+        return begin_select(e);
       default:
         return fail(e, "not a blocking operation");
     }
+  }
+
+  // select: the ready cases (one is picked at random); none ready: the default, or a waiter
+  // in both cases' queues, timed if it has a timeout.
+  void begin_select(const log_entry& e) {
+    const std::uint32_t f = e.fiber;
+    const select_shape sh = decode_select(static_cast<std::uint8_t>(e.obj), channels_.size());
+    std::uint32_t ready[2];
+    int nready = 0;
+    for (std::uint32_t k = 0; k < 2; ++k) {
+      mchannel& ch = channels_[sh.channel[k]];
+      const bool r = sh.sends[k]
+                         ? ch.closed || settle_receivers(ch) || ch.buffer.size() < ch.capacity
+                         : ch.closed || !ch.buffer.empty() || settle_senders(ch);
+      if (r) ready[nready++] = k;
+    }
+    if (nready > 0) {
+      const std::uint32_t k = ready[choose(nready)];
+      mchannel& ch = channels_[sh.channel[k]];
+      const std::uint64_t v = e.value + k;
+      if (sh.sends[k]) {
+        if (ch.closed) return complete(f, v, false, false, k);
+        if (!offer(ch, v)) return fail(e, "model: a ready send case cannot send");
+        return complete(f, v, false, true, k);
+      }
+      std::uint64_t got = 0;
+      if (take(ch, got)) return complete(f, got, true, false, k);
+      return complete(f, 0, false, false, k);  // closed and drained
+    }
+    if (sh.extra == select_shape::with_default) return complete(f, 0, false, false, 2);
+    for (std::uint32_t k = 0; k < 2; ++k) {
+      mchannel& ch = channels_[sh.channel[k]];
+      if (sh.sends[k]) ch.senders.push_back({f, e.value + k, k});
+      else ch.receivers.push_back({f, k});
+    }
+    fibers_[f].timed = sh.extra == select_shape::with_timeout;
   }
 
   void act(const log_entry& e) {
@@ -706,18 +1127,22 @@ class model {
       case op::close: {
         mchannel& ch = channels_[e.obj];
         ch.closed = true;
-        for (auto [s, v] : ch.senders) complete(s, 0, false, false);
+        // Senders first, then receivers (weft wakes them in that order; a select waiting on
+        // both ends of this channel fires the first of its waiters reached).
+        const std::deque<qsender> senders = std::move(ch.senders);
+        const std::deque<qreceiver> receivers = std::move(ch.receivers);
         ch.senders.clear();
-        if (!ch.receivers.empty() && !ch.buffer.empty())
-          return fail(e, "receivers were waiting on a channel with buffered values");
-        for (std::uint32_t r : ch.receivers) complete(r, 0, false, false);
         ch.receivers.clear();
+        if (!receivers.empty() && !ch.buffer.empty())
+          return fail(e, "receivers were waiting on a channel with buffered values");
+        for (const qsender& s : senders) wake_closed(s.fiber, s.value, s.which);
+        for (const qreceiver& r : receivers) wake_closed(r.fiber, 0, r.which);
         return;
       }
       case op::unlock: {
         mmutex& m = mutexes_[e.obj];
         if (m.owner != static_cast<int>(e.fiber)) return fail(e, "unlock by a non-owner");
-        if (m.waiters.empty()) {
+        if (!settle_mutex(m)) {
           m.owner = -1;
           return;
         }
@@ -725,13 +1150,19 @@ class model {
         m.waiters.pop_front();
         if (next == e.fiber) return fail(e, "a fiber both holds and waits for a mutex");
         m.owner = static_cast<int>(next);
-        return complete(next, 0, false, false);
+        return complete(next, 0, false, true);
       }
       case op::set: {
         mevent& ev = events_[e.obj];
         ev.set = true;
-        for (std::uint32_t w : ev.waiters) complete(w, 0, false, false);
+        const std::vector<std::uint32_t> waiters = std::move(ev.waiters);
         ev.waiters.clear();
+        for (std::uint32_t w : waiters) {
+          mfiber& r = fibers_[w];
+          if (r.predicted) continue;
+          complete(w, 0, false, true);
+          r.predicted_any_ok = r.timed;  // it may have timed out before the set
+        }
         return;
       }
       case op::detach:
@@ -741,7 +1172,22 @@ class model {
     }
   }
 
-  std::vector<std::string>& failures_;
+  // A waiter of a channel being closed: a send fails, a receive gets nullopt (a timed one the
+  // same had it timed out first; a timed select may have fired its timeout instead: either is
+  // accepted, which changes nothing else, so no world of its own).
+  void wake_closed(std::uint32_t f, std::uint64_t value, std::uint32_t which) {
+    mfiber& r = fibers_[f];
+    if (r.predicted) return;  // a select already woken through its other waiter
+    complete(f, value, false, false, which);
+    r.predicted_or_timeout = r.pending == op::select && r.timed;
+  }
+
+  bool settle_mutex(mmutex& m) {
+    while (!m.waiters.empty())
+      if (!timed_out_front(m.waiters.front())) return true;
+    return false;
+  }
+
   std::map<std::uint32_t, mfiber> fibers_;
   std::vector<mchannel> channels_;
   std::vector<mmutex> mutexes_;
@@ -750,18 +1196,102 @@ class model {
   std::size_t step_ = 0;
 };
 
+// Every world consistent with the log so far. More than max_worlds, or more than max_tries
+// worlds tried for one log entry: the model gives up (the run is then checked as a
+// multi-worker one is: values, joins, lost fibers, deadlock iff fibers remain), which keeps it
+// sound at the cost of precision.
+class model_set {
+ public:
+  static constexpr std::size_t max_worlds = 64;
+  static constexpr std::size_t max_tries = 2048;
+
+  explicit model_set(const program_set& p) { worlds_.emplace_back(p); }
+
+  void create_root(std::uint32_t f) { worlds_.front().create_root(f); }
+
+  // upper_ns: no later than this, what e did has happened (the next entry's time: the entry
+  // of a call is logged before it acts, an act's after; the last one: no bound).
+  void apply(const log_entry& e, std::int64_t upper_ns) {
+    if (gave_up_ || worlds_.empty()) return;
+    for (model& w : worlds_) w.now_upper_ns_ = upper_ns;
+    if (worlds_.size() == 1 && !worlds_.front().may_branch(e)) {  // no copy needed
+      model& world = worlds_.front();
+      world.apply(e);
+      if (!world.failures_.empty()) {
+        failure_ = world.failures_.front();
+        worlds_.clear();
+      }
+      return;
+    }
+    std::vector<model> next;
+    std::size_t tries = 0;
+    for (const model& w : worlds_) {
+      choice_log choices;
+      for (;;) {
+        if (++tries > max_tries) {
+          gave_up_ = true;
+          return;
+        }
+        model world = w;
+        choices.pos = 0;
+        world.choices_ = &choices;
+        world.apply(e);
+        world.choices_ = nullptr;
+        if (!world.failures_.empty()) failure_ = world.failures_.front();
+        else if (std::find(next.begin(), next.end(), world) == next.end())
+          next.push_back(std::move(world));
+        // The next combination of choices, depth first.
+        while (!choices.picks.empty() &&
+               choices.picks.back().first + 1 >= choices.picks.back().second)
+          choices.picks.pop_back();
+        if (choices.picks.empty()) break;
+        ++choices.picks.back().first;
+      }
+      if (next.size() > max_worlds) {
+        gave_up_ = true;
+        return;
+      }
+    }
+    worlds_ = std::move(next);
+  }
+
+  // Keeps the worlds whose buffers hold what was drained after the run.
+  void check_drained(const std::vector<std::vector<std::uint64_t>>& drained) {
+    if (gave_up_ || worlds_.empty()) return;
+    std::vector<model> kept;
+    for (model& w : worlds_) {
+      for (std::size_t c = 0; c < drained.size(); ++c) w.check_drained(c, drained[c]);
+      if (w.failures_.empty()) kept.push_back(std::move(w));
+      else failure_ = w.failures_.front();
+    }
+    worlds_ = std::move(kept);
+  }
+
+  bool gave_up() const { return gave_up_; }
+  const std::vector<model>& worlds() const { return worlds_; }
+  // Why the last world was dropped.
+  const std::string& failure() const { return failure_; }
+
+ private:
+  std::vector<model> worlds_;
+  bool gave_up_ = false;
+  std::string failure_;
+};
+
 std::string format_log(const std::vector<log_entry>& log) {
   static const char* const kinds[] = {"spawn", "start", "begin", "end", "act", "finish"};
   std::string s;
   for (std::size_t i = 0; i < log.size(); ++i) {
     const log_entry& e = log[i];
     char line[200];
-    std::snprintf(line, sizeof line, "  %4zu f%-3u %-6s %-11s obj=%u value=%llu%s%s\n", i,
+    std::snprintf(line, sizeof line, "  %4zu f%-3u %-6s %-11s obj=%u value=%llu%s%s", i,
                   e.fiber, kinds[static_cast<int>(e.kind)],
                   e.kind == ev::start || e.kind == ev::finish ? "" : op_name(e.code), e.obj,
                   static_cast<unsigned long long>(e.value), e.has_value ? " has_value" : "",
                   e.result ? " ok" : "");
     s += line;
+    if (e.kind == ev::end && e.code == op::select) s += " fired=" + std::to_string(e.fired);
+    s += "\n";
   }
   return s;
 }
@@ -782,26 +1312,58 @@ void check_values(const run_context& ctx, const std::vector<std::vector<std::uin
                          "it was not delivered");
     if (++received[v] > 1) failures.push_back("value " + std::to_string(v) + " received twice");
   };
+  const std::size_t channels = ctx.programs->channel_capacity.size();
+  // A send that completed reporting delivery: (channel, value). Its value must have been
+  // received or drained exactly once.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> delivered;
+  // Per fiber, the select it is in (a fiber's own entries are in order, whatever the workers).
+  std::map<std::uint32_t, log_entry> open_select;
   for (const log_entry& e : ctx.log) {
-    if ((e.kind == ev::end && e.code == op::send) || (e.kind == ev::act && e.code == op::try_send))
+    const bool sends = e.code == op::send || e.code == op::send_for;
+    if ((e.kind == ev::end && sends) || (e.kind == ev::act && e.code == op::try_send)) {
       sent[e.value] = {e.obj, e.result};
-    else if (e.kind == ev::begin && e.code == op::send)
+      if (e.result) delivered.emplace_back(e.obj, e.value);
+    } else if (e.kind == ev::begin && sends) {
       sent[e.value] = {e.obj, true};  // provisional: a send that never ended may have delivered
+    } else if (e.kind == ev::begin && e.code == op::select) {
+      open_select[e.fiber] = e;
+      const select_shape sh = decode_select(static_cast<std::uint8_t>(e.obj), channels);
+      for (std::uint32_t k = 0; k < 2; ++k)
+        if (sh.sends[k]) sent[e.value + k] = {sh.channel[k], true};  // provisional, as above
+    } else if (e.kind == ev::end && e.code == op::select) {
+      const log_entry b = open_select[e.fiber];
+      const select_shape sh = decode_select(static_cast<std::uint8_t>(e.obj), channels);
+      // Only the case that fired may have sent, and only if it says so.
+      for (std::uint32_t k = 0; k < 2; ++k)
+        if (sh.sends[k]) sent[b.value + k] = {sh.channel[k], k == e.fired && e.result};
+      if (e.fired < 2 && sh.sends[e.fired]) {
+        if (e.value != b.value + e.fired)
+          failures.push_back("select's send case " + std::to_string(e.fired) +
+                             " reported value " + std::to_string(e.value) + ", not its own");
+        if (e.result) delivered.emplace_back(sh.channel[e.fired], e.value);
+      }
+    }
   }
-  for (const log_entry& e : ctx.log)
-    if (e.has_value && ((e.kind == ev::end && e.code == op::recv) ||
-                        (e.kind == ev::act && e.code == op::try_recv)))
+  for (const log_entry& e : ctx.log) {
+    if (!e.has_value) continue;
+    if ((e.kind == ev::end && (e.code == op::recv || e.code == op::recv_for)) ||
+        (e.kind == ev::act && e.code == op::try_recv))
       receive(e.obj, e.value);
+    else if (e.kind == ev::end && e.code == op::select && e.fired < 2) {
+      const select_shape sh = decode_select(static_cast<std::uint8_t>(e.obj), channels);
+      if (sh.sends[e.fired])
+        failures.push_back("select's send case reported a received value");
+      else
+        receive(sh.channel[e.fired], e.value);
+    }
+  }
   for (std::size_t c = 0; c < drained.size(); ++c)
     for (std::uint64_t v : drained[c]) receive(static_cast<std::uint32_t>(c), v);
-  // A completed send that reported delivery: its value must have been received or drained.
-  for (const log_entry& e : ctx.log)
-    if (((e.kind == ev::end && e.code == op::send) ||
-         (e.kind == ev::act && e.code == op::try_send)) &&
-        e.result && received[e.value] != 1)
-      failures.push_back("value " + std::to_string(e.value) + " was delivered to channel " +
-                         std::to_string(e.obj) + " but received " +
-                         std::to_string(received[e.value]) + " times");
+  for (auto [c, v] : delivered)
+    if (received[v] != 1)
+      failures.push_back("value " + std::to_string(v) + " was delivered to channel " +
+                         std::to_string(c) + " but received " + std::to_string(received[v]) +
+                         " times");
 }
 
 }  // namespace
@@ -922,41 +1484,68 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
 
   check_values(*ctx, drained, failures);
 
-  if (o.workers == 1) {
-    model m(programs, failures);
-    for (std::uint32_t i = 0; i < programs.roots.size(); ++i) m.create_root(i);
-    for (const log_entry& e : ctx->log) m.apply(e);
-    for (std::size_t c = 0; c < drained.size(); ++c) m.check_drained(c, drained[c]);
-    if (failures.empty()) {
-      std::string why_not;
-      const bool model_deadlock = m.deadlocked(why_not);
-      if (deadlocked && !model_deadlock)
-        failures.push_back("weft reported a deadlock the model does not see: " + why_not +
-                           "\n  weft said: " + deadlock_message);
-      if (!deadlocked && model_deadlock)
-        failures.push_back("run() ended normally but the model sees fibers deadlocked");
-      if (deadlocked && model_deadlock)
-        for (std::uint32_t f : m.unfinished()) {
-          const std::string name = "<fz" + std::to_string(f) + ">";
-          if (deadlock_message.find(name) == std::string::npos)
-            failures.push_back("the deadlock_error message does not name blocked fiber " + name +
-                               " (weft id " + std::to_string(m.weft_id(f)) + "):\n" +
-                               deadlock_message);
-        }
-    }
-  } else {
-    // Without a linearised log: a deadlock exactly when some fiber did not finish.
+  // Without a linearised log (or a model that gave up): a deadlock exactly when some fiber
+  // did not finish.
+  const auto check_deadlock_coarsely = [&] {
     std::size_t finished = 0;
     for (const log_entry& e : ctx->log) finished += e.kind == ev::finish;
     const bool all_finished = finished == std::min<std::size_t>(spawned.size(), created);
     if (deadlocked == all_finished)
       failures.push_back(deadlocked ? "deadlock_error although every fiber finished"
                                     : "run() ended normally but fibers did not finish");
+  };
+  std::size_t worlds = 0;
+  bool model_gave_up = false;
+  if (o.workers == 1) {
+    model_set ms(programs);
+    for (std::uint32_t i = 0; i < programs.roots.size(); ++i) ms.create_root(i);
+    for (std::size_t i = 0; i < ctx->log.size(); ++i)
+      ms.apply(ctx->log[i], i + 1 < ctx->log.size() ? ctx->log[i + 1].time_ns
+                                                    : std::numeric_limits<std::int64_t>::max());
+    ms.check_drained(drained);
+    worlds = ms.worlds().size();
+    model_gave_up = ms.gave_up();
+    if (model_gave_up) {
+      check_deadlock_coarsely();
+    } else if (ms.worlds().empty()) {
+      failures.push_back(ms.failure());
+    } else if (failures.empty()) {
+      // Some world must agree with weft on whether the program is deadlocked.
+      const model* agreeing = nullptr;
+      std::string why_not;
+      for (const model& m : ms.worlds()) {
+        std::string why;
+        if (m.deadlocked(why) == deadlocked) {
+          agreeing = &m;
+          break;
+        }
+        if (why_not.empty()) why_not = why;
+      }
+      if (agreeing == nullptr && deadlocked)
+        failures.push_back("weft reported a deadlock the model does not see: " + why_not +
+                           "\n  weft said: " + deadlock_message);
+      if (agreeing == nullptr && !deadlocked)
+        failures.push_back("run() ended normally but the model sees fibers deadlocked");
+      if (agreeing != nullptr && deadlocked)
+        for (std::uint32_t f : agreeing->unfinished()) {
+          const std::string name = "<fz" + std::to_string(f) + ">";
+          if (deadlock_message.find(name) == std::string::npos)
+            failures.push_back("the deadlock_error message does not name blocked fiber " + name +
+                               " (weft id " + std::to_string(agreeing->weft_id(f)) + "):\n" +
+                               deadlock_message);
+        }
+    }
+  } else {
+    check_deadlock_coarsely();
   }
 
+  if (o.verbose && failures.empty()) std::fprintf(stderr, "log:\n%s", format_log(ctx->log).c_str());
   if (o.verbose)
-    std::fprintf(stderr, "  -> %s, %zu fibers, %zu log entries\n",
-                 deadlocked ? "deadlock_error" : "finished", spawned.size(), ctx->log.size());
+    std::fprintf(stderr, "  -> %s, %zu fibers, %zu log entries, %s\n",
+                 deadlocked ? "deadlock_error" : "finished", spawned.size(), ctx->log.size(),
+                 o.workers != 1 ? "no model (several workers)"
+                 : model_gave_up ? "the model gave up (too many possible worlds)"
+                                 : (std::to_string(worlds) + " model world(s) left").c_str());
   if (!failures.empty()) {
     std::fprintf(stderr, "schedule fuzzer: the run differs from the model\nprogram:\n%s",
                  description.c_str());

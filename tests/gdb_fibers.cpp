@@ -37,6 +37,8 @@ int main() {
   // Never run: its fiber stays "not started", in the executor's remote queue.
   weft::executor idle;
   idle.spawn([] { weft::this_fiber::set_name("never-run"); }).detach();
+  // Named by its spawn: gdb shows the name although the fiber never ran.
+  idle.spawn(weft::spawn_options{.name = "named-at-spawn"}, [] {}).detach();
 
   ex.spawn([] {
     weft::this_fiber::set_name("event-waiter");

@@ -37,6 +37,7 @@ def check_listing():
         "spawner": ("ready", "-"),
         "inspector": ("running (thread 1)", "-"),
         "": ("not started", "-"),
+        "named-at-spawn": ("not started", "-"),
     }
     for name, (state, waits) in expected.items():
         row = rows.get(name)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -46,15 +47,19 @@ struct fd_pair {  // closes what it still holds; move-only
   }
 };
 
+// These throw rather than use Catch's assertions, which are not thread-safe: fibers on
+// several workers make pairs at once.
 fd_pair make_pipe() {
   int fds[2];
-  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
   return {fds[0], fds[1]};
 }
 
 fd_pair make_socketpair() {
   int fds[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw std::system_error(errno, std::generic_category(), "socketpair");
   return {fds[0], fds[1]};
 }
 

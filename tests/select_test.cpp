@@ -192,7 +192,6 @@ TEST_CASE("selectors and senders against a model: every value received exactly o
   // Per value: how often it was received. Per channel: how many went through it.
   std::vector<std::atomic<int>> received(senders * values_per_sender);
   std::vector<std::atomic<int>> sent_on(channels), received_on(channels);
-  std::atomic<int> timeouts{0};
   weft::run(
       [&] {
         weft::wait_group senders_done;
@@ -211,7 +210,7 @@ TEST_CASE("selectors and senders against a model: every value received exactly o
                       weft::send_case(*ch[x], value, [&](bool ok) { if (ok) took = x; }),
                       weft::send_case(*ch[y], value, [&](bool ok) { if (ok) took = y; }),
                       weft::timeout_case(std::chrono::microseconds(rng() % 200),
-                                         [&] { ++timeouts; }));
+                                         [] {}));
                 } else {
                   weft::select(
                       weft::send_case(*ch[x], value, [&](bool ok) { if (ok) took = x; }),
@@ -248,7 +247,7 @@ TEST_CASE("selectors and senders against a model: every value received exactly o
               else
                 weft::select(weft::recv_case(*ch[x], on(x)), weft::recv_case(*ch[y], on(y)),
                              weft::timeout_case(std::chrono::microseconds(rng() % 300),
-                                                [&] { ++timeouts; }));
+                                                [] {}));
             }
           }).detach();
         }
@@ -266,7 +265,6 @@ TEST_CASE("selectors and senders against a model: every value received exactly o
     if (received[v] != 1) FAIL("value " << v << " received " << received[v] << " times");
   }
   for (int c = 0; c < channels; ++c) CHECK(sent_on[c] == received_on[c]);
-  CHECK(timeouts > 0);  // the timeouts raced the values
 }
 
 TEST_CASE("select's callback exception leaves select with nothing held", "[select]") {

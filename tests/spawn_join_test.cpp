@@ -403,9 +403,9 @@ TEST_CASE("weft::run rethrows f's exception at once, unwinding the fibers left",
   // Once, the exception was lost: run() reported a deadlock, f's handle was dropped with its
   // exception, and the process aborted.
   weft::channel<int> never;
-  int unwound = 0;
+  std::atomic<int> unwound{0};  // the fibers unwind on any worker, perhaps at once
   struct count_on_unwind {
-    int& n;
+    std::atomic<int>& n;
     ~count_on_unwind() { ++n; }
   };
   auto blocked_forever = [&] {

@@ -197,6 +197,11 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
   const auto unlock_all = [&]() WEFT_NO_THREAD_SAFETY_ANALYSIS {
     for (spinlock* lock : locks) lock->unlock();
   };
+  // Leaves without blocking: every waiter out of its queue, every lock released.
+  const auto abandon = [&]() WEFT_NO_THREAD_SAFETY_ANALYSIS {
+    for (waiter& w : ws) w.queue->remove(w);
+    unlock_all();
+  };
   const auto unlink_losers = [&](const void* winner) {
     for (waiter& w : ws)
       if (&w != winner) unlink(w, *w.lock);
@@ -208,8 +213,7 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
   };
   const bool timed = deadline != std::chrono::steady_clock::time_point::max();
   if (deadline == std::chrono::steady_clock::time_point::min()) {  // passed (see block_timed)
-    for (waiter& w : ws) w.queue->remove(w);
-    unlock_all();
+    abandon();
     return ws.size();
   }
   wait_token token;
@@ -225,8 +229,7 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
     return index_of(winner);
   }
   if (must_unwind(*self)) {
-    for (waiter& w : ws) w.queue->remove(w);
-    unlock_all();
+    abandon();
     throw_fiber_unwind();
   }
   timer_slot timeout{deadline, self, &token};
@@ -234,8 +237,7 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
     try {
       current_worker()->timers().reserve_one();
     } catch (...) {
-      for (waiter& w : ws) w.queue->remove(w);
-      unlock_all();
+      abandon();
       throw;
     }
   }

@@ -14,6 +14,7 @@
 #include "fiber_end.hpp"
 #include "overflow_handler.hpp"
 #include "registry.hpp"
+#include "scope_state.hpp"
 #include "stack_memory.hpp"
 #include "thread_parker.hpp"
 #include "trace_points.hpp"
@@ -69,8 +70,8 @@ fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t 
 }
 
 fiber_head* launch(executor_core& core, const fiber_memory& memory, const task_ops& ops,
-                   const spawn_options& options) {
-  return core.launch_with(memory, ops, options);
+                   const spawn_options* options, scope_state* scope) {
+  return core.launch_with(memory, ops, options, scope);
 }
 
 void retain_core(executor_core& core) noexcept { core.retain(); }
@@ -187,16 +188,19 @@ fiber* executor_core::launch(const fiber_memory& memory, const task_ops& ops) {
 }
 
 fiber* executor_core::launch_with(const fiber_memory& memory, const task_ops& ops,
-                                  const spawn_options& options) {
+                                  const spawn_options* options, scope_state* scope) {
   fiber* f = prepare(memory, ops);
-  try {
-    f->name.assign(options.name);
-  } catch (...) {  // no memory for the name: the fiber was never started
-    f->~fiber();
-    free_fiber_memory(*this, memory);
-    throw;
+  if (options) {
+    try {
+      f->name.assign(options->name);
+    } catch (...) {  // no memory for the name: the fiber was never started
+      f->~fiber();
+      free_fiber_memory(*this, memory);
+      throw;
+    }
   }
-  return start(f, memory.outside_caller, options.pinned);
+  if (scope) scope->adopt(*f);
+  return start(f, memory.outside_caller, options && options->pinned);
 }
 
 std::size_t executor_core::live() const noexcept {
@@ -434,6 +438,17 @@ bool executor_core::end_run_if_nothing_left() noexcept {
 
 bool executor_core::try_claim_run() noexcept { return !running_.exchange(true); }
 void executor_core::end_run() noexcept { running_.store(false); }
+
+void executor_core::run_until_done(const std::atomic<bool>& done) {
+  // Published, then read (as note_retired reads them in the other order): either the last
+  // retirement sees the flag, or we see it set here.
+  until_done_.store(&done, std::memory_order_seq_cst);
+  struct forget {
+    std::atomic<const std::atomic<bool>*>& flag;
+    ~forget() { flag.store(nullptr, std::memory_order_seq_cst); }
+  } at_end{until_done_};
+  if (!done.load(std::memory_order_seq_cst)) run_until(nullptr);
+}
 
 void executor_core::run_until(fiber* until, deadline stop_at) {
   if (until ? until->finished.load(std::memory_order_acquire)

@@ -56,14 +56,20 @@ class executor_core {
   // A fiber's memory with a stack of its own size (spawn_options::stack_size), out of line.
   fiber_memory allocate_sized(std::size_t bytes, std::size_t align, std::size_t stack_size);
   // Builds the fiber's control block (prepare) and starts or queues it (start); launch does
-  // both, launch_with applies spawn_options between them.
+  // both, launch_with applies spawn_options and joins a scope between them (either may be
+  // null).
   fiber* launch(const fiber_memory& memory, const task_ops& ops);
   fiber* launch_with(const fiber_memory& memory, const task_ops& ops,
-                     const spawn_options& options);
+                     const spawn_options* options, scope_state* scope);
   // A fiber retired (fiber_end.cpp): the end of a join driving the executor, if it waited
   // for this one.
   void note_retired(fiber* f) noexcept {
-    if (f == until_.load(std::memory_order_acquire)) stop_and_wake_all();
+    if (f == until_.load(std::memory_order_acquire)) {
+      stop_and_wake_all();
+    } else if (const std::atomic<bool>* done = until_done_.load(std::memory_order_seq_cst))
+        [[unlikely]] {
+      if (done->load(std::memory_order_seq_cst)) stop_and_wake_all();
+    }
   }
 
   // ---- ready fibers ----
@@ -86,6 +92,9 @@ class executor_core {
   // driving the executor: `stop_at`). Throws deadlock_error.
   void run_until(fiber* until, deadline stop_at = deadline::max())
       WEFT_EXCLUDES(parking_.mutex());
+  // As run_until(nullptr), until `done` is true (set before the retirement of a fiber of
+  // ours): a scope joined from a plain thread.
+  void run_until_done(const std::atomic<bool>& done) WEFT_EXCLUDES(parking_.mutex());
   // A worker's look at run_until's deadline: ends the run if it has passed (called when the
   // worker parks, and now and then while it runs fibers).
   void end_run_if_past_deadline() noexcept {
@@ -220,6 +229,7 @@ class executor_core {
   std::chrono::steady_clock::time_point stuck_since_ WEFT_GUARDED_BY(parking_.mutex());
   std::uint64_t stuck_calls_ WEFT_GUARDED_BY(parking_.mutex()) = 0;
   std::atomic<fiber*> until_{nullptr};   // what run_until waits for (null: every fiber)
+  std::atomic<const std::atomic<bool>*> until_done_{nullptr};  // run_until_done's flag
   std::atomic<deadline> run_deadline_{deadline::max()};  // and until when, at the latest
   thread_parker* runner_ = nullptr;      // the thread in run_until (its holds do not count)
 };

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <stop_token>
 #include <string>
 
 #include <weft/context.hpp>
@@ -20,6 +21,7 @@ namespace weft::detail {
 class executor_core;
 class worker;
 class live_list;
+class scope_state;
 
 struct fiber : fiber_head {
   // Each field is written once (this runs on every spawn).
@@ -50,6 +52,18 @@ struct fiber : fiber_head {
   wait_kind waiting_on = wait_kind::none;  // what it is blocked on, for diagnostics
   const void* wait_object = nullptr;
   waiter* current_waiter = nullptr;
+  // Every wait of the fiber claims this token (see wait_token); a stop request claims it when
+  // the fiber waits in an interruption point (stop_request.hpp).
+  wait_token token{wait_token::closed()};
+  std::atomic<bool> stop_requested{false};
+  // Made the first time the fiber's std::stop_token is asked for (a stop requested before
+  // that is requested on it at once).
+  std::stop_source stop_source WEFT_GUARDED_BY(lock){std::nostopstate};
+  // The weft::scope it was spawned in, if any (scope_state.hpp); once the fiber's task has
+  // returned, the scope may be gone: then only compared with null.
+  scope_state* scope = nullptr;
+  fiber* next_in_scope = nullptr;  // that scope's list of live children (under its lock)
+  fiber* prev_in_scope = nullptr;
   bool unwind_requested = false;  // its executor is being destroyed: unwind it (unwinding.hpp)
   struct {                        // the C++ runtime's exception state while suspended
     void* caught = nullptr;       // (eh_state.hpp)

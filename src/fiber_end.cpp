@@ -25,7 +25,9 @@
 #include "context/switch.hpp"
 #include "current.hpp"
 #include "eh_state.hpp"
+#include "scope_state.hpp"
 #include "spin.hpp"
+#include "stop_request.hpp"
 #include "trace_points.hpp"
 #include "unwinding.hpp"
 
@@ -40,7 +42,8 @@ std::string readable_type_name(const std::type_info& type) {
   return status == 0 && name ? std::string(name.get()) : std::string(type.name());
 }
 
-// "type: what()" of an exception, for diagnostics.
+}  // namespace
+
 std::string describe_exception(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
@@ -51,6 +54,14 @@ std::string describe_exception(const std::exception_ptr& error) {
     return type ? readable_type_name(*type) + " (not derived from std::exception)"
                 : std::string("unknown exception");
   }
+}
+
+namespace {
+
+// Whether the exception `f` ended with is for nobody to report if its handle is dropped: its
+// executor unwound it, its scope reports failures, or it is a cancellation.
+bool nobody_reports(const fiber& f) noexcept {
+  return f.unwind_requested || f.scope || is_cancellation(f.error);
 }
 
 // The one line for an exception nobody can ever join, then std::terminate.
@@ -87,9 +98,7 @@ std::string describe_exception(const std::exception_ptr& error) {
   const bool detached = f->detached;
   f->lock.unlock();
   f->worker_frees = detached;  // nobody else will (see release_finished)
-  if (detached && f->error && !f->unwind_requested) {
-    terminate_unjoined(*f, "detached");
-  }
+  if (detached && f->error && !nobody_reports(*f)) terminate_unjoined(*f, "detached");
   // A joining fiber that may run here runs next, on this core while f's caches are warm:
   // with several workers, queueing it behind other work would let the workers start new
   // fibers while finished joins wait, and live fibers (and their stacks) pile up.
@@ -127,6 +136,7 @@ context& run_fiber(fiber* f) {
   if (f->unwind_requested) f->ops->drop(f->task);  // never started: destroy the callable unrun
   else f->ops->run(f->task, *f);                   // stores the result or the exception
   if (f->unwind_requested) [[unlikely]] set_unwound_error(*f);
+  if (f->scope) f->scope->child_ended(*f);  // the scope may be gone after this
 #ifdef WEFT_TRACE
   if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
 #endif
@@ -212,7 +222,7 @@ void detach_handle(fiber_head& head) noexcept {
   const bool finished = f.finished.load(std::memory_order_acquire);
   f.lock.unlock();
   if (!finished) return;  // publish_end sees `detached`: the worker frees it
-  if (f.error && !f.unwind_requested) {  // finished with an exception nobody will ever see
+  if (f.error && !nobody_reports(f)) {  // finished with an exception nobody will ever see
     terminate_unjoined(f, "its handle was dropped");
   }
   release_finished(f);

@@ -4,11 +4,17 @@
 // side (join, co_await, detach, release) is there too.
 #pragma once
 
+#include <exception>
+#include <string>
+
 #include "executor_core.hpp"
 #include "fiber.hpp"
 #include "worker.hpp"
 
 namespace weft::detail {
+
+// "type: what()" of an exception, demangled, for diagnostics.
+std::string describe_exception(const std::exception_ptr& error);
 
 // The first and last code of every fiber (a fiber_entry, context/backend.hpp): runs its task,
 // then its end, and returns the context to resume for good.

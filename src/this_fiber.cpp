@@ -8,6 +8,7 @@
 
 #include "current.hpp"
 #include "fiber.hpp"
+#include "stop_request.hpp"
 #include "timer_heap.hpp"
 #include "trace_points.hpp"
 #include "unwinding.hpp"
@@ -39,17 +40,27 @@ fiber& require_fiber_only(const char* call) {
 void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call) {
   const auto [w, f] = require_fiber(call);
   fiber& self = *f;
+  // An interruption point, unless an exception unwinds the fiber (see stop_request.hpp).
+  const bool stoppable = std::uncaught_exceptions() == 0;
+  if (stoppable && self.stop_requested.load(std::memory_order_relaxed)) throw_cancelled();
   WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
   if (deadline == std::chrono::steady_clock::time_point::min()) {  // no wait at all: a yield
     w->yield(self);
     return;
   }
-  timer_slot timer{deadline, &self};
+  timer_slot timer{deadline, &self, &self.token};
   w->timers().reserve_one();
   self.waiting_on = wait_kind::sleep;
-  w->actions().arm = &timer;  // armed once our context is saved
+  after_switch_actions& actions = w->actions();
+  actions.blocked = &self;  // its token opened once our context is saved, then:
+  actions.stoppable = stoppable;
+  actions.arm = &timer;     // armed
   w->suspend(self);
   self.waiting_on = wait_kind::none;
+  if (self.token.stopped_by_request()) [[unlikely]] {
+    timer.heap->cancel(timer);
+    throw_cancelled();
+  }
   if (must_unwind(self)) throw_fiber_unwind();
 }
 

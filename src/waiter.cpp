@@ -11,6 +11,7 @@
 #include "current.hpp"
 #include "executor_core.hpp"
 #include "fiber.hpp"
+#include "stop_request.hpp"
 #include "thread_parker.hpp"
 #include "trace_points.hpp"
 #include "timer_heap.hpp"
@@ -35,6 +36,8 @@ std::string_view to_string(wait_kind k) noexcept {
     case wait_kind::io_read: return "io read";
     case wait_kind::io_write: return "io write";
     case wait_kind::select: return "select";
+    case wait_kind::scope: return "scope";
+    case wait_kind::scope_end: return "scope end";
   }
   return "?";
 }
@@ -100,11 +103,12 @@ void waiter_queue::move_all_to(waiter_queue& to) noexcept {
 namespace {
 
 // The calling fiber's part of block() and block_until(): suspends it until it is woken, with
-// `lock` released once its context is saved (and `timeout` armed before that, if given). The
-// analysis cannot follow the lock into the switch: the worker that resumes next releases it
+// `lock` released once its context is saved (and its token opened, and `timeout` armed, before
+// that). `stoppable`: a stop request may wake it too (stop_request.hpp). The analysis cannot
+// follow the lock into the switch: the worker that resumes next releases it
 // (after_switch_actions::unlock).
 void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const void* object,
-                   timer_slot* timeout, std::span<spinlock* const> also = {})
+                   timer_slot* timeout, bool stoppable, std::span<spinlock* const> also = {})
     WEFT_RELEASE(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
   w.blocked_fiber = &self;
   self.waiting_on = what;
@@ -112,26 +116,59 @@ void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const
   self.current_waiter = &w;
   WEFT_TRACE_EVENT(trace::event_kind::block, &self, to_string(what));
   worker* current = current_worker();
-  current->actions().arm = timeout;   // armed once our context is saved, before:
-  current->actions().unlock = &lock;  // released once our context is saved
-  current->actions().unlock_also = also;
+  after_switch_actions& actions = current->actions();
+  actions.blocked = &self;  // its token opened once our context is saved, before:
+  actions.stoppable = stoppable;
+  actions.arm = timeout;    // armed, before:
+  actions.unlock = &lock;   // released
+  actions.unlock_also = also;
   current->suspend(self);
   self.waiting_on = wait_kind::none;
   self.wait_object = nullptr;
   self.current_waiter = nullptr;
 }
 
-// A fiber that must unwind instead of blocking: out of the queue, the lock released, thrown.
-[[noreturn]] void refuse_to_block(waiter& w, spinlock& lock) WEFT_RELEASE(lock) {
-  if (w.queue) w.queue->remove(w);
-  lock.unlock();
-  throw_fiber_unwind();
+// Whether a wait of the calling fiber `self` on `what` may be ended by a stop request: an
+// interruption point, and not a wait in a destructor run by an exception (which must work).
+bool stoppable_wait(wait_kind what) noexcept {
+  return what != wait_kind::mutex && what != wait_kind::await && what != wait_kind::scope_end &&
+         std::uncaught_exceptions() == 0;
 }
 
-// Unlinks `w` if it is still queued (a wait that timed out).
+// Whether a wait on `what` may end by throwing fiber_unwind: not ~scope's (scope_end), which
+// waits for its children however its fiber ends.
+bool unwinds(const fiber& self, wait_kind what) noexcept {
+  return what != wait_kind::scope_end && must_unwind(self);
+}
+
+// A fiber that must not block (its executor unwinds it, or a stop was requested): out of the
+// queue, the lock released, fiber_unwind or operation_cancelled thrown.
+void refuse_to_block_if_needed(fiber& self, waiter& w, spinlock& lock, wait_kind what,
+                               bool stoppable)
+    WEFT_REQUIRES(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
+  const bool unwind = unwinds(self, what);
+  if (!unwind && !(stoppable && self.stop_requested.load(std::memory_order_relaxed))) [[likely]]
+    return;
+  if (w.queue) w.queue->remove(w);
+  lock.unlock();
+  if (unwind) throw_fiber_unwind();
+  throw_cancelled();
+}
+
+// Unlinks `w` if it is still queued (a wait that timed out, or that a stop ended).
 void unlink(waiter& w, spinlock& lock) {
   spin_guard guard(lock);
   if (w.queue) w.queue->remove(w);
+}
+
+// After a fiber's wait: a stop request that won ends it with operation_cancelled (its waiter,
+// still queued, unlinked first), and an unwinding executor with fiber_unwind.
+void leave_wait(fiber& self, waiter& w, spinlock& lock, wait_kind what) {
+  if (self.token.stopped_by_request()) [[unlikely]] {
+    unlink(w, lock);
+    throw_cancelled();
+  }
+  if (unwinds(self, what)) throw_fiber_unwind();
 }
 
 }  // namespace
@@ -145,9 +182,11 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
     parker.park(lock);
     return;
   }
-  if (must_unwind(*self)) refuse_to_block(w, lock);
-  suspend_fiber(*self, w, lock, what, object, nullptr);
-  if (must_unwind(*self)) throw_fiber_unwind();
+  const bool stoppable = stoppable_wait(what);
+  refuse_to_block_if_needed(*self, w, lock, what, stoppable);
+  w.token = &self->token;
+  suspend_fiber(*self, w, lock, what, object, nullptr, stoppable);
+  leave_wait(*self, w, lock, what);
 }
 
 bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
@@ -159,11 +198,11 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
     lock.unlock();
     return false;
   }
-  wait_token token;
-  w.token = &token;
   w.lock = &lock;
   fiber* self = current_fiber();
   if (!self) {  // a plain thread: the thread is its own timer
+    wait_token token;
+    w.token = &token;
     thread_parker& parker = this_thread_parker();
     w.parker = &parker;
     if (parker.park_until(lock, deadline)) return true;
@@ -174,8 +213,10 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
     parker.park();  // a waker claimed us first: its unpark is on its way
     return true;
   }
-  if (must_unwind(*self)) refuse_to_block(w, lock);
-  timer_slot timeout{deadline, self, &token};
+  const bool stoppable = stoppable_wait(what);
+  refuse_to_block_if_needed(*self, w, lock, what, stoppable);
+  w.token = &self->token;
+  timer_slot timeout{deadline, self, &self->token};
   try {
     current_worker()->timers().reserve_one();
   } catch (...) {
@@ -183,11 +224,11 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
     lock.unlock();
     throw;
   }
-  suspend_fiber(*self, w, lock, what, object, &timeout);
-  const bool timed_out = token.winner.load(std::memory_order_acquire) == &timeout;
+  suspend_fiber(*self, w, lock, what, object, &timeout, stoppable);
+  const bool timed_out = self->token.winner.load(std::memory_order_acquire) == &timeout;
   if (timed_out) unlink(w, lock);
   else timeout.heap->cancel(timeout);
-  if (must_unwind(*self)) throw_fiber_unwind();
+  leave_wait(*self, w, lock, what);
   return !timed_out;
 }
 
@@ -216,23 +257,27 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
     abandon();
     return ws.size();
   }
-  wait_token token;
-  for (waiter& w : ws) w.token = &token;
   fiber* self = current_fiber();
   if (!self) {  // a plain thread: the thread is its own timer
+    wait_token token;
     thread_parker& parker = this_thread_parker();
-    for (waiter& w : ws) w.parker = &parker;
+    for (waiter& w : ws) {
+      w.token = &token;
+      w.parker = &parker;
+    }
     if (!parker.park_until(locks, deadline) && !token.claim(&token))
       parker.park();  // a waker claimed us first: its unpark is on its way
     const void* winner = token.winner.load(std::memory_order_acquire);
     unlink_losers(winner);
     return index_of(winner);
   }
-  if (must_unwind(*self)) {
+  const bool stoppable = stoppable_wait(wait_kind::select);
+  if (must_unwind(*self) || (stoppable && self->stop_requested.load(std::memory_order_relaxed))) {
     abandon();
-    throw_fiber_unwind();
+    if (must_unwind(*self)) throw_fiber_unwind();
+    throw_cancelled();
   }
-  timer_slot timeout{deadline, self, &token};
+  timer_slot timeout{deadline, self, &self->token};
   if (timed) {
     try {
       current_worker()->timers().reserve_one();
@@ -241,12 +286,16 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
       throw;
     }
   }
-  for (waiter& w : ws) w.blocked_fiber = self;
+  for (waiter& w : ws) {
+    w.blocked_fiber = self;
+    w.token = &self->token;
+  }
   suspend_fiber(*self, ws[0], *locks[0], wait_kind::select, nullptr, timed ? &timeout : nullptr,
-                locks.subspan(1));
-  const void* winner = token.winner.load(std::memory_order_acquire);
-  unlink_losers(winner);
+                stoppable, locks.subspan(1));
+  const void* winner = self->token.winner.load(std::memory_order_acquire);
+  unlink_losers(winner);  // all of them, when a stop request won
   if (timed && winner != &timeout) timeout.heap->cancel(timeout);
+  if (winner == wait_token::stopped()) throw_cancelled();
   if (must_unwind(*self)) throw_fiber_unwind();
   return index_of(winner);
 }

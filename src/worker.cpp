@@ -9,6 +9,7 @@
 #include "fiber_end.hpp"
 #include "overflow_handler.hpp"
 #include "spin.hpp"
+#include "stop_request.hpp"
 #include "trace_points.hpp"
 #include "unwinding.hpp"
 
@@ -218,6 +219,11 @@ T* take_action(T*& slot) noexcept {
 // The analysis cannot see the lock it releases: block() took it, in the fiber that switched
 // away.
 void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
+  fiber* blocked = take_action(actions_.blocked);
+  if (blocked) {
+    blocked->token.winner.store(actions_.stoppable ? wait_token::open_to_stop() : nullptr,
+                                std::memory_order_relaxed);  // published by the unlock below
+  }
   if (timer_slot* slot = take_action(actions_.arm)) timers_.arm(*slot);
   if (spinlock* lock = take_action(actions_.unlock)) {
     lock->unlock();
@@ -225,6 +231,7 @@ void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
       for (spinlock* other : std::exchange(actions_.unlock_also, {})) other->unlock();
     }
   }
+  if (blocked && std::exchange(actions_.stoppable, false)) stop_if_requested(*blocked);
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* finished = take_action(actions_.finished)) switched_off_for_good(*finished, this);
 }

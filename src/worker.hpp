@@ -24,13 +24,16 @@ class executor_core;
 // What the code resumed after a switch must do on behalf of the code that switched away, once
 // that code's context is safely saved (so another worker cannot resume it half-saved).
 struct after_switch_actions {
+  fiber* blocked = nullptr;      // a fiber that waits: its token is opened first (wait_token)
+  bool stoppable = false;        // that wait is an interruption point (stop_request.hpp)
   timer_slot* arm = nullptr;     // a sleep's or timed wait's timer, armed here (before unlock)
   spinlock* unlock = nullptr;    // a primitive's lock held across block()
   std::span<spinlock* const> unlock_also;  // select: the other primitives' locks (with unlock)
   fiber* yielded = nullptr;      // goes to the back of the run queue
   fiber* finished = nullptr;     // a finished fiber: free it or mark it switched out
   bool any() const noexcept {     // one branch for the usual case: none
-    return (reinterpret_cast<std::uintptr_t>(arm) | reinterpret_cast<std::uintptr_t>(unlock) |
+    return (reinterpret_cast<std::uintptr_t>(blocked) | reinterpret_cast<std::uintptr_t>(arm) |
+            reinterpret_cast<std::uintptr_t>(unlock) |
             reinterpret_cast<std::uintptr_t>(yielded) |
             reinterpret_cast<std::uintptr_t>(finished)) != 0;
   }

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string_view>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
+#include <weft/cancellation.hpp>
 #include <weft/detail/core_ref.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/fiber_task.hpp>
@@ -63,6 +65,19 @@ template <class T>
 class join_handle;
 
 namespace detail {
+// The stop-token rule of std::jthread: a callable that can take a std::stop_token before its
+// arguments gets its fiber's.
+template <class F, class... Args>
+inline constexpr bool takes_stop_token = std::is_invocable_v<F, std::stop_token, Args...>;
+template <class F, class... Args>
+using spawn_result_t =
+    typename std::conditional_t<takes_stop_token<F, Args...>,
+                                std::invoke_result<F, std::stop_token, Args...>,
+                                std::invoke_result<F, Args...>>::type;
+std::stop_token current_stop_token();  // this_fiber::stop_token()
+}  // namespace detail
+
+namespace detail {
 struct handle_access {
   template <class T>
   static join_handle<T> make(fiber_head* f) noexcept { return join_handle<T>(f); }
@@ -83,19 +98,20 @@ class executor {
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
 
-  // Creates a fiber running f(args...), with f and args decay-copied onto the fiber's stack.
-  // Called from one of this executor's fibers, the new fiber starts at once and the caller
+  // Creates a fiber running f(args...), with f and args decay-copied onto the fiber's stack;
+  // if f can take a std::stop_token first, f(token, args...) with the fiber's own token (as
+  // std::jthread does; see join_handle::request_stop). Called from one of this executor's fibers, the new fiber starts at once and the caller
   // resumes as soon as it suspends or finishes (depth-first); otherwise it is queued, and it
   // starts when run() (or a join driving it) runs. Thread-safe. Throws std::system_error when
   // no stack can be mapped, std::length_error when f and args leave too little stack, and
   // std::logic_error while the executor is being destroyed.
   template <class F, class... Args>
-  auto spawn(F&& f, Args&&... args) -> join_handle<std::invoke_result_t<F, Args...>>;
+  auto spawn(F&& f, Args&&... args) -> join_handle<detail::spawn_result_t<F, Args...>>;
   // As spawn(f, args...), with a name, pinning or a stack size of its own. Throws as spawn, and
   // std::invalid_argument or std::length_error for a stack size that cannot be mapped.
   template <class F, class... Args>
   auto spawn(spawn_options options, F&& f, Args&&... args)
-      -> join_handle<std::invoke_result_t<F, Args...>>;
+      -> join_handle<detail::spawn_result_t<F, Args...>>;
 
   // Runs fibers on the calling thread (plus workers - 1 helper threads) until none is left.
   // Throws weft::deadlock_error when fibers remain that nothing can wake, and std::logic_error
@@ -122,6 +138,7 @@ class executor {
   std::size_t live_fibers() const noexcept;
 
  private:
+  friend class scope;
   detail::core_ref core_;
 };
 
@@ -162,6 +179,17 @@ class join_handle {
   template <class Clock, class Duration>
   bool wait_until(std::chrono::time_point<Clock, Duration> t) {
     return wait_until_deadline(detail::deadline_at(t));
+  }
+
+  // Asks the fiber to stop: its interruption points throw operation_cancelled from now on, and
+  // if it is blocked in one, it is woken at once (see <weft/cancellation.hpp>). Its
+  // std::stop_token's callbacks run here. True only for the call that made the request (false
+  // on an empty handle, or once the stop was requested already, by anyone).
+  bool request_stop() noexcept { return fiber_ && detail::handle_request_stop(*fiber_); }
+  // The fiber's std::stop_token (as this_fiber::stop_token() returns inside it); an empty
+  // token for an empty handle.
+  std::stop_token get_stop_token() const {
+    return fiber_ ? detail::handle_stop_token(*fiber_) : std::stop_token();
   }
 
   bool done() const noexcept { return fiber_ && fiber_->finished.load(std::memory_order_acquire); }
@@ -219,17 +247,26 @@ namespace detail {
 // The spawn_options path of spawn_on (out of line: the plain spawn stays short).
 fiber_memory allocate_fiber(executor_core& core, std::size_t bytes, std::size_t align,
                             const spawn_options& options);
+class scope_state;
+// With spawn_options or in a scope (either may be null): out of line.
 fiber_head* launch(executor_core& core, const fiber_memory& memory, const task_ops& ops,
-                   const spawn_options& options);
+                   const spawn_options* options, scope_state* scope);
 
-// executor::spawn and weft::spawn: build the task at the top of a pooled stack and launch it.
-// `options`: null for a plain spawn (each call site knows which, so the branches fold away).
+// executor::spawn, weft::spawn and scope::spawn: build the task at the top of a pooled stack
+// and launch it. `options` and `scope`: null for a plain spawn (each call site knows which, so
+// the branches fold away).
 template <class F, class... Args>
-auto spawn_on(executor_core& core, const spawn_options* options, F&& f, Args&&... args)
-    -> join_handle<std::invoke_result_t<F, Args...>> {
-  using result = std::invoke_result_t<F, Args...>;
+auto spawn_on(executor_core& core, const spawn_options* options, scope_state* scope, F&& f,
+              Args&&... args)
+    -> join_handle<detail::spawn_result_t<F, Args...>> {
+  using result = spawn_result_t<F, Args...>;
   auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable
-      -> result { return std::invoke(std::move(fn), std::move(bound_args)...); };
+      -> result {
+    if constexpr (takes_stop_token<F, Args...>)
+      return std::invoke(std::move(fn), current_stop_token(), std::move(bound_args)...);
+    else
+      return std::invoke(std::move(fn), std::move(bound_args)...);
+  };
   using task_type = task<decltype(bound), result>;
   const fiber_memory memory =
       options ? allocate_fiber(core, sizeof(task_type), alignof(task_type), *options)
@@ -240,20 +277,21 @@ auto spawn_on(executor_core& core, const spawn_options* options, F&& f, Args&&..
     free_fiber_memory(core, memory);
     throw;
   }
-  return handle_access::make<result>(options ? launch(core, memory, task_type::ops, *options)
-                                             : launch(core, memory, task_type::ops));
+  return handle_access::make<result>(options || scope
+                                         ? launch(core, memory, task_type::ops, options, scope)
+                                         : launch(core, memory, task_type::ops));
 }
 }  // namespace detail
 
 template <class F, class... Args>
-auto executor::spawn(F&& f, Args&&... args) -> join_handle<std::invoke_result_t<F, Args...>> {
-  return detail::spawn_on(*core_, nullptr, std::forward<F>(f), std::forward<Args>(args)...);
+auto executor::spawn(F&& f, Args&&... args) -> join_handle<detail::spawn_result_t<F, Args...>> {
+  return detail::spawn_on(*core_, nullptr, nullptr, std::forward<F>(f), std::forward<Args>(args)...);
 }
 
 template <class F, class... Args>
 auto executor::spawn(spawn_options options, F&& f, Args&&... args)
-    -> join_handle<std::invoke_result_t<F, Args...>> {
-  return detail::spawn_on(*core_, &options, std::forward<F>(f), std::forward<Args>(args)...);
+    -> join_handle<detail::spawn_result_t<F, Args...>> {
+  return detail::spawn_on(*core_, &options, nullptr, std::forward<F>(f), std::forward<Args>(args)...);
 }
 
 namespace detail {
@@ -263,16 +301,16 @@ executor_core& spawning_core();  // the calling fiber's executor; std::logic_err
 // In a fiber: spawns on the executor running it (see executor::spawn). Outside fibers it
 // throws std::logic_error.
 template <class F, class... Args>
-  requires std::is_invocable_v<F, Args...>
+  requires(std::is_invocable_v<F, Args...> || detail::takes_stop_token<F, Args...>)
 auto spawn(F&& f, Args&&... args) {
-  return detail::spawn_on(detail::spawning_core(), nullptr, std::forward<F>(f),
+  return detail::spawn_on(detail::spawning_core(), nullptr, nullptr, std::forward<F>(f),
                           std::forward<Args>(args)...);
 }
 
 // As spawn(f, args...), with spawn_options (see executor::spawn).
 template <class F, class... Args>
 auto spawn(spawn_options options, F&& f, Args&&... args) {
-  return detail::spawn_on(detail::spawning_core(), &options, std::forward<F>(f),
+  return detail::spawn_on(detail::spawning_core(), &options, nullptr, std::forward<F>(f),
                           std::forward<Args>(args)...);
 }
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,6 +37,12 @@ template <class Clock, class Dur>
 void sleep_until(std::chrono::time_point<Clock, Dur> t) {
   detail::sleep_until(detail::deadline_at(t), "weft::this_fiber::sleep_until");
 }
+
+// The running fiber's std::stop_token: stop is requested on it when the fiber's stop is
+// (join_handle::request_stop, its scope's). An empty token outside fibers.
+std::stop_token stop_token();
+// Whether a stop was requested for the running fiber (false outside fibers).
+bool stop_requested() noexcept;
 
 // The running fiber's id: unique in the process, never 0. Returns 0 outside fibers.
 std::uint64_t id() noexcept;

@@ -3,10 +3,12 @@
 
 #include <weft/await.hpp>
 #include <weft/blocking.hpp>
+#include <weft/cancellation.hpp>
 #include <weft/context.hpp>
 #include <weft/executor.hpp>
 #include <weft/io.hpp>
 #include <weft/net.hpp>
+#include <weft/scope.hpp>
 #include <weft/stack.hpp>
 #include <weft/stack_pool.hpp>
 #include <weft/sync.hpp>

@@ -11,6 +11,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -139,5 +140,8 @@ void detach_handle(fiber_head& f) noexcept;  // without join: the fiber frees it
 // so that join() stays small enough to inline.
 [[noreturn, gnu::cold]] void throw_empty_handle(const char* call);
 executor_core* current_core() noexcept;  // the executor of the calling fiber, or null
+// join_handle::request_stop and get_stop_token (stop_request.hpp).
+bool handle_request_stop(fiber_head& f) noexcept;
+std::stop_token handle_stop_token(fiber_head& f);
 
 }  // namespace weft::detail

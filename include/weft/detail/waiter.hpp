@@ -20,25 +20,53 @@ struct thread_parker;
 // What a blocked fiber waits on; shown by deadlock_error and traces.
 enum class wait_kind : std::uint8_t {
   none, join, channel_send, channel_recv, event, mutex, condition_variable, wait_group, sleep,
-  await, yield, io_read, io_write, select
+  await, yield, io_read, io_write, select, scope, scope_end
 };
 std::string_view to_string(wait_kind) noexcept;
 
 class waiter_queue;
 
 // One blocked call that can be woken from more than one place: a timed wait is woken by a
-// waker or by its timeout. The first to claim the token wakes the caller; the others leave it
-// alone, and the caller unlinks whatever it left queued once it resumes. Lives on the caller's
-// stack.
+// waker or by its timeout, and a fiber's wait also by a stop request. The first to claim the
+// token wakes the caller; the others leave it alone, and the caller unlinks whatever it left
+// queued once it resumes. A plain thread's lives on its stack, one per call; a fiber's is in
+// its control block, reused by each of its waits: its worker opens it once the fiber has
+// switched away, and it stays claimed (closed) while the fiber runs.
 struct wait_token {
+  // Open: claimable by wakers and timeouts. Open to a stop too: also by claim_for_stop.
+  static const void* open_to_stop() noexcept { return &markers[0]; }
+  // The winner when a stop request won.
+  static const void* stopped() noexcept { return &markers[1]; }
+  // A fiber's token before its first wait: claimed by nobody, claimable by nobody.
+  static const void* closed() noexcept { return &markers[2]; }
+
+  wait_token() noexcept = default;
+  explicit wait_token(const void* initial) noexcept : winner(initial) {}
+
   // Whether `by` may wake the caller: true for the first claimer, and again for it.
   bool claim(const void* by) noexcept {
-    const void* none = nullptr;
-    return winner.compare_exchange_strong(none, by, std::memory_order_acq_rel,
-                                          std::memory_order_acquire) ||
-           none == by;
+    const void* seen = winner.load(std::memory_order_acquire);
+    while (seen == nullptr || seen == open_to_stop()) {
+      if (winner.compare_exchange_weak(seen, by, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+        return true;
+    }
+    return seen == by;
   }
+  // A stop request's claim: succeeds only on a wait open to a stop.
+  bool claim_for_stop() noexcept {
+    const void* expected = open_to_stop();
+    return winner.compare_exchange_strong(expected, stopped(), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed);
+  }
+  bool stopped_by_request() const noexcept {
+    return winner.load(std::memory_order_acquire) == stopped();
+  }
+
   std::atomic<const void*> winner{nullptr};  // who woke the caller (null: nobody yet)
+
+ private:
+  static constexpr char markers[3] = {};
 };
 
 // One blocked caller, a fiber or a plain thread. It lives on the caller's stack while it waits.
@@ -51,7 +79,8 @@ struct waiter {
   spinlock* lock = nullptr;          // the lock guarding that queue (set by block())
   void* data = nullptr;              // per operation: e.g. where a channel value goes
   bool ok = false;                   // per operation: e.g. whether a transfer happened
-  wait_token* token = nullptr;       // set for a timed wait; null: only a waker wakes it
+  wait_token* token = nullptr;       // a fiber's, or a plain thread's timed wait; null: only
+                                     // a waker wakes it
 };
 
 class waiter_queue;
@@ -88,7 +117,10 @@ class waiter_queue {
 // Blocks the calling fiber (suspending only it) or the calling plain thread until wake(w).
 // `lock` must be held and `w` already queued where a waker will find it; `lock` is released
 // once the caller can be woken safely and is not held on return. Throws (after releasing the
-// lock) only when the executor is being destroyed and unwinds the fiber.
+// lock, with `w` unlinked) only in a fiber: fiber_unwind when the executor is being destroyed
+// and unwinds it (never for scope_end), operation_cancelled when a stop was requested for it
+// and `what` is an interruption point (not mutex, await or scope_end) that is not waited in
+// while an exception unwinds the fiber (stop_request.hpp).
 void block(waiter& w, spinlock& lock, wait_kind what, const void* object) WEFT_RELEASE(lock);
 
 // As block(), until `deadline` at the latest: false if the deadline passed first, and then `w`

@@ -1,0 +1,42 @@
+// Stop requests to fibers (join_handle::request_stop, scope::request_stop): cooperative
+// cancellation. A request sets the fiber's flag once and requests stop on its std::stop_source,
+// if one was made. The fiber's interruption points (waits other than mutex locks, await and
+// waits in destructors run by an exception) then throw operation_cancelled instead of blocking;
+// one blocked in an interruption point is woken at once, by claiming its wait token.
+//
+// The handshake with a fiber about to wait: the fiber's worker opens its token (after the
+// switch), then reads the flag; the requester sets the flag, then claims the token. Each side
+// has a barrier between its store and its load (an asymmetric pair: the requester pays), so at
+// least one of them sees the other, and the token's CAS lets only one of them wake the fiber.
+#pragma once
+
+#include <exception>
+#include <span>
+
+#include "fiber.hpp"
+
+namespace weft::detail {
+
+// Throws weft::operation_cancelled (out of line: waits only test the flag).
+[[noreturn, gnu::cold, gnu::noinline]] void throw_cancelled();
+
+// For a fiber's wait that is an interruption point, after its worker opened the fiber's token
+// (worker::run_actions): wakes it if a stop was requested before the token opened.
+void stop_if_requested(fiber& f) noexcept;
+
+// The request, in two steps so that a scope stopping many fibers pays one barrier: mark_stop
+// for each fiber (false: requested before), one heavy_barrier(), then wake_for_stop for each
+// marked fiber. Callable from any thread; `f` must stay alive throughout (a handle or a scope
+// keeps it). mark_stop runs the std::stop_source's callbacks.
+bool mark_stop(fiber& f) noexcept;
+void wake_for_stop(fiber& f) noexcept;
+// Both steps for one fiber.
+bool request_stop(fiber& f) noexcept;
+
+// The fiber's std::stop_token, its std::stop_source made on first use.
+std::stop_token stop_token_of(fiber& f);
+
+// Whether `error` is an operation_cancelled.
+bool is_cancellation(const std::exception_ptr& error) noexcept;
+
+}  // namespace weft::detail

@@ -2,6 +2,9 @@
 // worker, measured interleaved in this process: a receive that finds a value, a ping-pong round
 // trip whose receives suspend and are woken, and the same round trip through a 2-case select;
 // and Boost.Fiber's unbuffered_channel round trip with pop() and pop_wait_for() beside them.
+// Then the time to cancel 100k fibers blocked in recv, by one scope::request_stop and by a
+// join_handle::request_stop each.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -97,6 +100,44 @@ double boost_round_trip(std::uint64_t n, bool timed) {
   return ns / static_cast<double>(n);
 }
 
+// ms from the stop request until `n` fibers blocked in recv have all ended, on one worker: one
+// scope::request_stop, or each fiber's join_handle::request_stop.
+double cancel_blocked(std::size_t n, bool by_scope) {
+  double ms = 0;
+  weft::executor_options small_stacks;
+  small_stacks.stack_size = 16 * 1024;
+  weft::run(
+      [&] {
+        weft::channel<int> ch(0);
+        std::size_t cancelled = 0;
+        weft::scope s;
+        std::vector<weft::join_handle<void>> handles;
+        handles.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) handles.push_back(s.spawn([&] { (void)ch.recv(); }));
+        const auto start = clock_type::now();
+        if (by_scope) {
+          s.request_stop();
+        } else {
+          for (auto& h : handles) h.request_stop();
+        }
+        for (auto& h : handles) {
+          try {
+            h.join();
+          } catch (const weft::operation_cancelled&) {
+            ++cancelled;
+          }
+        }
+        ms = std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+        try {
+          s.join();  // stops by handle are failures to the scope: not measured
+        } catch (const weft::operation_cancelled&) {
+        }
+        if (cancelled != n) std::fprintf(stderr, "cancel_blocked: %zu of %zu cancelled\n", cancelled, n);
+      },
+      small_stacks);
+  return ms;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,6 +177,19 @@ int main(int argc, char** argv) {
   weft::bench::set_ratios(trip_rows, "recv round trip");
   ready_rows.insert(ready_rows.end(), trip_rows.begin(), trip_rows.end());
   weft::bench::print_table(ready_rows, "ns", "x plain");
+
+  constexpr std::size_t blocked = 100'000;
+  std::vector<double> by_scope, by_handle;
+  for (int r = 0; r < std::min(opt.reps, 3); ++r) {
+    by_scope.push_back(cancel_blocked(blocked, true));
+    by_handle.push_back(cancel_blocked(blocked, false));
+  }
+  std::vector<weft::bench::result_row> cancel_rows{
+      {"cancel 100k in recv", "scope request_stop", summarize(by_scope), NAN},
+      {"cancel 100k in recv", "handle request_stop each", summarize(by_handle), NAN}};
+  weft::bench::set_ratios(cancel_rows, "scope request_stop");
+  weft::bench::print_table(cancel_rows, "ms", "x scope");
+  ready_rows.insert(ready_rows.end(), cancel_rows.begin(), cancel_rows.end());
   if (!opt.csv.empty() && !weft::bench::write_csv(opt.csv, ready_rows)) return 1;
   return 0;
 }

@@ -141,18 +141,24 @@ bool unwinds(const fiber& self, wait_kind what) noexcept {
   return what != wait_kind::scope_end && must_unwind(self);
 }
 
-// A fiber that must not block (its executor unwinds it, or a stop was requested): out of the
-// queue, the lock released, fiber_unwind or operation_cancelled thrown.
+// Whether the fiber must not block: its executor unwinds it, or a stop was requested and the
+// wait is `stoppable`. Then throw_refusal throws fiber_unwind or operation_cancelled.
+bool must_refuse(const fiber& self, wait_kind what, bool stoppable) noexcept {
+  return unwinds(self, what) || (stoppable && self.stop_requested.load(std::memory_order_relaxed));
+}
+[[noreturn]] void throw_refusal(const fiber& self, wait_kind what) {
+  if (unwinds(self, what)) throw_fiber_unwind();
+  throw_cancelled();
+}
+
+// block() and block_timed() refusing: out of the queue, the lock released, thrown.
 void refuse_to_block_if_needed(fiber& self, waiter& w, spinlock& lock, wait_kind what,
                                bool stoppable)
     WEFT_REQUIRES(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
-  const bool unwind = unwinds(self, what);
-  if (!unwind && !(stoppable && self.stop_requested.load(std::memory_order_relaxed))) [[likely]]
-    return;
+  if (!must_refuse(self, what, stoppable)) [[likely]] return;
   if (w.queue) w.queue->remove(w);
   lock.unlock();
-  if (unwind) throw_fiber_unwind();
-  throw_cancelled();
+  throw_refusal(self, what);
 }
 
 // Unlinks `w` if it is still queued (a wait that timed out, or that a stop ended).
@@ -272,10 +278,9 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
     return index_of(winner);
   }
   const bool stoppable = stoppable_wait(wait_kind::select);
-  if (must_unwind(*self) || (stoppable && self->stop_requested.load(std::memory_order_relaxed))) {
+  if (must_refuse(*self, wait_kind::select, stoppable)) {
     abandon();
-    if (must_unwind(*self)) throw_fiber_unwind();
-    throw_cancelled();
+    throw_refusal(*self, wait_kind::select);
   }
   timer_slot timeout{deadline, self, &self->token};
   if (timed) {

@@ -64,7 +64,8 @@ struct interruption_points {
         {"sleep_for", [] { weft::this_fiber::sleep_for(1h); }},
         {"sleep_until",
          [] { weft::this_fiber::sleep_until(std::chrono::steady_clock::now() + 1h); }},
-        {"join", [this] { forever.wait_for(1h); }},
+        {"join", [this] { forever.join(); }},  // throws: the handle stays joinable
+        {"join_handle wait_for", [this] { (void)forever.wait_for(1h); }},
         {"channel recv", [this] { (void)empty.recv(); }},
         {"channel recv_for", [this] { (void)empty.recv_for(1h); }},
         {"channel send", [this] { full.send(1); }},
@@ -86,6 +87,7 @@ struct interruption_points {
         {"event wait", [this] { never_set.wait(); }},
         {"event wait_for", [this] { (void)never_set.wait_for(1h); }},
         {"wait_group wait", [this] { never_done.wait(); }},
+        {"wait_group wait_for", [this] { (void)never_done.wait_for(1h); }},
         {"condition_variable wait",
          [this] {
            std::unique_lock lock(m);

@@ -8,12 +8,14 @@ import os
 
 OPS = ["spawn", "yield", "sleep", "send", "recv", "try_send", "try_recv", "close", "lock",
        "unlock", "set", "wait", "join", "detach", "throw_catch",
-       # op bytes 240-255: the timed waits and select
-       "recv_for", "send_for", "wait_for", "lock_for", "select"]
+       # op bytes 240-249: the timed waits and select; 250-255: a stop request
+       "recv_for", "send_for", "wait_for", "lock_for", "select", "stop"]
 TIMEOUTS_US = [0, 500, 1000, 2000]  # timed ops: argument bits 4-5
 
 
 def op_byte(name):
+    if name == "stop":
+        return 250
     i = OPS.index(name)
     return i if i < 15 else 240 + (i - 15)
 
@@ -231,6 +233,38 @@ SEEDS = {
         [ops(("spawn", 1), ("recv_for", timed(1, 1000)), ("select", sel(("recv", 0), ("send", 0)))),
          ops(("wait_for", timed(0, 1000)), ("lock_for", timed(0, 500)),
              ("select", sel(("recv", 1), ("recv", 0))))],
+        [0]),
+    # Stop requests to children blocked in each kind of interruption point (a channel recv, a
+    # send on a full channel, an event wait, a sleep, a select); join then sees them end.
+    "stop-blocked-children": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("spawn", 2), ("spawn", 3), ("spawn", 4), ("spawn", 5), ("stop", 0),
+             ("stop", 1), ("stop", 2), ("stop", 3), ("stop", 4), "join", "join", "join", "join",
+             "join"),
+         ops(("recv", 0), ("send", 1)),
+         ops(("send", 1), ("send", 1), ("recv", 1)),
+         ops(("wait", 0), ("set", 0)),
+         ops(("sleep", 4), ("sleep", 4)),
+         ops(("select", sel(("recv", 0), ("recv", 0)))),
+         ],
+        [0]),
+    # A stop before the child blocks: it yields and sleeps first, then its receive throws. A
+    # second request returns false. A child waiting for a mutex (no interruption point) takes
+    # it once unlocked, then its next receive throws.
+    "stop-before-block": encode(
+        [0],
+        [ops(("lock", 0), ("spawn", 1), ("spawn", 2), ("stop", 0), ("stop", 1), ("stop", 1),
+             ("unlock", 0), "join", "join"),
+         ops("yield", ("sleep", 1), ("recv", 0)),
+         ops(("lock", 0), ("unlock", 0), ("recv", 0))],
+        [0]),
+    # A stop after a wake: the receive already given a value completes; then a timed receive
+    # whose time is up returns timed out without looking at the stop, and the next receive
+    # throws.
+    "stop-after-wake": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("send", 0), ("stop", 0), "join"),
+         ops(("recv", 0), ("recv_for", timed(1, 0)), ("recv", 0))],
         [0]),
 }
 

@@ -38,28 +38,42 @@ using namespace std::chrono_literals;
 enum class op : std::uint8_t {
   spawn, yield, sleep, send, recv, try_send, try_recv, close, lock, unlock, set, wait, join,
   detach, throw_catch,
-  // Timed waits and select (op bytes 240-255, see decode_op): appended, so that every op byte
-  // below 240 decodes as it always did.
-  recv_for, send_for, wait_for, lock_for, select,
+  // Timed waits and select (op bytes 240-249), and stop requests (250-255), see decode_op:
+  // appended, so that every op byte below 240 decodes as it always did.
+  recv_for, send_for, wait_for, lock_for, select, stop,
   count
 };
 constexpr int classic_ops = static_cast<int>(op::recv_for);  // 15
-constexpr int timed_ops = static_cast<int>(op::count) - classic_ops;  // 5
+constexpr int timed_ops = static_cast<int>(op::stop) - classic_ops;  // 5
 
 const char* op_name(op o) {
   static const char* const names[] = {"spawn", "yield",  "sleep", "send",   "recv",
                                       "try_send", "try_recv", "close", "lock", "unlock",
                                       "set",   "wait",   "join",  "detach", "throw_catch",
-                                      "recv_for", "send_for", "wait_for", "lock_for", "select"};
+                                      "recv_for", "send_for", "wait_for", "lock_for", "select",
+                                      "stop"};
   return o < op::count ? names[static_cast<int>(o)] : "?";
 }
 
 // Op bytes 0-239 are the first 15 operations (b % 15, as before they existed: older inputs
-// decode unchanged unless they used a byte of 240-255), 240-255 the timed ones and select.
+// decode unchanged unless they used a byte of 240-255), 240-249 the timed ones and select,
+// 250-255 a stop request.
 op decode_op(std::uint8_t b) {
-  constexpr int first_new = 240;
-  if (b < first_new) return static_cast<op>(b % classic_ops);
-  return static_cast<op>(classic_ops + (b - first_new) % timed_ops);
+  constexpr int first_timed = 240, first_stop = 250;
+  if (b < first_timed) return static_cast<op>(b % classic_ops);
+  if (b < first_stop) return static_cast<op>(classic_ops + (b - first_timed) % timed_ops);
+  return op::stop;
+}
+
+// Whether a stop request makes `o` throw operation_cancelled instead of blocking.
+bool interruption_point(op o) {
+  switch (o) {
+    case op::sleep: case op::send: case op::recv: case op::wait: case op::join:
+    case op::recv_for: case op::send_for: case op::wait_for: case op::select:
+      return true;
+    default:
+      return false;  // lock and lock_for among them
+  }
 }
 
 struct instr {
@@ -197,6 +211,9 @@ std::string describe(const program_set& p) {
         case op::throw_catch:
           if (in.arg & 1) s += "(yield in handler)";
           break;
+        case op::stop:
+          s += "(child " + std::to_string(in.arg) + " from the last)";
+          break;
         case op::recv_for: case op::send_for:
           s += "(c" + std::to_string(in.arg % p.channel_capacity.size()) + ", " +
                std::to_string(timed_duration(in.arg).count()) + "us)";
@@ -300,6 +317,9 @@ struct log_entry {
   // whether it was sent. Timed ops: end result = true if it completed (sent, locked, set);
   // begin: fired = the time limit in microseconds.
   std::uint32_t fired = 0;
+  // end: the call threw operation_cancelled (a stop request); act stop: result = whether
+  // request_stop returned true.
+  bool cancelled = false;
   // When it was logged (steady_clock, ns; set by run_context::append). A timed wait's deadline
   // is at least its begin's time plus its limit, which lets the model rule out timeouts.
   std::int64_t time_ns = 0;
@@ -465,6 +485,11 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
   for (auto& m : ctx->mutexes) locks.emplace_back(*m, std::defer_lock);
   std::uint32_t seq = 0;
   int sleeps = 0;
+  log_entry pending{};  // the begin of the blocking call in progress
+  const auto log_begin = [&](log_entry e) {
+    pending = e;
+    ctx->append(e);
+  };
   try {
     for (const instr& in : ps.programs[program]) {
       const std::uint32_t c = in.arg % ps.channel_capacity.size();
@@ -482,7 +507,8 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
         }
         case op::sleep:
           if (sleeps++ < max_sleeps_per_fiber) {
-            ctx->append({ev::begin, op::sleep, self, 0, 0, false, false});
+            log_begin({ev::begin, op::sleep, self, 0, 0, false, false,
+                       static_cast<std::uint32_t>(sleep_duration(in.arg).count())});
             weft::this_fiber::sleep_for(sleep_duration(in.arg));
             ctx->append({ev::end, op::sleep, self, 0, 0, false, false});
             break;
@@ -493,13 +519,13 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
           break;
         case op::send: {
           const std::uint64_t v = make_value(self, seq++);
-          ctx->append({ev::begin, op::send, self, c, v, false, false});
+          log_begin({ev::begin, op::send, self, c, v, false, false});
           const bool ok = ctx->channels[c]->send(v);
           ctx->append({ev::end, op::send, self, c, v, false, ok});
           break;
         }
         case op::recv: {
-          ctx->append({ev::begin, op::recv, self, c, 0, false, false});
+          log_begin({ev::begin, op::recv, self, c, 0, false, false});
           const std::optional<std::uint64_t> v = ctx->channels[c]->recv();
           ctx->append({ev::end, op::recv, self, c, v.value_or(0), v.has_value(), false});
           break;
@@ -521,7 +547,7 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
           ctx->append({ev::act, op::close, self, c, 0, false, false});
           break;
         case op::lock:
-          ctx->append({ev::begin, op::lock, self, m, 0, false, false});
+          log_begin({ev::begin, op::lock, self, m, 0, false, false});
           if (locks[m].owns_lock()) ctx->mutexes[m]->lock();  // not recursive: waits forever
           else locks[m].lock();
           ctx->append({ev::end, op::lock, self, m, 0, false, false});
@@ -536,16 +562,24 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
           ctx->append({ev::act, op::set, self, e, 0, false, false});
           break;
         case op::wait:
-          ctx->append({ev::begin, op::wait, self, e, 0, false, false});
+          log_begin({ev::begin, op::wait, self, e, 0, false, false});
           ctx->events[e]->wait();
           ctx->append({ev::end, op::wait, self, e, 0, false, false});
           break;
+        case op::stop: {
+          if (children.empty()) break;
+          auto& [child, handle] =
+              children[children.size() - 1 - in.arg % children.size()];
+          const bool first = handle.request_stop();
+          ctx->append({ev::act, op::stop, self, child, 0, false, first});
+          break;
+        }
         case op::join: {
           if (children.empty()) break;
           auto it = children.end() - 1 - static_cast<std::ptrdiff_t>(in.arg % children.size());
           auto [child, handle] = std::move(*it);
           children.erase(it);
-          ctx->append({ev::begin, op::join, self, child, 0, false, false});
+          log_begin({ev::begin, op::join, self, child, 0, false, false});
           const std::uint64_t r = handle.join();
           ctx->append({ev::end, op::join, self, child, r, true, false});
           break;
@@ -562,7 +596,7 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
           throw_and_catch(ctx, self, (in.arg & 1) && !ctx->options.no_handler_yield);
           break;
         case op::recv_for: {
-          ctx->append({ev::begin, op::recv_for, self, c, 0, false, false, limit_us(in.arg)});
+          log_begin({ev::begin, op::recv_for, self, c, 0, false, false, limit_us(in.arg)});
           const std::optional<std::uint64_t> v =
               ctx->channels[c]->recv_for(timed_duration(in.arg));
           ctx->append({ev::end, op::recv_for, self, c, v.value_or(0), v.has_value(), false});
@@ -571,19 +605,19 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
         case op::send_for: {
           std::uint64_t v = make_value(self, seq++);
           const std::uint64_t sent = v;
-          ctx->append({ev::begin, op::send_for, self, c, sent, false, false, limit_us(in.arg)});
+          log_begin({ev::begin, op::send_for, self, c, sent, false, false, limit_us(in.arg)});
           const bool ok = ctx->channels[c]->send_for(v, timed_duration(in.arg));
           ctx->append({ev::end, op::send_for, self, c, sent, false, ok});
           break;
         }
         case op::wait_for: {
-          ctx->append({ev::begin, op::wait_for, self, e, 0, false, false, limit_us(in.arg)});
+          log_begin({ev::begin, op::wait_for, self, e, 0, false, false, limit_us(in.arg)});
           const bool ok = ctx->events[e]->wait_for(timed_duration(in.arg));
           ctx->append({ev::end, op::wait_for, self, e, 0, false, ok});
           break;
         }
         case op::lock_for: {
-          ctx->append({ev::begin, op::lock_for, self, m, 0, false, false, limit_us(in.arg)});
+          log_begin({ev::begin, op::lock_for, self, m, 0, false, false, limit_us(in.arg)});
           bool ok;
           if (locks[m].owns_lock()) {
             // Not recursive: it can only time out. Should it return true anyway, the model
@@ -599,7 +633,7 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
           const select_shape sh = decode_select(in.arg, ps.channel_capacity.size());
           const std::uint64_t base = make_value(self, seq);
           seq += 2;
-          ctx->append({ev::begin, op::select, self, in.arg, base, false, false});
+          log_begin({ev::begin, op::select, self, in.arg, base, false, false});
           select_outcome out;
           const std::size_t index = run_select(ctx, sh, base, out);
           if (out.calls != 1 || index != out.fired)
@@ -624,6 +658,12 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
           break;
       }
     }
+  } catch (const weft::operation_cancelled&) {
+    // A stop request ended the call in progress: its end says so, and the program ends here.
+    log_entry end{ev::end, pending.code, self, pending.obj, pending.value, false, false};
+    end.fired = 3;  // select: no case fired
+    end.cancelled = true;
+    ctx->append(end);
   } catch (const std::exception& e) {  // weft's unwinding is not a std::exception: it passes
     ctx->fail("fiber " + std::to_string(self) + ": unexpected exception: " + e.what());
   }
@@ -739,10 +779,14 @@ class model {
           if (!f.timed) return fail(e, "completed, but the model says it must still be waiting");
           time_out(e.fiber);  // nothing reached it: its timer fired
         }
-        if (!outcome_matches(f, e))
+        if (e.cancelled != f.predicted_cancel)
+          return fail(e, e.cancelled ? "cancelled, but the model expects " + describe_prediction(f)
+                                     : "completed, but the model says a stop request ended it");
+        if (!e.cancelled && !outcome_matches(f, e))
           return fail(e, "outcome differs from the model's: expected " + describe_prediction(f));
         f.pending = op::count;
         f.predicted = false;
+        f.predicted_cancel = false;
         f.timed = false;
         f.predicted_any_ok = false;
         f.predicted_or_timeout = false;
@@ -825,6 +869,8 @@ class model {
     std::uint64_t predicted_value = 0;
     std::uint32_t predicted_fired = 0;  // select: the case
     std::int64_t deadline_ns = 0;  // timed: its timer cannot fire before this
+    bool stop = false;              // a stop was requested for it
+    bool predicted_cancel = false;  // the pending operation ends by operation_cancelled
     bool operator==(const mfiber&) const = default;
   };
   struct qsender {
@@ -861,7 +907,7 @@ class model {
     std::chrono::nanoseconds d{0};
     if (e.code == op::select) d = decode_select(static_cast<std::uint8_t>(e.obj), 4).timeout;
     else if (e.code == op::recv_for || e.code == op::send_for || e.code == op::wait_for ||
-             e.code == op::lock_for)
+             e.code == op::lock_for || e.code == op::sleep)
       d = std::chrono::microseconds(e.fired);  // the limit, logged with the begin
     return d.count();
   }
@@ -959,6 +1005,15 @@ class model {
     complete(f, 0, false, false, 2);  // select: case 2 is the timeout
   }
 
+  // The pending call of f ends by a stop request: it took and delivered nothing.
+  void cancel(std::uint32_t f) {
+    unqueue(f);
+    for (auto& [target, joiners] : joiners_) std::erase(joiners, f);
+    mfiber& r = fibers_[f];
+    r.predicted = true;
+    r.predicted_cancel = true;
+  }
+
   // Whether waiter f, reached at the front of a queue, had already timed out (a world each).
   bool timed_out_front(std::uint32_t f) {
     const mfiber& r = fibers_[f];
@@ -1019,11 +1074,24 @@ class model {
     return false;
   }
 
+  // A call begins; a fiber whose stop was requested throws operation_cancelled instead of
+  // blocking in an interruption point (a timed call whose time is up already returns timed
+  // out without looking; a sleep looks first).
   void begin(const log_entry& e) {
+    begin_call(e);
+    const mfiber& r = fibers_[e.fiber];
+    if (!r.stop || !interruption_point(e.code) || r.predicted) return;
+    if (e.code == op::sleep || !r.timed || limit_ns(e) > 0) cancel(e.fiber);
+    else time_out(e.fiber);
+  }
+
+  // The call's effect if no stop was requested.
+  void begin_call(const log_entry& e) {
     const std::uint32_t f = e.fiber;
     switch (e.code) {
       case op::sleep:
-        return complete(f, 0, false, false);  // sleeps end on their own
+        fibers_[f].timed = true;  // ends by its timer (or a stop request)
+        return;
       case op::send: case op::send_for: {
         mchannel& ch = channels_[e.obj];
         if (ch.closed) return complete(f, 0, false, false);
@@ -1172,6 +1240,19 @@ class model {
       }
       case op::detach:
         return;
+      case op::stop: {
+        mfiber& child = fibers_[e.obj];
+        if (e.result == child.stop)
+          return fail(e, std::string("request_stop returned ") + (e.result ? "true" : "false") +
+                             ", the model expects the opposite");
+        child.stop = true;
+        if (child.pending == op::count || !interruption_point(child.pending) || child.predicted)
+          return;  // it sees the stop at its next interruption point
+        // Its timer may have fired already, its wake then on its way: a world each.
+        if (child.timed && now_upper_ns_ >= child.deadline_ns && choose(2) == 1)
+          return time_out(e.obj);
+        return cancel(e.obj);
+      }
       default:
         return fail(e, "not a non-blocking operation");
     }

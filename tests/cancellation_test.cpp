@@ -125,50 +125,52 @@ bool ended_cancelled(weft::join_handle<T>& h) {
 
 }  // namespace
 
-TEST_CASE("a stop wakes a fiber blocked in each interruption point", "[cancel]") {
-  const std::size_t workers = GENERATE(1, 2, 4);
-  CAPTURE(workers);
+// Runs check(wait) for each interruption point's wait, in a run with `workers` workers.
+template <class Check>
+void for_each_interruption_point(std::size_t workers, Check check) {
   weft::run(
-      [] {
+      [&] {
         interruption_points points;
         for (auto& [name, wait] : points.all()) {
           CAPTURE(name);
-          std::atomic<bool> returned{false};
-          auto h = weft::spawn([&wait = wait, &returned] {
-            wait();
-            returned = true;
-          });
-          CHECK(h.request_stop());
-          CHECK_FALSE(h.request_stop());  // true only for the call that made the request
-          CHECK(ended_cancelled(h));
-          CHECK_FALSE(returned.load());
+          check(wait);
         }
       },
       with_workers(workers));
 }
 
+TEST_CASE("a stop wakes a fiber blocked in each interruption point", "[cancel]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  for_each_interruption_point(workers, [](const std::function<void()>& wait) {
+    std::atomic<bool> returned{false};
+    auto h = weft::spawn([&] {
+      wait();
+      returned = true;
+    });
+    CHECK(h.request_stop());
+    CHECK_FALSE(h.request_stop());  // true only for the call that made the request
+    CHECK(ended_cancelled(h));
+    CHECK_FALSE(returned.load());
+  });
+}
+
 TEST_CASE("a fiber stopped before it blocks throws at its next interruption point", "[cancel]") {
   const std::size_t workers = GENERATE(1, 2, 4);
   CAPTURE(workers);
-  weft::run(
-      [] {
-        interruption_points points;
-        for (auto& [name, wait] : points.all()) {
-          CAPTURE(name);
-          std::atomic<bool> go{false};
-          std::atomic<bool> saw_stop{false};
-          auto h = weft::spawn([&, &wait = wait] {
-            while (!go.load()) weft::this_fiber::yield();  // yield is no interruption point
-            saw_stop = weft::this_fiber::stop_requested();
-            wait();
-          });
-          CHECK(h.request_stop());
-          go = true;
-          CHECK(ended_cancelled(h));
-          CHECK(saw_stop.load());
-        }
-      },
-      with_workers(workers));
+  for_each_interruption_point(workers, [](const std::function<void()>& wait) {
+    std::atomic<bool> go{false};
+    std::atomic<bool> saw_stop{false};
+    auto h = weft::spawn([&] {
+      while (!go.load()) weft::this_fiber::yield();  // yield is no interruption point
+      saw_stop = weft::this_fiber::stop_requested();
+      wait();
+    });
+    CHECK(h.request_stop());
+    go = true;
+    CHECK(ended_cancelled(h));
+    CHECK(saw_stop.load());
+  });
 }
 
 TEST_CASE("a stop from a plain thread wakes a fiber on any worker", "[cancel]") {

@@ -18,10 +18,9 @@ namespace weft::detail {
 
 void throw_cancelled() { throw operation_cancelled(); }
 
-void stop_if_requested(fiber& f) noexcept {
+bool claim_if_stop_requested(fiber& f) noexcept {
   light_barrier();  // between the token's opening and this load (see the header)
-  if (f.stop_requested.load(std::memory_order_relaxed) && f.token.claim_for_stop())
-    f.owner->schedule(&f);
+  return f.stop_requested.load(std::memory_order_relaxed) && f.token.claim_for_stop();
 }
 
 bool mark_stop(fiber& f) noexcept {

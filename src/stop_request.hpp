@@ -8,6 +8,11 @@
 // switch), then reads the flag; the requester sets the flag, then claims the token. Each side
 // has a barrier between its store and its load (an asymmetric pair: the requester pays), so at
 // least one of them sees the other, and the token's CAS lets only one of them wake the fiber.
+//
+// A requester may wake the fiber before its worker has armed its timer and released the lock
+// it waits under (a primitive's, or for a sleep the fiber's own): so a fiber a stop woke takes
+// that lock before it touches its timer or leaves, and the worker looks at the flag before it
+// arms and releases, while the fiber cannot have left.
 #pragma once
 
 #include <exception>
@@ -20,9 +25,10 @@ namespace weft::detail {
 // Throws weft::operation_cancelled (out of line: waits only test the flag).
 [[noreturn, gnu::cold, gnu::noinline]] void throw_cancelled();
 
-// For a fiber's wait that is an interruption point, after its worker opened the fiber's token
-// (worker::run_actions): wakes it if a stop was requested before the token opened.
-void stop_if_requested(fiber& f) noexcept;
+// For a fiber's wait that is an interruption point, once its worker opened the fiber's token
+// (worker::run_actions): whether a stop requested before the token opened claimed it now;
+// the worker then makes the fiber ready, after releasing its lock.
+bool claim_if_stop_requested(fiber& f) noexcept;
 
 // The request, in two steps so that a scope stopping many fibers pays one barrier: mark_stop
 // for each fiber (false: requested before), one heavy_barrier(), then wake_for_stop for each

@@ -37,7 +37,8 @@ fiber& require_fiber_only(const char* call) {
 }
 }  // namespace
 
-void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call) {
+void sleep_until(std::chrono::steady_clock::time_point deadline, const char* call)
+    WEFT_NO_THREAD_SAFETY_ANALYSIS {  // self.lock is released by the worker after the switch
   const auto [w, f] = require_fiber(call);
   fiber& self = *f;
   // An interruption point, unless an exception unwinds the fiber (see stop_request.hpp).
@@ -51,13 +52,18 @@ void sleep_until(std::chrono::steady_clock::time_point deadline, const char* cal
   timer_slot timer{deadline, &self, &self.token};
   w->timers().reserve_one();
   self.waiting_on = wait_kind::sleep;
+  // The fiber's own lock, held until its timer is armed: what a stop's wake waits for
+  // (stop_request.hpp).
+  self.lock.lock();
   after_switch_actions& actions = w->actions();
   actions.blocked = &self;  // its token opened once our context is saved, then:
   actions.stoppable = stoppable;
-  actions.arm = &timer;     // armed
+  actions.arm = &timer;     // armed, then:
+  actions.unlock = &self.lock;
   w->suspend(self);
   self.waiting_on = wait_kind::none;
   if (self.token.stopped_by_request()) [[unlikely]] {
+    { spin_guard armed(self.lock); }
     timer.heap->cancel(timer);
     throw_cancelled();
   }

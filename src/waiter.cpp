@@ -231,11 +231,13 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
     throw;
   }
   suspend_fiber(*self, w, lock, what, object, &timeout, stoppable);
-  const bool timed_out = self->token.winner.load(std::memory_order_acquire) == &timeout;
-  if (timed_out) unlink(w, lock);
-  else timeout.heap->cancel(timeout);
+  const void* winner = self->token.winner.load(std::memory_order_acquire);
+  // Unlinked under the lock first when the timeout or a stop won: a stop may have woken us
+  // before our timer was armed, which the lock orders before us (stop_request.hpp).
+  if (winner == &timeout || winner == wait_token::stopped()) unlink(w, lock);
+  if (winner != &timeout) timeout.heap->cancel(timeout);
   leave_wait(*self, w, lock, what);
-  return !timed_out;
+  return winner != &timeout;
 }
 
 std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,

@@ -219,10 +219,15 @@ T* take_action(T*& slot) noexcept {
 // The analysis cannot see the lock it releases: block() took it, in the fiber that switched
 // away.
 void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
-  fiber* blocked = take_action(actions_.blocked);
-  if (blocked) {
-    blocked->token.winner.store(actions_.stoppable ? wait_token::open_to_stop() : nullptr,
+  // A waiting fiber's token opens first (a timer may claim it once armed). Its stop is looked at
+  // before the timer is armed and the lock released: until then nothing but a stop request can
+  // wake it, and it cannot leave its wait before it takes that lock (stop_request.hpp).
+  fiber* stopped = nullptr;
+  if (fiber* blocked = take_action(actions_.blocked)) {
+    const bool stoppable = std::exchange(actions_.stoppable, false);
+    blocked->token.winner.store(stoppable ? wait_token::open_to_stop() : nullptr,
                                 std::memory_order_relaxed);  // published by the unlock below
+    if (stoppable && claim_if_stop_requested(*blocked)) stopped = blocked;
   }
   if (timer_slot* slot = take_action(actions_.arm)) timers_.arm(*slot);
   if (spinlock* lock = take_action(actions_.unlock)) {
@@ -231,7 +236,7 @@ void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
       for (spinlock* other : std::exchange(actions_.unlock_also, {})) other->unlock();
     }
   }
-  if (blocked && std::exchange(actions_.stoppable, false)) stop_if_requested(*blocked);
+  if (stopped) [[unlikely]] stopped->owner->schedule(stopped);  // ours alone to wake
   if (fiber* yielded = take_action(actions_.yielded)) make_ready(yielded);
   if (fiber* finished = take_action(actions_.finished)) switched_off_for_good(*finished, this);
 }

@@ -18,11 +18,6 @@ namespace weft::detail {
 
 void throw_cancelled() { throw operation_cancelled(); }
 
-bool claim_if_stop_requested(fiber& f) noexcept {
-  light_barrier();  // between the token's opening and this load (see the header)
-  return f.stop_requested.load(std::memory_order_relaxed) && f.token.claim_for_stop();
-}
-
 bool mark_stop(fiber& f) noexcept {
   if (f.stop_requested.exchange(true, std::memory_order_acq_rel)) return false;
   std::stop_source source{std::nostopstate};

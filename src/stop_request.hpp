@@ -18,6 +18,7 @@
 #include <exception>
 #include <span>
 
+#include "asymmetric_barrier.hpp"
 #include "fiber.hpp"
 
 namespace weft::detail {
@@ -28,7 +29,10 @@ namespace weft::detail {
 // For a fiber's wait that is an interruption point, once its worker opened the fiber's token
 // (worker::run_actions): whether a stop requested before the token opened claimed it now;
 // the worker then makes the fiber ready, after releasing its lock.
-bool claim_if_stop_requested(fiber& f) noexcept;
+inline bool claim_if_stop_requested(fiber& f) noexcept {
+  light_barrier();  // between the token's opening and this load
+  return f.stop_requested.load(std::memory_order_relaxed) && f.token.claim_for_stop();
+}
 
 // The request, in two steps so that a scope stopping many fibers pays one barrier: mark_stop
 // for each fiber (false: requested before), one heavy_barrier(), then wake_for_stop for each

@@ -42,8 +42,8 @@ void sleep_until(std::chrono::steady_clock::time_point deadline, const char* cal
   const auto [w, f] = require_fiber(call);
   fiber& self = *f;
   // An interruption point, unless an exception unwinds the fiber (see stop_request.hpp).
-  const bool stoppable = std::uncaught_exceptions() == 0;
-  if (stoppable && self.stop_requested.load(std::memory_order_relaxed)) throw_cancelled();
+  if (self.stop_requested.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
+    throw_cancelled();
   WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
   if (deadline == std::chrono::steady_clock::time_point::min()) {  // no wait at all: a yield
     w->yield(self);
@@ -57,7 +57,7 @@ void sleep_until(std::chrono::steady_clock::time_point deadline, const char* cal
   self.lock.lock();
   after_switch_actions& actions = w->actions();
   actions.blocked = &self;  // its token opened once our context is saved, then:
-  actions.stoppable = stoppable;
+  actions.stoppable = true;
   actions.arm = &timer;     // armed, then:
   actions.unlock = &self.lock;
   w->suspend(self);

@@ -104,7 +104,8 @@ namespace {
 
 // The calling fiber's part of block() and block_until(): suspends it until it is woken, with
 // `lock` released once its context is saved (and its token opened, and `timeout` armed, before
-// that). `stoppable`: a stop request may wake it too (stop_request.hpp). The analysis cannot
+// that). `stoppable`: an interruption point, which a stop request may end too, unless an
+// exception unwinds the fiber (stop_request.hpp). The analysis cannot
 // follow the lock into the switch: the worker that resumes next releases it
 // (after_switch_actions::unlock).
 void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const void* object,
@@ -128,11 +129,12 @@ void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const
   self.current_waiter = nullptr;
 }
 
-// Whether a wait of the calling fiber `self` on `what` may be ended by a stop request: an
-// interruption point, and not a wait in a destructor run by an exception (which must work).
-bool stoppable_wait(wait_kind what) noexcept {
-  return what != wait_kind::mutex && what != wait_kind::await && what != wait_kind::scope_end &&
-         std::uncaught_exceptions() == 0;
+// Whether a wait on `what` is an interruption point. A stop ends it unless an exception
+// unwinds the fiber (a destructor that joins or locks must work): the fiber asks
+// std::uncaught_exceptions() only once a stop was requested, and its worker reads the count
+// the switch saved (worker::run_actions), so that waits pay nothing for it.
+constexpr bool interruption_point(wait_kind what) noexcept {
+  return what != wait_kind::mutex && what != wait_kind::await && what != wait_kind::scope_end;
 }
 
 // Whether a wait on `what` may end by throwing fiber_unwind: not ~scope's (scope_end), which
@@ -141,10 +143,13 @@ bool unwinds(const fiber& self, wait_kind what) noexcept {
   return what != wait_kind::scope_end && must_unwind(self);
 }
 
-// Whether the fiber must not block: its executor unwinds it, or a stop was requested and the
-// wait is `stoppable`. Then throw_refusal throws fiber_unwind or operation_cancelled.
-bool must_refuse(const fiber& self, wait_kind what, bool stoppable) noexcept {
-  return unwinds(self, what) || (stoppable && self.stop_requested.load(std::memory_order_relaxed));
+// Whether the fiber must not block: its executor unwinds it, or a stop was requested, the
+// wait is an interruption point and no exception unwinds the fiber. Then throw_refusal throws
+// fiber_unwind or operation_cancelled.
+bool must_refuse(const fiber& self, wait_kind what) noexcept {
+  return unwinds(self, what) ||
+         (interruption_point(what) && self.stop_requested.load(std::memory_order_relaxed) &&
+          std::uncaught_exceptions() == 0);
 }
 [[noreturn]] void throw_refusal(const fiber& self, wait_kind what) {
   if (unwinds(self, what)) throw_fiber_unwind();
@@ -152,10 +157,9 @@ bool must_refuse(const fiber& self, wait_kind what, bool stoppable) noexcept {
 }
 
 // block() and block_timed() refusing: out of the queue, the lock released, thrown.
-void refuse_to_block_if_needed(fiber& self, waiter& w, spinlock& lock, wait_kind what,
-                               bool stoppable)
+void refuse_to_block_if_needed(fiber& self, waiter& w, spinlock& lock, wait_kind what)
     WEFT_REQUIRES(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
-  if (!must_refuse(self, what, stoppable)) [[likely]] return;
+  if (!must_refuse(self, what)) [[likely]] return;
   if (w.queue) w.queue->remove(w);
   lock.unlock();
   throw_refusal(self, what);
@@ -188,10 +192,9 @@ void block(waiter& w, spinlock& lock, wait_kind what, const void* object) {
     parker.park(lock);
     return;
   }
-  const bool stoppable = stoppable_wait(what);
-  refuse_to_block_if_needed(*self, w, lock, what, stoppable);
+  refuse_to_block_if_needed(*self, w, lock, what);
   w.token = &self->token;
-  suspend_fiber(*self, w, lock, what, object, nullptr, stoppable);
+  suspend_fiber(*self, w, lock, what, object, nullptr, interruption_point(what));
   leave_wait(*self, w, lock, what);
 }
 
@@ -219,8 +222,7 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
     parker.park();  // a waker claimed us first: its unpark is on its way
     return true;
   }
-  const bool stoppable = stoppable_wait(what);
-  refuse_to_block_if_needed(*self, w, lock, what, stoppable);
+  refuse_to_block_if_needed(*self, w, lock, what);
   w.token = &self->token;
   timer_slot timeout{deadline, self, &self->token};
   try {
@@ -230,7 +232,7 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
     lock.unlock();
     throw;
   }
-  suspend_fiber(*self, w, lock, what, object, &timeout, stoppable);
+  suspend_fiber(*self, w, lock, what, object, &timeout, interruption_point(what));
   const void* winner = self->token.winner.load(std::memory_order_acquire);
   // Unlinked under the lock first when the timeout or a stop won: a stop may have woken us
   // before our timer was armed, which the lock orders before us (stop_request.hpp).
@@ -279,8 +281,7 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
     unlink_losers(winner);
     return index_of(winner);
   }
-  const bool stoppable = stoppable_wait(wait_kind::select);
-  if (must_refuse(*self, wait_kind::select, stoppable)) {
+  if (must_refuse(*self, wait_kind::select)) {
     abandon();
     throw_refusal(*self, wait_kind::select);
   }
@@ -298,7 +299,7 @@ std::size_t block_any(std::span<waiter> ws, std::span<spinlock* const> locks,
     w.token = &self->token;
   }
   suspend_fiber(*self, ws[0], *locks[0], wait_kind::select, nullptr, timed ? &timeout : nullptr,
-                stoppable, locks.subspan(1));
+                true, locks.subspan(1));
   const void* winner = self->token.winner.load(std::memory_order_acquire);
   unlink_losers(winner);  // all of them, when a stop request won
   if (timed && winner != &timeout) timeout.heap->cancel(timeout);

@@ -224,7 +224,7 @@ void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
   // wake it, and it cannot leave its wait before it takes that lock (stop_request.hpp).
   fiber* stopped = nullptr;
   if (fiber* blocked = take_action(actions_.blocked)) {
-    const bool stoppable = std::exchange(actions_.stoppable, false);
+    const bool stoppable = std::exchange(actions_.stoppable, false) && blocked->eh.uncaught == 0;
     blocked->token.winner.store(stoppable ? wait_token::open_to_stop() : nullptr,
                                 std::memory_order_relaxed);  // published by the unlock below
     if (stoppable && claim_if_stop_requested(*blocked)) stopped = blocked;

@@ -25,7 +25,8 @@ class executor_core;
 // that code's context is safely saved (so another worker cannot resume it half-saved).
 struct after_switch_actions {
   fiber* blocked = nullptr;      // a fiber that waits: its token is opened first (wait_token)
-  bool stoppable = false;        // that wait is an interruption point (stop_request.hpp)
+  bool stoppable = false;        // that wait is an interruption point (stop_request.hpp),
+                                 // unless an exception unwinds the fiber (its saved eh state)
   timer_slot* arm = nullptr;     // a sleep's or timed wait's timer, armed here (before unlock)
   spinlock* unlock = nullptr;    // a primitive's lock held across block()
   std::span<spinlock* const> unlock_also;  // select: the other primitives' locks (with unlock)

@@ -47,7 +47,8 @@ struct options {
   int reps = 9;
   std::uint64_t iters = 2'000'000;
   std::string csv;  // empty: no CSV file
-  std::string filter;  // empty: every candidate
+  std::string filter;  // empty: every candidate (of the full set, see `full`)
+  bool full = false;   // --full: every candidate, where a benchmark runs a quick set by default
 
   // Whether the candidate `name` of `tier` is to run: "tier/name" contains --filter's text or
   // one of its '|'-separated alternatives.
@@ -70,12 +71,13 @@ namespace detail {
 [[noreturn]] inline void usage(const char* prog, const options& defaults, int status) {
   std::FILE* out = status == 0 ? stdout : stderr;
   std::fprintf(out,
-               "usage: %s [--reps N] [--iters N] [--csv FILE] [--filter TEXT]\n"
+               "usage: %s [--reps N] [--iters N] [--csv FILE] [--filter TEXT] [--full]\n"
                "  --reps N       measured repetitions of each candidate (default %d)\n"
                "  --iters N      operations per repetition (default %llu)\n"
                "  --csv FILE     also write tier,name,median_ns,min_ns,max_ns,ratio to FILE\n"
                "  --filter TEXT  run only the candidates whose tier/name contains TEXT (or one of\n"
-               "                 its '|'-separated alternatives)\n",
+               "                 its '|'-separated alternatives)\n"
+               "  --full         every candidate (a benchmark with a quick default set)\n",
                prog, defaults.reps, static_cast<unsigned long long>(defaults.iters));
   std::exit(status);
 }
@@ -109,6 +111,10 @@ inline options parse_options(int argc, char** argv, options defaults = {}) {
     if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
       flag = arg.substr(0, eq);
       value = argv[i] + eq + 1;
+    }
+    if (arg == "--full") {
+      o.full = true;
+      continue;
     }
     if (flag != "--reps" && flag != "--iters" && flag != "--csv" && flag != "--filter") {
       std::fprintf(stderr, "%s: unknown argument '%s'\n", prog, argv[i]);

@@ -540,17 +540,26 @@ int main(int argc, char** argv) {
   weft::bench::options defaults;
   defaults.reps = 7;
   defaults.iters = 200'000;
-  const weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
+  weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
+  // Without --full or --filter: the headline rows beside Boost.Fiber (yield, spawn+join,
+  // skynet 1M, memory per fiber), in well under a minute. --full adds the rest: skynet at every
+  // size and on 2 workers, std::thread, the socket echo and the trace cost.
+  const bool quick = !opt.full && opt.filter.empty();
+  if (quick)
+    opt.filter = "yield/weft|yield/boost|spawn+join/weft|spawn+join/boost|"
+                 "skynet/weft 1 worker 1M|skynet/weft 1 worker 100k|"
+                 "skynet/boost.fiber round_robin 100k|memory/weft 100k|memory/boost";
   const std::uint64_t n = opt.iters;
   // std::thread candidates are ~100x slower: they run n / this many operations per rep.
   constexpr std::uint64_t thread_divisor = 50;
   const std::uint64_t thread_n = std::max<std::uint64_t>(n / thread_divisor, 10);
   // Whole-program candidates (child processes) run at most this many repetitions.
-  const int whole_reps = std::max(1, std::min(opt.reps, 9));
+  const int whole_reps = quick ? 3 : std::max(1, std::min(opt.reps, 9));
   const int thread_skynet_reps = std::max(1, std::min(opt.reps, 5));  // ~5 s a run
 
-  std::printf("weft_executor_bench: backend %.*s, %d reps interleaved, %llu ops per rep "
+  std::printf("weft_executor_bench: %s, backend %.*s, %d reps interleaved, %llu ops per rep "
               "(std::thread: %llu)\n",
+              quick ? "the quick set (--full: every tier)" : "every tier",
               static_cast<int>(weft::context_backend().size()), weft::context_backend().data(),
               opt.reps, static_cast<unsigned long long>(n),
               static_cast<unsigned long long>(thread_n));

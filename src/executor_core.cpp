@@ -440,8 +440,8 @@ bool executor_core::try_claim_run() noexcept { return !running_.exchange(true); 
 void executor_core::end_run() noexcept { running_.store(false); }
 
 void executor_core::run_until_done(const std::atomic<bool>& done) {
-  // Published, then read (as note_retired reads them in the other order): either the last
-  // retirement sees the flag, or we see it set here.
+  // Published, then read (note_done: the flag set, then this read): either the scope's last
+  // child sees our flag here, or we see it set.
   until_done_.store(&done, std::memory_order_seq_cst);
   struct forget {
     std::atomic<const std::atomic<bool>*>& flag;

@@ -64,12 +64,12 @@ class executor_core {
   // A fiber retired (fiber_end.cpp): the end of a join driving the executor, if it waited
   // for this one.
   void note_retired(fiber* f) noexcept {
-    if (f == until_.load(std::memory_order_acquire)) {
-      stop_and_wake_all();
-    } else if (const std::atomic<bool>* done = until_done_.load(std::memory_order_seq_cst))
-        [[unlikely]] {
-      if (done->load(std::memory_order_seq_cst)) stop_and_wake_all();
-    }
+    if (f == until_.load(std::memory_order_acquire)) stop_and_wake_all();
+  }
+  // `done` was just set (a scope's last child ended): the end of run_until_done if it waits
+  // for that flag. `done` may be gone by now; only its address is compared.
+  void note_done(const std::atomic<bool>& done) noexcept {
+    if (until_done_.load(std::memory_order_seq_cst) == &done) stop_and_wake_all();
   }
 
   // ---- ready fibers ----
@@ -92,8 +92,8 @@ class executor_core {
   // driving the executor: `stop_at`). Throws deadlock_error.
   void run_until(fiber* until, deadline stop_at = deadline::max())
       WEFT_EXCLUDES(parking_.mutex());
-  // As run_until(nullptr), until `done` is true (set before the retirement of a fiber of
-  // ours): a scope joined from a plain thread.
+  // As run_until(nullptr), until `done` is true (note_done): a scope joined from a plain
+  // thread.
   void run_until_done(const std::atomic<bool>& done) WEFT_EXCLUDES(parking_.mutex());
   // A worker's look at run_until's deadline: ends the run if it has passed (called when the
   // worker parks, and now and then while it runs fibers).

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <weft/cancellation.hpp>
 #include <weft/this_fiber.hpp>
@@ -39,12 +40,31 @@ void scope_state::adopt(fiber& child) noexcept {
   if (stopped_) child.stop_requested.store(true, std::memory_order_relaxed);
 }
 
+namespace {
+// Keeps a std::stop_source to request stop on once no lock is held; without memory for it,
+// requests now.
+void request_later(std::vector<std::stop_source>& later, const std::stop_source& source) noexcept {
+  if (!source.stop_possible()) return;
+  try {
+    later.push_back(source);
+  } catch (...) {
+    std::stop_source now = source;
+    now.request_stop();
+  }
+}
+void request_all(std::vector<std::stop_source>& sources) noexcept {
+  for (std::stop_source& s : sources) s.request_stop();
+}
+}  // namespace
+
 void scope_state::child_ended(fiber& child) noexcept {
   // Decided before the lock: the test rethrows the exception.
   const bool cancelled = child.error && is_cancellation(child.error);
   const bool failed = child.error && !child.unwind_requested;
   waiter_queue joiners;
-  std::stop_source source{std::nostopstate};
+  std::vector<std::stop_source> stopped;
+  executor_core* const core = core_;
+  bool none_left = false;
   {
     spin_guard guard(lock_);
     if (child.prev_in_scope) child.prev_in_scope->next_in_scope = child.next_in_scope;
@@ -53,35 +73,40 @@ void scope_state::child_ended(fiber& child) noexcept {
     // A cancellation caused by the scope's own stop is no failure.
     if (failed && !(cancelled && stopped_) && !failure_) {
       failure_ = child.error;
-      if (stop_locked()) source = source_;
+      stop_locked(stopped);
     }
     if (--live_ == 0) {
       waiting_.move_all_to(joiners);
       none_left_.store(true, std::memory_order_seq_cst);  // see run_until_done
+      none_left = true;
     }
   }
-  // From here on the scope may be gone (a joiner that was not waiting may return).
-  source.request_stop();
+  // From here on the scope may be gone (a joiner that was not waiting may return): only its
+  // flag's address is used, as a name.
+  request_all(stopped);
   wake_all(joiners);
+  if (none_left) core->note_done(none_left_);
 }
 
-bool scope_state::stop_locked() noexcept {
-  if (stopped_) return false;
+void scope_state::stop_locked(std::vector<std::stop_source>& later) noexcept {
+  if (stopped_) return;
   stopped_ = true;
-  for (fiber* c = children_; c; c = c->next_in_scope) mark_stop(*c);
+  request_later(later, source_);
+  for (fiber* c = children_; c; c = c->next_in_scope) {
+    std::stop_source source{std::nostopstate};
+    if (mark_stop(*c, source)) request_later(later, source);
+  }
   heavy_barrier();  // one for all of them (stop_request.hpp)
   for (fiber* c = children_; c; c = c->next_in_scope) wake_for_stop(*c);
-  return true;
 }
 
 void scope_state::request_stop() noexcept {
-  std::stop_source source{std::nostopstate};
+  std::vector<std::stop_source> stopped;
   {
     spin_guard guard(lock_);
-    if (!stop_locked()) return;
-    source = source_;
+    stop_locked(stopped);
   }
-  source.request_stop();
+  request_all(stopped);
 }
 
 std::stop_token scope_state::stop_token() {
@@ -96,9 +121,12 @@ std::stop_token scope_state::stop_token() {
 void scope_state::wait_for_children(wait_kind what) {
   for (;;) {
     if (!current_fiber() && core_ && core_->try_claim_run()) {
-      // A plain thread, and nobody runs the executor: run it here meanwhile.
+      // A plain thread, and nobody runs the executor: run it here meanwhile, and again if a
+      // child was spawned into the scope as the run ended.
       const claimed_run claim(*core_);
       core_->run_until_done(none_left_);
+      if (none_left_.load(std::memory_order_acquire)) return;
+      continue;
     }
     lock_.lock();
     if (live_ == 0) {

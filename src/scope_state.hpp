@@ -9,6 +9,7 @@
 #include <exception>
 #include <optional>
 #include <stop_token>
+#include <vector>
 
 #include <weft/detail/spinlock.hpp>
 #include <weft/detail/thread_annotations.hpp>
@@ -40,10 +41,11 @@ class scope_state {
   void finish() noexcept WEFT_EXCLUDES(lock_);
 
  private:
-  // Marks the stop and wakes the children blocked in interruption points; false if stopped
-  // already. The scope's own std::stop_source is requested on by the caller, unlocked.
-  bool stop_locked() noexcept WEFT_REQUIRES(lock_);
-  void request_stop_on(std::stop_source& source) noexcept;
+  // Marks the stop and wakes the children blocked in interruption points (nothing if stopped
+  // already). The std::stop_sources whose callbacks must run, the scope's and its children's,
+  // go to `later`, for the caller to request stop on once it holds no lock (a callback may
+  // spawn into this scope, or stop another).
+  void stop_locked(std::vector<std::stop_source>& later) noexcept WEFT_REQUIRES(lock_);
   // Waits until no child is left: `what` is scope (an interruption point) or scope_end.
   void wait_for_children(wait_kind what) WEFT_EXCLUDES(lock_);
   // Rethrows the first failure if nobody did yet.

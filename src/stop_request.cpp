@@ -18,14 +18,10 @@ namespace weft::detail {
 
 void throw_cancelled() { throw operation_cancelled(); }
 
-bool mark_stop(fiber& f) noexcept {
+bool mark_stop(fiber& f, std::stop_source& source) noexcept {
   if (f.stop_requested.exchange(true, std::memory_order_acq_rel)) return false;
-  std::stop_source source{std::nostopstate};
-  {
-    spin_guard guard(f.lock);
-    source = f.stop_source;
-  }
-  source.request_stop();  // its callbacks run here, without the lock (a no-op if never made)
+  spin_guard guard(f.lock);
+  source = f.stop_source;  // none if never made: request_stop() on it is then a no-op
   return true;
 }
 
@@ -34,9 +30,11 @@ void wake_for_stop(fiber& f) noexcept {
 }
 
 bool request_stop(fiber& f) noexcept {
-  if (!mark_stop(f)) return false;
+  std::stop_source source{std::nostopstate};
+  if (!mark_stop(f, source)) return false;
   heavy_barrier();  // between the flag's store and the token's claim (see the header)
   wake_for_stop(f);
+  source.request_stop();  // the callbacks, after the wake
   return true;
 }
 

@@ -34,13 +34,15 @@ inline bool claim_if_stop_requested(fiber& f) noexcept {
   return f.stop_requested.load(std::memory_order_relaxed) && f.token.claim_for_stop();
 }
 
-// The request, in two steps so that a scope stopping many fibers pays one barrier: mark_stop
-// for each fiber (false: requested before), one heavy_barrier(), then wake_for_stop for each
-// marked fiber. Callable from any thread; `f` must stay alive throughout (a handle or a scope
-// keeps it). mark_stop runs the std::stop_source's callbacks.
-bool mark_stop(fiber& f) noexcept;
+// The request, in steps so that a scope stopping many fibers pays one barrier and runs no
+// callback under its lock: mark_stop for each fiber (false: requested before), one
+// heavy_barrier(), wake_for_stop for each marked fiber, then request_stop() on each `source`
+// mark_stop handed out (which runs the callbacks registered on the fiber's std::stop_token),
+// holding no lock. Callable from any thread; `f` must stay alive until wake_for_stop (a handle
+// or a scope keeps it); the sources keep their own state alive.
+bool mark_stop(fiber& f, std::stop_source& source) noexcept;
 void wake_for_stop(fiber& f) noexcept;
-// Both steps for one fiber.
+// All the steps for one fiber.
 bool request_stop(fiber& f) noexcept;
 
 // The fiber's std::stop_token, its std::stop_source made on first use.

@@ -225,8 +225,10 @@ void worker::run_actions() noexcept WEFT_NO_THREAD_SAFETY_ANALYSIS {
   fiber* stopped = nullptr;
   if (fiber* blocked = take_action(actions_.blocked)) {
     const bool stoppable = std::exchange(actions_.stoppable, false) && blocked->eh.uncaught == 0;
+    // Release: a stop request claims it without taking the lock below, and must see the
+    // fiber's saved context through it.
     blocked->token.winner.store(stoppable ? wait_token::open_to_stop() : nullptr,
-                                std::memory_order_relaxed);  // published by the unlock below
+                                std::memory_order_release);
     if (stoppable && claim_if_stop_requested(*blocked)) stopped = blocked;
   }
   if (timer_slot* slot = take_action(actions_.arm)) timers_.arm(*slot);

@@ -192,6 +192,27 @@ TEST_CASE("a child spawned into a stopped scope starts stopped", "[scope]") {
   });
 }
 
+TEST_CASE("a stop callback of a child may spawn into its scope and stop another scope",
+          "[scope]") {
+  weft::run([] {
+    weft::scope s, other;
+    std::atomic<bool> cleanup_stopped{false};
+    other.spawn([] { weft::this_fiber::sleep_for(1h); });
+    s.spawn([&](std::stop_token token) {
+      // Runs in the fiber that calls s.request_stop(), which holds no lock by then.
+      std::stop_callback on_stop(token, [&] {
+        s.spawn([&] { cleanup_stopped = weft::this_fiber::stop_requested(); });
+        other.request_stop();
+      });
+      weft::this_fiber::sleep_for(1h);
+    });
+    s.request_stop();
+    s.join();
+    other.join();
+    CHECK(cleanup_stopped.load());  // spawned into a stopped scope
+  });
+}
+
 TEST_CASE("a scope on a plain thread runs the executor while it joins", "[scope]") {
   const std::size_t workers = GENERATE(1, 2);
   CAPTURE(workers);

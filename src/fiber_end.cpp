@@ -136,13 +136,19 @@ context& run_fiber(fiber* f) {
   if (f->unwind_requested) f->ops->drop(f->task);  // never started: destroy the callable unrun
   else f->ops->run(f->task, *f);                   // stores the result or the exception
   if (f->unwind_requested) [[unlikely]] set_unwound_error(*f);
-  if (f->scope) f->scope->child_ended(*f);  // the scope may be gone after this
+  if (f->scope) f->scope->child_returned(*f);
 #ifdef WEFT_TRACE
   if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);
 #endif
   w = f->resumed_by;  // the fiber may have moved
-  if (context* spawner = w->end_short(*f)) return *spawner;
+  // A scope's child leaves it once its end is published (the scope may be gone after that):
+  // its memory is freed only once it has switched away.
+  if (context* spawner = w->end_short(*f)) {
+    if (f->scope) f->scope->child_ended(*f);
+    return *spawner;
+  }
   fiber* joiner = publish_end(*w, f);
+  if (f->scope) f->scope->child_ended(*f);
   w = f->resumed_by;  // a coroutine resumed by publish_end may have moved it again
   retire(*w, f);
   return w->next_after_end(*f, joiner);

@@ -57,12 +57,22 @@ void request_all(std::vector<std::stop_source>& sources) noexcept {
 }
 }  // namespace
 
-void scope_state::child_ended(fiber& child) noexcept {
-  // Decided before the lock: the test rethrows the exception.
-  const bool cancelled = child.error && is_cancellation(child.error);
-  const bool failed = child.error && !child.unwind_requested;
-  waiter_queue joiners;
+void scope_state::child_returned(fiber& child) noexcept {
+  if (!child.error || child.unwind_requested) return;
+  const bool cancelled = is_cancellation(child.error);  // before the lock: it may rethrow
   std::vector<std::stop_source> stopped;
+  {
+    spin_guard guard(lock_);
+    // A cancellation caused by the scope's own stop is no failure.
+    if ((cancelled && stopped_) || failure_) return;
+    failure_ = child.error;
+    stop_locked(stopped);
+  }
+  request_all(stopped);  // on the child's own stack, as it still runs
+}
+
+void scope_state::child_ended(fiber& child) noexcept {
+  waiter_queue joiners;
   executor_core* const core = core_;
   bool none_left = false;
   {
@@ -70,11 +80,6 @@ void scope_state::child_ended(fiber& child) noexcept {
     if (child.prev_in_scope) child.prev_in_scope->next_in_scope = child.next_in_scope;
     else children_ = child.next_in_scope;
     if (child.next_in_scope) child.next_in_scope->prev_in_scope = child.prev_in_scope;
-    // A cancellation caused by the scope's own stop is no failure.
-    if (failed && !(cancelled && stopped_) && !failure_) {
-      failure_ = child.error;
-      stop_locked(stopped);
-    }
     if (--live_ == 0) {
       waiting_.move_all_to(joiners);
       none_left_.store(true, std::memory_order_seq_cst);  // see run_until_done
@@ -83,7 +88,6 @@ void scope_state::child_ended(fiber& child) noexcept {
   }
   // From here on the scope may be gone (a joiner that was not waiting may return): only its
   // flag's address is used, as a name.
-  request_all(stopped);
   wake_all(joiners);
   if (none_left) core->note_done(none_left_);
 }

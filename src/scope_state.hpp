@@ -31,7 +31,11 @@ class scope_state {
   executor_core& core() const;
   // A new child, not started yet.
   void adopt(fiber& child) noexcept WEFT_EXCLUDES(lock_);
-  // A child's task has returned (or unwound), its error stored: it leaves the scope.
+  // A child's task has returned (or unwound), its error stored: a failure is recorded, and
+  // stops the other children. On the child's stack, as it still runs.
+  void child_returned(fiber& child) noexcept WEFT_EXCLUDES(lock_);
+  // Then its end is published (its join_handle is done): it leaves the scope, which the
+  // scope's joiners may leave right after.
   void child_ended(fiber& child) noexcept WEFT_EXCLUDES(lock_);
 
   void request_stop() noexcept WEFT_EXCLUDES(lock_);

@@ -26,6 +26,13 @@ namespace weft::detail {
 // Throws weft::operation_cancelled (out of line: waits only test the flag).
 [[noreturn, gnu::cold, gnu::noinline]] void throw_cancelled();
 
+// For the calling fiber `f`, entering an interruption point: whether it throws
+// operation_cancelled instead of waiting (a stop was requested, and no exception unwinds it).
+// The flag first: waits ask libstdc++ for the uncaught count only once a stop was requested.
+inline bool stop_due(const fiber& f) noexcept {
+  return f.stop_requested.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0;
+}
+
 // For a fiber's wait that is an interruption point, once its worker opened the fiber's token
 // (worker::run_actions): whether a stop requested before the token opened claimed it now;
 // the worker then makes the fiber ready, after releasing its lock.

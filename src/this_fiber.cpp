@@ -42,8 +42,7 @@ void sleep_until(std::chrono::steady_clock::time_point deadline, const char* cal
   const auto [w, f] = require_fiber(call);
   fiber& self = *f;
   // An interruption point, unless an exception unwinds the fiber (see stop_request.hpp).
-  if (self.stop_requested.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
-    throw_cancelled();
+  if (stop_due(self)) throw_cancelled();
   WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
   if (deadline == std::chrono::steady_clock::time_point::min()) {  // no wait at all: a yield
     w->yield(self);

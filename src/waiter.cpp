@@ -147,9 +147,7 @@ bool unwinds(const fiber& self, wait_kind what) noexcept {
 // wait is an interruption point and no exception unwinds the fiber. Then throw_refusal throws
 // fiber_unwind or operation_cancelled.
 bool must_refuse(const fiber& self, wait_kind what) noexcept {
-  return unwinds(self, what) ||
-         (interruption_point(what) && self.stop_requested.load(std::memory_order_relaxed) &&
-          std::uncaught_exceptions() == 0);
+  return unwinds(self, what) || (interruption_point(what) && stop_due(self));
 }
 [[noreturn]] void throw_refusal(const fiber& self, wait_kind what) {
   if (unwinds(self, what)) throw_fiber_unwind();

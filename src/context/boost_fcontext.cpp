@@ -23,12 +23,6 @@ struct start_record {
   void* arg;
 };
 
-// What a jump passes: the context being left (to receive its fcontext) and the one entered.
-struct jump_note {
-  context* from;
-  context* to;
-};
-
 start_record* record_of(stack_span s) noexcept {
   auto top = reinterpret_cast<std::uintptr_t>(s.top()) & ~std::uintptr_t{15};
   return reinterpret_cast<start_record*>(top - sizeof(start_record) - 16);
@@ -83,13 +77,6 @@ void* backend::make(stack_span s, context_entry entry, void* arg) noexcept {
 
 void* backend::make_fiber(stack_span s, fiber_entry entry, void* arg) noexcept {
   return make_with(s, reinterpret_cast<void*>(entry), arg, &trampoline_fiber);
-}
-
-WEFT_NO_ASAN void backend::jump(context& from, context& to) noexcept {
-  jump_note note{&from, &to};
-  fc::transfer_t t = fc::jump_fcontext(context_access::handle(to), &note);
-  // Back in `from`: whoever jumped here left a note naming the context it left.
-  context_access::handle(*static_cast<jump_note*>(t.data)->from) = t.fctx;
 }
 
 }  // namespace weft::boost_fcontext

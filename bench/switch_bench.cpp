@@ -18,6 +18,10 @@
 //
 // Candidates:
 //   weft-raw  weft_asm_switch, _ret, _jmp  weft's x86-64 switch, called directly (x86-64 Linux)
+//   weft-raw  ..._ret/_fiber @same-site    the `ret` builds with both sides suspended at one call
+//                                          site, as the scheduler's fibers are (worker::switch_to):
+//                                          _fiber is the scheduler's switch, which leaves the FP
+//                                          control state to the thread; _ret saves it
 //   weft-raw  boost_fcontext::backend      weft's Boost.Context backend, called directly
 //   weft-api  weft::switch_context[B]      the public API over the library's backend B
 //   baseline  jump_fcontext                Boost.Context's fcontext switch, called directly
@@ -120,6 +124,41 @@ class raw_asm_candidate final : public candidate {
  private:
   weft::stack stack_{stack_size};
   raw_state s_;
+};
+
+// Both sides run this one loop, so both suspend at its one call of the switch: a `ret` build
+// then returns to the address the caller's `call` pushed, as in the scheduler. (noipa: a
+// clone specialised for the other side's endless loop would be a second call site.)
+template <raw_switch* Switch>
+__attribute__((noipa)) void same_site_loop(void** self_sp, void* const* peer_sp,
+                                              std::uint64_t n, std::uint64_t* visits) {
+  for (std::uint64_t i = 0; i != n; ++i) {
+    ++*visits;
+    Switch(self_sp, *peer_sp);
+  }
+}
+
+template <raw_switch* Switch>
+void same_site_other(void* arg) {
+  auto* s = static_cast<raw_state*>(arg);
+  same_site_loop<Switch>(&s->other_sp, &s->main_sp, ~std::uint64_t{0}, &s->visits);
+}
+
+template <raw_switch* Switch>
+class same_site_candidate final : public candidate {
+ public:
+  explicit same_site_candidate(std::string name) : candidate("weft-raw", std::move(name)) {
+    s_.other_sp = weft::asm_x86_64::backend::make(stack_.span(), &same_site_other<Switch>, &s_);
+  }
+  void run(std::uint64_t n) override {
+    same_site_loop<Switch>(&s_.main_sp, &s_.other_sp, n, &main_visits_);
+  }
+  std::uint64_t visits() const override { return s_.visits; }
+
+ private:
+  weft::stack stack_{stack_size};
+  raw_state s_;
+  std::uint64_t main_visits_ = 0;
 };
 #endif
 
@@ -307,6 +346,10 @@ int main(int argc, char** argv) {
       std::make_unique<raw_asm_candidate<&weft_asm_switch_ret>>("weft_asm_switch_ret"));
   candidates.push_back(
       std::make_unique<raw_asm_candidate<&weft_asm_switch_jmp>>("weft_asm_switch_jmp"));
+  candidates.push_back(std::make_unique<same_site_candidate<&weft_asm_switch_ret>>(
+      "weft_asm_switch_ret@same-site"));
+  candidates.push_back(std::make_unique<same_site_candidate<&weft_asm_switch_fiber>>(
+      "weft_asm_switch_fiber@same-site"));
 #endif
   candidates.push_back(std::make_unique<boost_backend_candidate>());
   candidates.push_back(std::make_unique<api_candidate>());
@@ -389,6 +432,7 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(c->iters_divisor));
   std::printf("\n");
 
+  const auto* fcontext_row = weft::bench::find_row(rows, "jump_fcontext");
 #if WEFT_BENCH_HAVE_ASM
   const auto* ret = weft::bench::find_row(rows, "weft_asm_switch_ret");
   const auto* jmp = weft::bench::find_row(rows, "weft_asm_switch_jmp");
@@ -410,9 +454,23 @@ int main(int argc, char** argv) {
                 "equal, %.2fx with flags differing)\n",
                 chosen->ratio <= 0.8 && chosen_flags->ratio <= 0.8 ? "MET" : "NOT MET",
                 chosen->ns.median, chosen->ratio, chosen_flags->ratio);
+  const auto* sched = weft::bench::find_row(rows, "weft_asm_switch_fiber@same-site");
+  const auto* sched_flags = weft::bench::find_row(rows_flags_differ, "weft_asm_switch_fiber@same-site");
+  if (sched != nullptr && sched_flags != nullptr && fcontext != nullptr)
+    std::printf("target scheduler's switch <= 0.8x jump_fcontext: %s (weft_asm_switch_fiber %.2f ns "
+                "= %.2fx with flags equal, %.2fx with flags differing)\n",
+                sched->ratio <= 0.8 && sched_flags->ratio <= 0.8 ? "MET" : "NOT MET",
+                sched->ns.median, sched->ratio, sched_flags->ratio);
 #else
   std::printf("target asm <= 0.8x jump_fcontext: n/a (no asm switch on this platform)\n");
 #endif
+  const auto* boost_backend = weft::bench::find_row(rows, "boost_fcontext::backend");
+  const auto* boost_flags = weft::bench::find_row(rows_flags_differ, "boost_fcontext::backend");
+  if (boost_backend != nullptr && boost_flags != nullptr && fcontext_row != nullptr)
+    std::printf("target boost backend <= 1.15x jump_fcontext: %s (%.2f ns = %.2fx with flags equal, "
+                "%.2fx with flags differing)\n",
+                boost_backend->ratio <= 1.15 && boost_flags->ratio <= 1.15 ? "MET" : "NOT MET",
+                boost_backend->ns.median, boost_backend->ratio, boost_flags->ratio);
 
   if (!opt.csv.empty() && !weft::bench::write_csv(opt.csv, rows)) return 1;
   return counts_ok ? 0 : 1;

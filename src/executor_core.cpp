@@ -199,6 +199,10 @@ fiber* executor_core::launch_with(const fiber_memory& memory, const task_ops& op
       throw;
     }
   }
+  if (options && options->own_fp_env) {
+    f->own_fp_env = true;
+    f->fp = fp_env::current();  // the spawner's, as a thread inherits its creator's
+  }
   if (scope) scope->adopt(*f);
   return start(f, memory.outside_caller, options && options->pinned);
 }

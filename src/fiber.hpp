@@ -16,6 +16,8 @@
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
+#include "fp_env.hpp"
+
 namespace weft::detail {
 
 class executor_core;
@@ -65,10 +67,14 @@ struct fiber : fiber_head {
   fiber* next_in_scope = nullptr;  // that scope's list of live children (under its lock)
   fiber* prev_in_scope = nullptr;
   bool unwind_requested = false;  // its executor is being destroyed: unwind it (unwinding.hpp)
+  // spawn_options::own_fp_env: `fp` is its floating-point control state while it is suspended
+  // (fp_env.hpp); the others run in their worker thread's.
+  bool own_fp_env = false;
   struct {                        // the C++ runtime's exception state while suspended
     void* caught = nullptr;       // (eh_state.hpp)
     unsigned int uncaught = 0;
   } eh;
+  fp_env fp;
 
   fiber* next_ready = nullptr;   // run-queue link
   fiber* prev_live = nullptr;    // the live list it joined at its first suspension

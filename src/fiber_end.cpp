@@ -131,11 +131,14 @@ bool nobody_reports(const fiber& f) noexcept {
 context& run_fiber(fiber* f) {
   worker* w = f->resumed_by;
   load_eh_state(eh_state{}, w->thread_eh());  // a new fiber handles no exception yet
+  if (f->own_fp_env) [[unlikely]] f->fp.make_current();
   w->after_start(*f);
   WEFT_TRACE_EVENT(trace::event_kind::start, f);
   if (f->unwind_requested) f->ops->drop(f->task);  // never started: destroy the callable unrun
   else f->ops->run(f->task, *f);                   // stores the result or the exception
   if (f->unwind_requested) [[unlikely]] set_unwound_error(*f);
+  f->resumed_by->leave_fp_env(*f);  // the rest of its end runs in the thread's
+  f->own_fp_env = false;
   if (f->scope) f->scope->child_returned(*f);
 #ifdef WEFT_TRACE
   if (tracing_on.load(std::memory_order_relaxed)) [[unlikely]] trace_end(f);

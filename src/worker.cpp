@@ -247,10 +247,12 @@ inline void worker::switch_inline_to(fiber& self, fiber* next) noexcept {
   // Whoever switches to a fiber makes it the thread's current one, so nothing needs setting
   // once we are resumed, possibly by another worker on another thread.
   save_eh_state(self.eh, thread_eh_);
+  leave_fp_env(self);  // the scheduler's switch does not hand it over (fp_env.hpp)
   set_current(this, next);
   switch_inline<&context_backend_type::jump_balanced>(self.ctx, next ? next->ctx : loop_context_);
   worker* now = self.resumed_by;  // maybe another thread's
   load_eh_state(self.eh, now->thread_eh_);
+  if (self.own_fp_env) [[unlikely]] self.fp.make_current();
   now->after_switch();
   WEFT_TRACE_EVENT(trace::event_kind::resume, &self);
 }
@@ -340,6 +342,7 @@ void worker::run_loop() {
   loop_context_ = context{};
   // Fibers bring their own exception state; the thread gets its own back when we return.
   thread_eh_ = thread_eh_state();  // this thread's, looked up once per run
+  thread_fp_ = fp_env::current();  // what every fiber without its own runs in
   struct restore_thread {
     eh_state eh;
     restore_thread() noexcept { save_eh_state(eh); }

@@ -95,6 +95,17 @@ class worker {
   // ---- any thread ----
   executor_core& core() noexcept { return core_; }
   eh_state* thread_eh() noexcept { return thread_eh_; }
+  // For a fiber switching away from this worker's thread, or ending on it: a fiber with its
+  // own floating-point control state keeps it and leaves the thread's in force; any other must
+  // have left the thread's as it was (checked builds stop the process otherwise).
+  void leave_fp_env(fiber& f) noexcept {
+    if (f.own_fp_env) [[unlikely]] {
+      f.fp = fp_env::current();
+      thread_fp_.make_current();
+    } else {
+      check_fp_env_kept(f, thread_fp_);
+    }
+  }
   std::uint32_t index() const noexcept { return index_; }
   live_list& live() noexcept { return live_; }
   // This worker's timers: armed by its own thread (after_switch_actions::arm, after the fiber
@@ -174,6 +185,7 @@ class worker {
   timer_heap timers_;
   after_switch_actions actions_;
   eh_state* thread_eh_ = nullptr;  // the running thread's C++ exception state
+  fp_env thread_fp_;              // its floating-point control state, taken when a run starts
   fiber_inbox inbox_;             // fibers pinned here, made ready elsewhere
   // This worker's licence to steal continuations from the others (see deque_thief).
   deque_thief steal_licence_;

@@ -17,9 +17,15 @@
  * (caller-saved), the x87 register stack (empty at calls by the ABI), and fs (the thread
  * pointer belongs to the thread, not to the context).
  *
- * Only the MXCSR control bits (6-15) are context state; bits 0-5 are sticky status flags,
- * which the ABI does not preserve across calls. The switch reloads MXCSR and the x87 control
- * word only when the resumed context's control state differs from the state it just saved.
+ * weft_asm_switch_fiber, the scheduler's switch, saves neither MXCSR nor the x87 control word:
+ * fibers share their thread's, and the few with their own are handed over in C++ around the
+ * switch (src/fp_env.hpp). On AMD Zen, stmxcsr and reading back what it stored cost about a
+ * third of a round trip (bench/switch_bench.cpp, docs/design.md).
+ *
+ * In the other builds, only the MXCSR control bits (6-15) are context state; bits 0-5 are
+ * sticky status flags, which the ABI does not preserve across calls. The switch reloads MXCSR
+ * and the x87 control word only when the resumed context's control state differs from the
+ * state it just saved.
  * The common case therefore costs one stmxcsr and one fnstcw and no load: ldmxcsr is
  * expensive whenever the value changes (about 80 ns a switch on an Intel Xeon under KVM when
  * only the status flags differed, e.g. after the caller's first inexact division) and fldcw
@@ -37,8 +43,9 @@
 
 .text
 
-/* Resumes the frame at rsp. On entry eax and dx hold the MXCSR and x87 control word in force
- * now; each is reloaded from the frame only when its control bits differ. Then the callee-saved
+/* Resumes the frame at rsp. With \fp = fp, eax and dx hold on entry the MXCSR and x87 control
+ * word in force now; each is reloaded from the frame only when its control bits differ (with
+ * \fp = nofp the frame's FP slots are neither read nor written). Then the callee-saved
  * registers are restored and the frame's RIP resumed with \resume:
  *   jmp: load RIP and jump to it (no return-stack-buffer entry is consumed);
  *   ret: return to it, consuming the entry that the caller's `call` pushed. That predicts
@@ -46,7 +53,8 @@
  *        as all fibers are in the scheduler, and keeps the return-stack buffer in step for
  *        the returns that follow. A fresh fiber (RIP = weft_asm_trampoline_fiber) is entered
  *        with jmp instead, leaving the entry in place for its final resume to consume. */
-.macro WEFT_RESUME resume
+.macro WEFT_RESUME resume, fp
+.ifc \fp, fp
     xorl    WEFT_CTX_MXCSR(%rsp), %eax
     testl   $WEFT_MXCSR_CONTROL_BITS, %eax
     jz      1f                           /* same control bits: keep MXCSR (and its flags) */
@@ -56,6 +64,7 @@
     je      2f
     fldcw   WEFT_CTX_X87CW(%rsp)
 2:
+.endif
     movq    WEFT_CTX_R12(%rsp), %r12
     movq    WEFT_CTX_R13(%rsp), %r13
     movq    WEFT_CTX_R14(%rsp), %r14
@@ -80,8 +89,8 @@
     jmp     *%rcx
 .endm
 
-/* The switch; \resume is `ret` or `jmp` (WEFT_RESUME). */
-.macro WEFT_SWITCH name, resume
+/* The switch; \resume is `ret` or `jmp`, \fp is `fp` or `nofp` (WEFT_RESUME). */
+.macro WEFT_SWITCH name, resume, fp
 .globl \name
 .hidden \name
 .type \name, @function
@@ -91,8 +100,10 @@
     WEFT_ENDBR
     leaq    -(WEFT_CTX_FRAME_SIZE - 8)(%rsp), %rsp   /* the return address is the RIP slot */
     .cfi_adjust_cfa_offset (WEFT_CTX_FRAME_SIZE - 8)
+.ifc \fp, fp
     stmxcsr WEFT_CTX_MXCSR(%rsp)
     fnstcw  WEFT_CTX_X87CW(%rsp)
+.endif
     movq    %r12, WEFT_CTX_R12(%rsp)
     movq    %r13, WEFT_CTX_R13(%rsp)
     movq    %r14, WEFT_CTX_R14(%rsp)
@@ -100,18 +111,21 @@
     movq    %rbx, WEFT_CTX_RBX(%rsp)
     movq    %rbp, WEFT_CTX_RBP(%rsp)
 
+.ifc \fp, fp
     movl    WEFT_CTX_MXCSR(%rsp), %eax    /* the FP control state in force right now */
     movzwl  WEFT_CTX_X87CW(%rsp), %edx
+.endif
 
     movq    %rsp, (%rdi)                 /* the caller is now a suspended context */
     movq    %rsi, %rsp                   /* from here on we run on the resumed stack */
-    WEFT_RESUME \resume
+    WEFT_RESUME \resume, \fp
     .cfi_endproc
 .size \name, .-\name
 .endm
 
-WEFT_SWITCH weft_asm_switch_ret, ret
-WEFT_SWITCH weft_asm_switch_jmp, jmp
+WEFT_SWITCH weft_asm_switch_ret, ret, fp
+WEFT_SWITCH weft_asm_switch_jmp, jmp, fp
+WEFT_SWITCH weft_asm_switch_fiber, ret, nofp
 
 /* The faster of the two for switches between unrelated call sites (bench/switch, README). */
 .globl weft_asm_switch
@@ -143,7 +157,8 @@ weft_asm_trampoline:
 /* The same for a fiber: r12 = entry returns (in rax) the context to resume for good, whose
  * saved stack pointer is at WEFT_CONTEXT_HANDLE_OFFSET. Returning here instead of switching
  * from deep inside the fiber pops every return-stack-buffer entry the fiber pushed, so the
- * final `ret` consumes the one its starter's switch pushed (see WEFT_RESUME). */
+ * final `ret` consumes the one its starter's switch pushed (see WEFT_RESUME). That context was
+ * suspended by weft_asm_switch_fiber, so no FP control state is restored. */
 .globl weft_asm_trampoline_fiber
 .hidden weft_asm_trampoline_fiber
 .type weft_asm_trampoline_fiber, @function
@@ -157,13 +172,8 @@ weft_asm_trampoline_fiber:
 #endif
     movq    %r13, %rdi
     call    *%r12
-    movq    WEFT_CONTEXT_HANDLE_OFFSET(%rax), %rcx  /* the saved stack pointer to resume */
-    stmxcsr -8(%rsp)                  /* the FP control state in force, for WEFT_RESUME */
-    fnstcw  -4(%rsp)
-    movl    -8(%rsp), %eax
-    movzwl  -4(%rsp), %edx
-    movq    %rcx, %rsp
-    WEFT_RESUME ret
+    movq    WEFT_CONTEXT_HANDLE_OFFSET(%rax), %rsp  /* the saved stack pointer to resume */
+    WEFT_RESUME ret, nofp
     .cfi_endproc
 .size weft_asm_trampoline_fiber, .-weft_asm_trampoline_fiber
 

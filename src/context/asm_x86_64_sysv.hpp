@@ -24,8 +24,9 @@ struct backend {
   static void jump(context& from, context& to) noexcept {
     weft_asm_switch(&context_access::handle(from), context_access::handle(to));
   }
+  // Leaves the FP control state alone (the scheduler hands it over itself: src/fp_env.hpp).
   static void jump_balanced(context& from, context& to) noexcept {
-    weft_asm_switch_ret(&context_access::handle(from), context_access::handle(to));
+    weft_asm_switch_fiber(&context_access::handle(from), context_access::handle(to));
   }
 
  private:

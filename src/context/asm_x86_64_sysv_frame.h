@@ -5,7 +5,8 @@
  *
  * A suspended context is a single pointer: its stack pointer, which points at this frame.
  *
- *   sp + WEFT_CTX_MXCSR   MXCSR (control and status bits)           4 bytes
+ *   sp + WEFT_CTX_MXCSR   MXCSR (control and status bits)           4 bytes (unused by
+ *                         weft_asm_switch_fiber, as is the next slot)
  *   sp + WEFT_CTX_X87CW   x87 FPU control word                      2 bytes (+2 padding)
  *   sp + WEFT_CTX_R12 .. WEFT_CTX_RBP   callee-saved general registers, 8 bytes each
  *   sp + WEFT_CTX_RIP     where to resume (the switch's return address)
@@ -68,6 +69,9 @@ extern "C" {
 void weft_asm_switch(void** from_sp, void* to_sp) noexcept;
 void weft_asm_switch_ret(void** from_sp, void* to_sp) noexcept;
 void weft_asm_switch_jmp(void** from_sp, void* to_sp) noexcept;
+// The scheduler's: as weft_asm_switch_ret, but the frame's FP slots are neither saved nor
+// restored (the FP control state stays the thread's; src/fp_env.hpp).
+void weft_asm_switch_fiber(void** from_sp, void* to_sp) noexcept;
 // First code run on a new stack: calls r12(r13) and never returns.
 void weft_asm_trampoline() noexcept;
 // First code run on a new fiber's stack: calls r12(r13), which returns the context to resume

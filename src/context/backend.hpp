@@ -32,6 +32,7 @@ using fiber_entry = context* (*)(void* arg);
 //   make_fiber / jump_balanced: the scheduler's. Its fibers all suspend at one call site, so a
 //     backend may resume them with a `ret` that the CPU's return-stack predictor gets right,
 //     and a fiber's entry returns into the trampoline, which then resumes what it returned.
+//     It need not keep the FP control state: the scheduler keeps it per thread (fp_env.hpp).
 template <class B>
 concept context_backend_impl = requires(context& from, context& to, stack_span s,
                                         context_entry entry, fiber_entry fentry, void* arg) {

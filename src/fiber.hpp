@@ -24,6 +24,7 @@ class executor_core;
 class worker;
 class live_list;
 class scope_state;
+struct local_table;
 
 struct fiber : fiber_head {
   // Each field is written once (this runs on every spawn).
@@ -75,6 +76,7 @@ struct fiber : fiber_head {
     unsigned int uncaught = 0;
   } eh;
   fp_env fp;
+  local_table* locals = nullptr;  // its fiber_local values, made on first use
 
   fiber* next_ready = nullptr;   // run-queue link
   fiber* prev_live = nullptr;    // the live list it joined at its first suspension

@@ -25,6 +25,7 @@
 #include "context/switch.hpp"
 #include "current.hpp"
 #include "eh_state.hpp"
+#include "fiber_local_table.hpp"
 #include "scope_state.hpp"
 #include "spin.hpp"
 #include "stop_request.hpp"
@@ -137,6 +138,7 @@ context& run_fiber(fiber* f) {
   if (f->unwind_requested) f->ops->drop(f->task);  // never started: destroy the callable unrun
   else f->ops->run(f->task, *f);                   // stores the result or the exception
   if (f->unwind_requested) [[unlikely]] set_unwound_error(*f);
+  if (f->locals) destroy_local_table(f->locals);  // on the fiber, before its end is published
   f->resumed_by->leave_fp_env(*f);  // the rest of its end runs in the thread's
   f->own_fp_env = false;
   if (f->scope) f->scope->child_returned(*f);

@@ -38,6 +38,11 @@ std::string_view to_string(wait_kind k) noexcept {
     case wait_kind::select: return "select";
     case wait_kind::scope: return "scope";
     case wait_kind::scope_end: return "scope end";
+    case wait_kind::future: return "future";
+    case wait_kind::latch: return "latch";
+    case wait_kind::barrier: return "barrier";
+    case wait_kind::semaphore: return "semaphore";
+    case wait_kind::shared_mutex: return "shared_mutex";
   }
   return "?";
 }
@@ -134,7 +139,8 @@ void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const
 // std::uncaught_exceptions() only once a stop was requested, and its worker reads the count
 // the switch saved (worker::run_actions), so that waits pay nothing for it.
 constexpr bool interruption_point(wait_kind what) noexcept {
-  return what != wait_kind::mutex && what != wait_kind::await && what != wait_kind::scope_end;
+  return what != wait_kind::mutex && what != wait_kind::shared_mutex && what != wait_kind::await &&
+         what != wait_kind::scope_end;
 }
 
 // Whether a wait on `what` may end by throwing fiber_unwind: not ~scope's (scope_end), which

@@ -207,3 +207,42 @@ TEST_CASE("with several workers, park events name their worker", "[trace]") {
     if (e.kind == weft::trace::event_kind::park) parked = true;
   CHECK(parked);
 }
+
+TEST_CASE("waits on the std vocabulary are block events naming the primitive", "[trace]") {
+  std::vector<std::string> blocks;
+  {
+    recorder r;
+    weft::run([] {
+      weft::latch l(1);
+      weft::counting_semaphore<> s(0);
+      weft::promise<int> p;
+      auto f = p.get_future();
+      weft::barrier<> b(2);
+      weft::shared_mutex m;
+      auto waiter = weft::spawn([&] {
+        l.wait();
+        s.acquire();
+        (void)f.get();
+        b.arrive_and_wait();
+        m.lock();
+      });
+      l.count_down();
+      weft::this_fiber::yield();
+      s.release();
+      weft::this_fiber::yield();
+      p.set_value(1);
+      weft::this_fiber::yield();
+      m.lock_shared();
+      b.arrive_and_wait();
+      weft::this_fiber::yield();
+      m.unlock_shared();
+      waiter.join();
+      m.unlock();
+    });
+    for (auto& e : r.events)
+      if (e.kind == weft::trace::event_kind::block) blocks.push_back(e.detail);
+  }
+  const std::vector<std::string> expected = {"latch", "semaphore", "future", "barrier",
+                                             "shared_mutex", "join"};
+  CHECK(blocks == expected);
+}

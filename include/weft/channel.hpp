@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <iterator>
 #include <optional>
 #include <utility>
 
@@ -27,6 +28,33 @@ class channel {
   explicit channel(std::size_t capacity = 0) : capacity_(capacity) {}
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;
+
+  // A channel is an input range: `for (T v : ch)` receives (recv()) until the channel is
+  // closed and drained. Each step may suspend, as recv() does, and may throw what it throws.
+  class iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    T& operator*() const noexcept { return *current_; }
+    T* operator->() const noexcept { return &*current_; }
+    iterator& operator++() {
+      current_ = ch_->recv();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+      return !it.current_;
+    }
+
+   private:
+    friend channel;
+    explicit iterator(channel* ch) : ch_(ch), current_(ch->recv()) {}
+    channel* ch_ = nullptr;
+    mutable std::optional<T> current_;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() noexcept { return {}; }
 
   // Delivers v, suspending while the channel is full (or, for capacity 0, until a receiver
   // takes it). Returns false, without delivering, once the channel is closed, including when

@@ -20,7 +20,8 @@ struct thread_parker;
 // What a blocked fiber waits on; shown by deadlock_error and traces.
 enum class wait_kind : std::uint8_t {
   none, join, channel_send, channel_recv, event, mutex, condition_variable, wait_group, sleep,
-  await, yield, io_read, io_write, select, scope, scope_end
+  await, yield, io_read, io_write, select, scope, scope_end, future, latch, barrier, semaphore,
+  shared_mutex
 };
 std::string_view to_string(wait_kind) noexcept;
 

@@ -1,0 +1,308 @@
+// weft_vocabulary_bench: the std vocabulary for fibers next to Boost.Fiber's counterparts, on
+// one worker (Boost.Fiber: its default round-robin scheduler on one thread), measured
+// interleaved in this process:
+//   future      a promise made, handed to a second fiber, set there, and its future's get()
+//               (which suspends) returning: ns per promise
+//   barrier     one round of 8 fibers through arrive_and_wait (Boost: barrier::wait): ns per round
+//   shared_mutex  an uncontended lock_shared/unlock_shared pair (Boost.Fiber has none:
+//               std::shared_mutex beside it)
+//   semaphore   a binary_semaphore ping-pong round trip between two fibers (Boost.Fiber has
+//               none: its mutex + condition_variable ping-pong beside it)
+//   fiber_local a read of a fiber_local<int> after the first (Boost: fiber_specific_ptr::get;
+//               a thread_local read beside them)
+// The ratio is to the Boost.Fiber row of the same tier (to std::shared_mutex for shared_mutex).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include <boost/fiber/all.hpp>
+
+#include <weft/weft.hpp>
+
+#include "bench_common.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using weft::bench::do_not_optimize;
+
+double ns_per(clock_type::time_point start, std::uint64_t n) {
+  return std::chrono::duration<double, std::nano>(clock_type::now() - start).count() /
+         static_cast<double>(n);
+}
+
+boost::fibers::pooled_fixedsize_stack& boost_stacks() {
+  static boost::fibers::pooled_fixedsize_stack pool(64 * 1024);
+  return pool;
+}
+
+// Runs body in a Boost.Fiber fiber on this thread and waits for it.
+void in_boost_fiber(const std::function<void()>& body) {
+  boost::fibers::fiber(std::allocator_arg, boost_stacks(), body).join();
+}
+
+// ---- future ------------------------------------------------------------------------------
+double weft_future(std::uint64_t n) {
+  double ns = 0;
+  weft::run([&] {
+    weft::promise<int>* slot = nullptr;
+    bool done = false;
+    auto setter = weft::spawn([&] {
+      while (!done) {
+        if (slot) std::exchange(slot, nullptr)->set_value(1);
+        weft::this_fiber::yield();
+      }
+    });
+    long sum = 0;
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      weft::promise<int> p;
+      weft::future<int> f = p.get_future();
+      slot = &p;
+      sum += f.get();
+    }
+    ns = ns_per(start, n);
+    done = true;
+    setter.join();
+    do_not_optimize(sum);
+  });
+  return ns;
+}
+
+double boost_future(std::uint64_t n) {
+  double ns = 0;
+  in_boost_fiber([&] {
+    boost::fibers::promise<int>* slot = nullptr;
+    bool done = false;
+    boost::fibers::fiber setter(std::allocator_arg, boost_stacks(), [&] {
+      while (!done) {
+        if (slot) std::exchange(slot, nullptr)->set_value(1);
+        boost::this_fiber::yield();
+      }
+    });
+    long sum = 0;
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      boost::fibers::promise<int> p;
+      boost::fibers::future<int> f = p.get_future();
+      slot = &p;
+      sum += f.get();
+    }
+    ns = ns_per(start, n);
+    done = true;
+    setter.join();
+    do_not_optimize(sum);
+  });
+  return ns;
+}
+
+// ---- barrier -----------------------------------------------------------------------------
+constexpr int barrier_fibers = 8;
+
+double weft_barrier(std::uint64_t rounds) {
+  double ns = 0;
+  weft::run([&] {
+    weft::barrier<> sync(barrier_fibers);
+    std::vector<weft::join_handle<void>> others;
+    for (int i = 1; i < barrier_fibers; ++i)
+      others.push_back(weft::spawn([&] {
+        for (std::uint64_t r = 0; r < rounds; ++r) sync.arrive_and_wait();
+      }));
+    const auto start = clock_type::now();
+    for (std::uint64_t r = 0; r < rounds; ++r) sync.arrive_and_wait();
+    ns = ns_per(start, rounds);
+    for (auto& o : others) o.join();
+  });
+  return ns;
+}
+
+double boost_barrier(std::uint64_t rounds) {
+  double ns = 0;
+  in_boost_fiber([&] {
+    boost::fibers::barrier sync(barrier_fibers);
+    std::vector<boost::fibers::fiber> others;
+    for (int i = 1; i < barrier_fibers; ++i)
+      others.emplace_back(std::allocator_arg, boost_stacks(), [&] {
+        for (std::uint64_t r = 0; r < rounds; ++r) sync.wait();
+      });
+    const auto start = clock_type::now();
+    for (std::uint64_t r = 0; r < rounds; ++r) sync.wait();
+    ns = ns_per(start, rounds);
+    for (auto& o : others) o.join();
+  });
+  return ns;
+}
+
+// ---- shared_mutex ------------------------------------------------------------------------
+template <class Mutex>
+double shared_pair(std::uint64_t n) {
+  Mutex m;
+  const auto start = clock_type::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    m.lock_shared();
+    weft::bench::clobber_memory();
+    m.unlock_shared();
+  }
+  return ns_per(start, n);
+}
+
+double weft_shared_pair(std::uint64_t n) {
+  double ns = 0;
+  weft::run([&] { ns = shared_pair<weft::shared_mutex>(n); });
+  return ns;
+}
+
+// ---- semaphore ---------------------------------------------------------------------------
+double weft_semaphore(std::uint64_t round_trips) {
+  double ns = 0;
+  weft::run([&] {
+    weft::binary_semaphore ping(0), pong(0);
+    auto other = weft::spawn([&] {
+      for (std::uint64_t i = 0; i < round_trips; ++i) {
+        ping.acquire();
+        pong.release();
+      }
+    });
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      ping.release();
+      pong.acquire();
+    }
+    ns = ns_per(start, round_trips);
+    other.join();
+  });
+  return ns;
+}
+
+// A binary semaphore made of Boost.Fiber's mutex and condition_variable.
+struct boost_semaphore {
+  boost::fibers::mutex m;
+  boost::fibers::condition_variable cv;
+  bool up = false;
+  void release() {
+    {
+      std::lock_guard g(m);
+      up = true;
+    }
+    cv.notify_one();
+  }
+  void acquire() {
+    std::unique_lock l(m);
+    cv.wait(l, [&] { return up; });
+    up = false;
+  }
+};
+
+double boost_semaphore_ping_pong(std::uint64_t round_trips) {
+  double ns = 0;
+  in_boost_fiber([&] {
+    boost_semaphore ping, pong;
+    boost::fibers::fiber other(std::allocator_arg, boost_stacks(), [&] {
+      for (std::uint64_t i = 0; i < round_trips; ++i) {
+        ping.acquire();
+        pong.release();
+      }
+    });
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      ping.release();
+      pong.acquire();
+    }
+    ns = ns_per(start, round_trips);
+    other.join();
+  });
+  return ns;
+}
+
+// ---- fiber_local -------------------------------------------------------------------------
+template <class Read>
+double reads(std::uint64_t n, Read read) {
+  long sum = 0;
+  const auto start = clock_type::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    sum += read();
+    weft::bench::clobber_memory();
+  }
+  const double ns = ns_per(start, n);
+  do_not_optimize(sum);
+  return ns;
+}
+
+double weft_local_read(std::uint64_t n) {
+  static weft::fiber_local<int> local;
+  double ns = 0;
+  weft::run([&] {
+    *local = 1;
+    ns = reads(n, [] { return *local; });
+  });
+  return ns;
+}
+
+double boost_local_read(std::uint64_t n) {
+  static boost::fibers::fiber_specific_ptr<int> local;
+  double ns = 0;
+  in_boost_fiber([&] {
+    local.reset(new int(1));
+    ns = reads(n, [] { return *local.get(); });
+  });
+  return ns;
+}
+
+thread_local int thread_value = 1;
+__attribute__((noinline)) int read_thread_local() { return thread_value; }
+double thread_local_read(std::uint64_t n) { return reads(n, [] { return read_thread_local(); }); }
+
+struct candidate {
+  std::string tier, name;
+  double (*run)(std::uint64_t);
+  std::uint64_t divisor = 1;  // runs --iters / divisor operations
+  std::vector<double> samples = {};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  weft::bench::options defaults;
+  defaults.reps = 7;
+  defaults.iters = 200'000;
+  const weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
+  std::vector<candidate> all{
+      {"future", "weft promise/future", &weft_future, 1},
+      {"future", "Boost.Fiber promise/future", &boost_future, 1},
+      {"barrier of 8", "weft barrier", &weft_barrier, 4},
+      {"barrier of 8", "Boost.Fiber barrier", &boost_barrier, 4},
+      {"shared_mutex", "weft shared_mutex", &weft_shared_pair, 1},
+      {"shared_mutex", "std::shared_mutex", &shared_pair<std::shared_mutex>, 1},
+      {"semaphore", "weft binary_semaphore", &weft_semaphore, 1},
+      {"semaphore", "Boost.Fiber mutex+cv", &boost_semaphore_ping_pong, 1},
+      {"fiber_local", "weft fiber_local", &weft_local_read, 1},
+      {"fiber_local", "Boost.Fiber fiber_specific_ptr", &boost_local_read, 1},
+      {"fiber_local", "thread_local (noinline)", &thread_local_read, 1},
+  };
+  std::erase_if(all, [&](const candidate& c) { return !opt.selected(c.tier, c.name); });
+  std::printf("weft_vocabulary_bench: 1 worker, %d reps interleaved, %llu ops per rep\n", opt.reps,
+              static_cast<unsigned long long>(opt.iters));
+  for (auto& c : all) c.run(std::max<std::uint64_t>(opt.iters / 20 / c.divisor, 100));  // warm-up
+  for (int r = 0; r < opt.reps; ++r)
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      candidate& c = all[(static_cast<std::size_t>(r) + k) % all.size()];
+      c.samples.push_back(c.run(std::max<std::uint64_t>(opt.iters / c.divisor, 1)));
+    }
+  std::vector<weft::bench::result_row> rows;
+  for (std::size_t i = 0; i < all.size();) {
+    std::vector<weft::bench::result_row> tier;
+    const std::string name = all[i].tier;
+    for (; i < all.size() && all[i].tier == name; ++i)
+      tier.push_back({all[i].tier, all[i].name, weft::bench::summarize(all[i].samples), NAN});
+    const auto& baseline = tier.size() > 1 ? tier[1].name : tier[0].name;
+    weft::bench::set_ratios(tier, baseline);
+    rows.insert(rows.end(), tier.begin(), tier.end());
+  }
+  weft::bench::print_table(rows, "ns", "x 2nd row");
+  if (!opt.csv.empty() && !weft::bench::write_csv(opt.csv, rows)) return 1;
+  return 0;
+}

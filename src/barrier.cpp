@@ -11,6 +11,15 @@ barrier_core::barrier_core(std::ptrdiff_t expected) : expected_(expected), remai
     throw std::invalid_argument("weft::barrier: negative expected count " + std::to_string(expected));
 }
 
+namespace {
+[[noreturn]] void throw_bad_update(std::ptrdiff_t update, std::ptrdiff_t awaited) {
+  throw std::logic_error("weft::barrier::arrive: update " + std::to_string(update) +
+                         (update > 0 ? " exceeds the " + std::to_string(awaited) +
+                                           " arrivals the phase still awaits"
+                                     : " is not positive"));
+}
+}  // namespace
+
 std::uint64_t barrier_core::arrive(std::ptrdiff_t update, bool drop, bool& completes) {
   std::ptrdiff_t awaited;
   {
@@ -23,10 +32,24 @@ std::uint64_t barrier_core::arrive(std::ptrdiff_t update, bool drop, bool& compl
       return phase_;
     }
   }
-  throw std::logic_error("weft::barrier::arrive: update " + std::to_string(update) +
-                         (update > 0 ? " exceeds the " + std::to_string(awaited) +
-                                           " arrivals the phase still awaits"
-                                     : " is not positive"));
+  throw_bad_update(update, awaited);
+}
+
+bool barrier_core::arrive_and_wait() {
+  lock_.lock();
+  if (remaining_ < 1) {
+    const std::ptrdiff_t awaited = remaining_;
+    lock_.unlock();
+    throw_bad_update(1, awaited);
+  }
+  if (--remaining_ == 0) {
+    lock_.unlock();
+    return true;
+  }
+  waiter w;
+  waiters_.push_back(w);
+  block(w, lock_, wait_kind::barrier, this);
+  return false;
 }
 
 void barrier_core::complete_phase() {

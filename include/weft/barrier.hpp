@@ -24,6 +24,9 @@ class barrier_core {
   std::uint64_t arrive(std::ptrdiff_t update, bool drop, bool& completes);
   void complete_phase();            // starts the next phase and wakes every waiter
   void wait(std::uint64_t phase);   // until `phase` is complete
+  // One arrival, then the wait, under one lock: true if it completed the phase (it has not
+  // waited: the caller runs the completion step, then complete_phase()).
+  bool arrive_and_wait();
 
  private:
   spinlock lock_;
@@ -83,7 +86,12 @@ class barrier {
     token.owner_ = nullptr;
     const_cast<detail::barrier_core&>(core_).wait(token.phase_);
   }
-  void arrive_and_wait() { wait(count(1, false)); }
+  void arrive_and_wait() {
+    if (core_.arrive_and_wait()) {
+      completion_();
+      core_.complete_phase();
+    }
+  }
   void arrive_and_drop() { (void)count(1, true); }
 
  private:

@@ -10,6 +10,7 @@ namespace {
 
 weft::event gate;
 weft::channel<int> numbers;
+weft::latch countdown(1);
 std::atomic<bool> done{false};
 
 }  // namespace
@@ -48,6 +49,7 @@ int main() {
     weft::this_fiber::set_name("channel-reader");
     weft_gdb_receive();
   }).detach();
+  ex.spawn(weft::spawn_options{.name = "latch-waiter"}, [] { countdown.wait(); }).detach();
   ex.spawn([] {
     weft::this_fiber::set_name("sleeper");
     weft_gdb_nap();
@@ -64,6 +66,7 @@ int main() {
       weft::this_fiber::set_name("inspector");
       weft_gdb_fibers_stop();
       gate.set();
+      countdown.count_down();
       numbers.send(1);
       done.store(true);
     }).join();

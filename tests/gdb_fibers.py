@@ -32,6 +32,7 @@ def check_listing():
     expected = {
         "event-waiter": ("blocked", "event 0x"),
         "channel-reader": ("blocked", "channel recv 0x"),
+        "latch-waiter": ("blocked", "latch 0x"),
         "sleeper": ("sleeping", "sleep"),
         "yielder": ("ready", "-"),
         "spawner": ("ready", "-"),

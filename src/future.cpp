@@ -1,6 +1,10 @@
 // The shared state of weft::promise and weft::future (include/weft/future.hpp).
 #include <weft/future.hpp>
 
+#include <vector>
+
+#include <weft/fiber_local.hpp>
+
 namespace weft::detail {
 
 void throw_future_error(std::future_errc code) { throw std::future_error(code); }
@@ -51,11 +55,35 @@ void future_state_base::publish() noexcept {
   wake_all(woken);
 }
 
-void future_state_base::set_exception(std::exception_ptr e) {
+void future_state_base::store_exception(std::exception_ptr e) {
   if (!e) throw std::invalid_argument("weft::promise::set_exception: null exception_ptr");
   claim();
   error_ = std::move(e);
-  publish();
+}
+
+namespace {
+// The states a fiber (or thread) made ready at its exit: published when its fiber_local values
+// are destroyed, after those whose fiber_local was made later than this one (last key first).
+struct exit_publications {
+  std::vector<future_state_base*> states;
+  ~exit_publications() {
+    for (future_state_base* s : states) {
+      s->publish();
+      s->release();
+    }
+  }
+};
+fiber_local<exit_publications> at_exit;
+}  // namespace
+
+void future_state_base::reserve_publication() {
+  std::vector<future_state_base*>& states = at_exit->states;
+  states.reserve(states.size() + 1);
+}
+
+void future_state_base::publish_at_exit() noexcept {
+  retain();
+  at_exit->states.push_back(this);  // room was reserved
 }
 
 void future_state_base::abandon() noexcept {

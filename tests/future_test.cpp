@@ -250,3 +250,36 @@ TEST_CASE("future::get is an interruption point", "[executor][future][cancellati
     CHECK(f.valid() == false);
   });
 }
+
+TEST_CASE("set_value_at_thread_exit makes the future ready when the fiber or thread ends", "[executor][future]") {
+  weft::run([] {
+    weft::promise<int> p;
+    auto f = p.get_future();
+    weft::event went_on;
+    auto setter = weft::spawn([&] {
+      p.set_value_at_thread_exit(6);
+      went_on.set();
+      weft::this_fiber::sleep_for(5ms);
+    });
+    went_on.wait();
+    CHECK(f.wait_for(0ms) == std::future_status::timeout);  // stored, not ready yet
+    CHECK(f.get() == 6);                                    // ready at the setter's end
+    setter.join();
+    CHECK(code_of([&] { p.set_value(1); }) == std::future_errc::promise_already_satisfied);
+
+    weft::promise<void> q;
+    auto g = q.get_future();
+    std::thread plain([&] { q.set_exception_at_thread_exit(std::make_exception_ptr(std::runtime_error("thread ended"))); });
+    CHECK_THROWS_WITH(g.get(), "thread ended");
+    plain.join();
+
+    weft::packaged_task<int()> task([] { return 11; });
+    auto h = task.get_future();
+    auto runner = weft::spawn([&] {
+      task.make_ready_at_thread_exit();
+      weft::this_fiber::yield();
+    });
+    CHECK(h.get() == 11);
+    runner.join();
+  });
+}

@@ -50,7 +50,15 @@ class future_state_base {
   void claim();
   void unclaim() noexcept;
   void publish() noexcept;
-  void set_exception(std::exception_ptr e);  // claim, store, publish
+  void store_exception(std::exception_ptr e);  // claim and store: ready once published
+  void set_exception(std::exception_ptr e) {
+    store_exception(std::move(e));
+    publish();
+  }
+  // publish() when the calling fiber ends (outside fibers: when the calling thread exits).
+  // Call reserve_publication() before storing, so that this cannot fail after it.
+  static void reserve_publication();
+  void publish_at_exit() noexcept;
   void abandon() noexcept;                   // the promise is gone: broken_promise if unset
   bool claimed() const noexcept;
 
@@ -71,7 +79,7 @@ template <class T>
 class future_state final : public future_state_base {
  public:
   template <class... A>
-  void set_value(A&&... a) {
+  void store_value(A&&... a) {
     claim();
     try {
       ::new (static_cast<void*>(&storage_)) T(std::forward<A>(a)...);
@@ -80,6 +88,10 @@ class future_state final : public future_state_base {
       throw;
     }
     has_value_ = true;
+  }
+  template <class... A>
+  void set_value(A&&... a) {
+    store_value(std::forward<A>(a)...);
     publish();
   }
   T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&storage_)); }
@@ -95,9 +107,12 @@ class future_state final : public future_state_base {
 template <class T>
 class future_state<T&> final : public future_state_base {
  public:
-  void set_value(T& v) {
+  void store_value(T& v) {
     claim();
     value_ = std::addressof(v);
+  }
+  void set_value(T& v) {
+    store_value(v);
     publish();
   }
   T& value() noexcept { return *value_; }
@@ -110,8 +125,9 @@ class future_state<T&> final : public future_state_base {
 template <>
 class future_state<void> final : public future_state_base {
  public:
+  void store_value() { claim(); }
   void set_value() {
-    claim();
+    store_value();
     publish();
   }
   void value() noexcept {}
@@ -267,6 +283,22 @@ class promise {
     state_.checked().set_value(std::forward<A>(a)...);
   }
   void set_exception(std::exception_ptr e) { state_.checked().set_exception(std::move(e)); }
+  // As set_value / set_exception, but the future becomes ready only when the calling fiber
+  // ends (outside fibers: when the calling thread exits), as its fiber_local values are
+  // destroyed.
+  template <class... A>
+  void set_value_at_thread_exit(A&&... a) {
+    detail::future_state<T>& s = state_.checked();
+    detail::future_state_base::reserve_publication();
+    s.store_value(std::forward<A>(a)...);
+    s.publish_at_exit();
+  }
+  void set_exception_at_thread_exit(std::exception_ptr e) {
+    detail::future_state<T>& s = state_.checked();
+    detail::future_state_base::reserve_publication();
+    s.store_exception(std::move(e));
+    s.publish_at_exit();
+  }
 
  private:
   template <class Signature>
@@ -302,20 +334,9 @@ class packaged_task<R(Args...)> {
     if (!valid()) detail::throw_future_error(std::future_errc::no_state);
     return promise_->get_future();
   }
-  void operator()(Args... args) {
-    if (!valid()) detail::throw_future_error(std::future_errc::no_state);
-    if (promise_->satisfied()) detail::throw_future_error(std::future_errc::promise_already_satisfied);
-    try {
-      if constexpr (std::is_void_v<R>) {
-        fn_->call(std::forward<Args>(args)...);
-        promise_->set_value();
-      } else {
-        promise_->set_value(fn_->call(std::forward<Args>(args)...));
-      }
-    } catch (...) {
-      promise_->set_exception(std::current_exception());
-    }
-  }
+  void operator()(Args... args) { run(false, std::forward<Args>(args)...); }
+  // As operator(), but the future becomes ready only when the calling fiber (or thread) ends.
+  void make_ready_at_thread_exit(Args... args) { run(true, std::forward<Args>(args)...); }
   // A fresh shared state for the same callable (the old one's future sees broken_promise if
   // it was never set).
   void reset() {
@@ -335,6 +356,24 @@ class packaged_task<R(Args...)> {
     R call(Args&&... args) override { return std::invoke(fn, std::forward<Args>(args)...); }
     F fn;
   };
+  void run(bool at_exit, Args&&... args) {
+    if (!valid()) detail::throw_future_error(std::future_errc::no_state);
+    if (promise_->satisfied()) detail::throw_future_error(std::future_errc::promise_already_satisfied);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        fn_->call(std::forward<Args>(args)...);
+        at_exit ? promise_->set_value_at_thread_exit() : promise_->set_value();
+      } else if (at_exit) {
+        promise_->set_value_at_thread_exit(fn_->call(std::forward<Args>(args)...));
+      } else {
+        promise_->set_value(fn_->call(std::forward<Args>(args)...));
+      }
+    } catch (...) {
+      if (at_exit) promise_->set_exception_at_thread_exit(std::current_exception());
+      else promise_->set_exception(std::current_exception());
+    }
+  }
+
   std::unique_ptr<callable> fn_;
   std::optional<promise<R>> promise_;  // engaged while valid(): a default task allocates nothing
 };

@@ -283,3 +283,56 @@ TEST_CASE("set_value_at_thread_exit makes the future ready when the fiber or thr
     runner.join();
   });
 }
+
+// Cases of std's documented semantics (and of Boost.Fiber's future tests) not covered above.
+TEST_CASE("promise and future moves, swaps and share follow std", "[executor][future]") {
+  weft::run([] {
+    weft::promise<int> a, b;
+    auto fa = a.get_future();
+    auto fb = b.get_future();
+    a.swap(b);
+    a.set_value(2);  // b's state
+    b.set_value(1);  // a's state
+    CHECK(fa.get() == 1);
+    CHECK(fb.get() == 2);
+
+    weft::promise<int> replaced;
+    auto fr = replaced.get_future();
+    replaced = weft::promise<int>();  // the old state is abandoned
+    CHECK(code_of([&] { fr.get(); }) == std::future_errc::broken_promise);
+
+    weft::promise<int> p;
+    auto f = p.get_future();
+    weft::shared_future<int> s = f.share();
+    CHECK_FALSE(f.valid());
+    weft::shared_future<int> copy = s;
+    p.set_value(4);
+    CHECK(s.get() == 4);
+    CHECK(copy.get() == 4);
+    CHECK(&s.get() == &copy.get());  // one shared result
+
+    weft::future<int> moved = std::move(fa);
+    CHECK_FALSE(fa.valid());
+    CHECK_FALSE(moved.valid());  // fa was read already
+
+    weft::shared_future<int> empty;
+    CHECK(code_of([&] { (void)empty.get(); }) == std::future_errc::no_state);
+  });
+}
+
+TEST_CASE("packaged_task takes move-only and reference arguments", "[executor][future]") {
+  weft::run([] {
+    weft::packaged_task<int(std::unique_ptr<int>, int&)> task([](std::unique_ptr<int> p, int& out) {
+      out = *p;
+      return *p * 2;
+    });
+    auto f = task.get_future();
+    int out = 0;
+    task(std::make_unique<int>(21), out);
+    CHECK(f.get() == 42);
+    CHECK(out == 21);
+    weft::packaged_task<int(std::unique_ptr<int>, int&)> moved = std::move(task);
+    CHECK_FALSE(task.valid());
+    CHECK(moved.valid());
+  });
+}

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <limits>
 
+#include <weft/detail/countdown.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
@@ -25,7 +26,7 @@ class latch {
   latch& operator=(const latch&) = delete;
 
   void count_down(std::ptrdiff_t update = 1);  // at zero, wakes every waiter
-  bool try_wait() const noexcept;              // whether the counter is zero
+  bool try_wait() const noexcept { return counter_.count() == 0; }  // whether the counter is zero
   void wait() const;                           // until the counter is zero
   void arrive_and_wait(std::ptrdiff_t update = 1);  // count_down(update), then wait()
   // As wait, for at most `d` (or until `t`): true if the counter reached zero, false if that
@@ -42,9 +43,7 @@ class latch {
  private:
   bool wait_until_deadline(detail::deadline deadline) const;
 
-  mutable detail::spinlock lock_;
-  std::ptrdiff_t count_ WEFT_GUARDED_BY(lock_);
-  mutable detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);
+  detail::countdown counter_;
 };
 
 }  // namespace weft

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include <weft/detail/countdown.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
@@ -39,9 +40,7 @@ class wait_group {
  private:
   bool wait_until_deadline(detail::deadline deadline);
 
-  mutable detail::spinlock lock_;
-  std::ptrdiff_t count_ WEFT_GUARDED_BY(lock_) = 0;
-  detail::waiter_queue waiters_ WEFT_GUARDED_BY(lock_);
+  detail::countdown counter_{0};
 };
 
 }  // namespace weft

@@ -92,9 +92,10 @@ TEST_CASE("shared_mutex: a writer that times out lets the readers queued behind 
 
 TEST_CASE("shared_mutex timed forms, plain threads, and misuse", "[executor][shared_mutex]") {
   weft::shared_mutex m;
+  std::atomic<bool> let_go{false};
   std::thread plain([&] {
     std::unique_lock lock(m);
-    std::this_thread::sleep_for(20ms);
+    while (!let_go) std::this_thread::sleep_for(1ms);
   });
   while (m.try_lock_shared()) {  // until the thread holds it
     m.unlock_shared();
@@ -102,6 +103,7 @@ TEST_CASE("shared_mutex timed forms, plain threads, and misuse", "[executor][sha
   }
   weft::run([&] {
     CHECK_FALSE(m.try_lock_shared_for(1ms));
+    let_go = true;
     CHECK(m.try_lock_shared_for(10s));
     CHECK(m.try_lock_shared_until(std::chrono::steady_clock::now() + 1s));
     CHECK_FALSE(m.try_lock_for(1ms));

@@ -13,11 +13,50 @@ OPS = ["spawn", "yield", "sleep", "send", "recv", "try_send", "try_recv", "close
 TIMEOUTS_US = [0, 500, 1000, 2000]  # timed ops: argument bits 4-5
 
 
+# Semaphore and latch operations: op byte 254 (semaphores) and 255 (latches), when the trailer
+# declares some; the argument's bits 2-4 pick the sub-operation from these tables, bits 0-1 the
+# object, bits 5-6 the time limit of the timed ones, bits 5-7 the amount of release /
+# count_down / arrive_and_wait.
+SEM_OPS = ["acquire", "release", "try_acquire", "acquire_for", "acquire_until", "release",
+           "acquire", "release"]
+LATCH_OPS = ["count_down", "wait", "wait_for", "try_wait", "arrive_and_wait", "wait_until",
+             "count_down", "wait"]
+MAX = "max"  # PTRDIFF_MAX
+AMOUNTS = [1, 1, 2, 3, 1, 0, -1, MAX]
+SEM_INITIAL = [0, 0, 1, 1, 2, 3, "max-1", MAX]  # trailer byte per semaphore
+LATCH_INITIAL = [0, 1, 1, 2, 2, 3, 5, MAX]      # trailer byte per latch
+
+
 def op_byte(name):
     if name == "stop":
         return 250
+    if name == "sem":
+        return 254
+    if name == "latch":
+        return 255
     i = OPS.index(name)
     return i if i < 15 else 240 + (i - 15)
+
+
+def _sync(table, kind, sub, obj, us, n):
+    arg = obj | table.index(sub) << 2
+    if sub.endswith("_for") or sub.endswith("_until"):
+        arg |= TIMEOUTS_US.index(us) << 5
+    else:
+        arg |= AMOUNTS.index(n) << 5
+    return (kind, arg)
+
+
+def sem(sub, obj=0, us=0, n=1):
+    """A semaphore operation: sub in SEM_OPS, on semaphore `obj`; `us`: the limit of
+    acquire_for/until; `n`: release's amount (one of AMOUNTS)."""
+    return _sync(SEM_OPS, "sem", sub, obj, us, n)
+
+
+def latch(sub, obj=0, us=0, n=1):
+    """A latch operation: sub in LATCH_OPS, on latch `obj`; `us`: the limit of
+    wait_for/until; `n`: the amount of count_down / arrive_and_wait (one of AMOUNTS)."""
+    return _sync(LATCH_OPS, "latch", sub, obj, us, n)
 
 
 def timed(obj, us):
@@ -35,7 +74,10 @@ def sel(case0, case1, extra=None):
 CAPS = {0: 0, 1: 2, 2: 4, 3: 5, 5: 6, 8: 7, 16: 8, "2^40": 9}  # capacity -> byte
 
 
-def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=True):
+def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=True,
+           semaphores=(), latches=()):
+    """semaphores/latches: initial counts (from SEM_INITIAL / LATCH_INITIAL), 0-3 of each; with
+    none of either, no trailer is written (the input decodes as before they existed)."""
     out = [len(channels) - 1]
     out += [CAPS[c] for c in channels]
     out += [mutexes - 1, events - 1]
@@ -43,10 +85,15 @@ def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=T
     out += [len(roots) - 1] + roots
     out += [len(programs) - 1]
     for prog in programs:
+        assert len(prog) <= 16, "at most 16 instructions a program"
         out.append(len(prog))
         for item in prog:
             name, arg = (item, 0) if isinstance(item, str) else item
             out += [op_byte(name), arg]
+    if semaphores or latches:
+        out.append(len(semaphores) | len(latches) << 2)
+        out += [SEM_INITIAL.index(n) for n in semaphores]
+        out += [LATCH_INITIAL.index(n) for n in latches]
     return bytes(out)
 
 
@@ -266,6 +313,80 @@ SEEDS = {
         [ops(("spawn", 1), ("send", 0), ("stop", 0), "join"),
          ops(("recv", 0), ("recv_for", timed(1, 0)), ("recv", 0))],
         [0]),
+    # Semaphore hand-off: three acquirers queue on an empty semaphore; release(1) and, after the
+    # first has run, release(2) hand units to the oldest directly (a try_acquire in between
+    # finds none), then
+    # they queue again in timed acquires that release(3) serves or that time out.
+    "semaphore-fifo": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 1), ("spawn", 1), "yield", sem("release", n=1), "yield",
+             sem("try_acquire"), sem("release", n=2), "yield", ("sleep", 1), sem("release", n=3),
+             sem("try_acquire"), sem("try_acquire"), "join", "join", "join"),
+         ops(sem("acquire"), "yield", sem("acquire_for", us=2000), sem("acquire_until", us=500))],
+        [0], semaphores=[0]),
+    # Timed semaphore acquires: a limit of 0 with a unit (taken) and without (timed out), ones
+    # that time out and ones a sleeper's release serves; two semaphores.
+    "semaphore-timed": encode(
+        [0],
+        [ops(sem("acquire_for", us=0), sem("acquire_for", us=0), ("spawn", 1),
+             sem("acquire_until", us=2000), sem("acquire_for", us=500), sem("acquire", 1),
+             sem("acquire_until", 1, us=0), "join", sem("try_acquire", 1)),
+         ops(("sleep", 1), sem("release"), sem("acquire_for", 1, us=1000), ("sleep", 4),
+             sem("release", 1, n=2), sem("release"))],
+        [0], semaphores=[1, 1]),
+    # Acquires that nothing releases: a deadlock on a semaphore (the report names both fibers
+    # and "semaphore"); the timed acquire beside them ends, so it is not part of it.
+    "deadlock-semaphore": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), sem("acquire"), sem("acquire"), "join", "join"),
+         ops(sem("acquire")),
+         ops(sem("acquire_for", us=1000), sem("try_acquire"))],
+        [0], semaphores=[0]),
+    # A latch of 3: two arrive_and_wait, a timed wait that times out before the last
+    # count_down and one that it wakes, try_wait before and after, waits after zero pass.
+    "latch-countdown": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 1), ("spawn", 2), latch("wait_for", us=0),
+             latch("wait_for", us=500), latch("try_wait"), ("sleep", 2), latch("count_down"),
+             latch("try_wait"), latch("wait"), "join", "join", "join", latch("wait_until", us=0)),
+         ops(latch("arrive_and_wait"), latch("wait")),
+         ops(latch("wait_until", us=2000), latch("wait_for", us=2000), latch("count_down", n=0))],
+        [0], latches=[3]),
+    # A latch that never reaches zero: arrive_and_wait and wait block for good, a deadlock on a
+    # latch; the other latch opens, and its timed waits end.
+    "deadlock-latch": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), latch("arrive_and_wait"), "join", "join"),
+         ops(latch("try_wait"), latch("wait")),
+         ops(latch("wait_for", 1, us=1000), latch("arrive_and_wait", 1), latch("wait_for", us=0))],
+        [0], latches=[2, 1]),
+    # What throws: release past PTRDIFF_MAX or negative (std::invalid_argument, nothing
+    # changes), count_down past the counter (std::logic_error, counter unchanged) or negative,
+    # arrive_and_wait whose count_down throws (no wait); release(PTRDIFF_MAX) to an empty
+    # semaphore with a waiter.
+    "sync-errors": encode(
+        [0],
+        [ops(sem("release"), sem("release"), sem("release", n=-1), sem("release", n=0),
+             sem("acquire"), ("spawn", 1), "yield", sem("release", 1, n=MAX), "join",
+             latch("count_down", n=3), latch("count_down", n=-1), latch("count_down", n=0),
+             latch("count_down", n=MAX), latch("arrive_and_wait", n=3),
+             latch("arrive_and_wait", n=2), latch("wait")),
+         ops(sem("acquire", 1), sem("release", 1, n=MAX), sem("try_acquire", 1))],
+        [0], semaphores=["max-1", 0], latches=[2]),
+    # Stop requests to children blocked in acquire, a timed acquire, a latch wait and an
+    # arrive_and_wait (its count_down happened); the oldest acquirer was handed a unit by the
+    # release before its stop, so it completes, and its next acquire throws at once.
+    "stop-semaphore-latch": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), ("spawn", 3), ("spawn", 4), ("spawn", 5), sem("release"),
+             ("stop", 0), ("stop", 1), ("stop", 2), ("stop", 3), ("stop", 4), "join", "join",
+             "join", "join", latch("try_wait")),
+         ops(sem("acquire"), sem("acquire")),
+         ops(sem("acquire_for", us=2000)),
+         ops(latch("wait")),
+         ops(latch("arrive_and_wait")),
+         ops(sem("acquire", 1), "yield", sem("acquire", 1))],
+        [0], semaphores=[0, 1], latches=[3]),
 }
 
 

@@ -41,6 +41,11 @@ enum class op : std::uint8_t {
   // Timed waits and select (op bytes 240-249), and stop requests (250-255), see decode_op:
   // appended, so that every op byte below 240 decodes as it always did.
   recv_for, send_for, wait_for, lock_for, select, stop,
+  // Semaphores (op byte 254) and latches (255), when the input's trailer declares some (see
+  // decode_op): the sub-operation is in the argument.
+  sem_acquire, sem_release, sem_try_acquire, sem_acquire_for, sem_acquire_until,
+  latch_count_down, latch_wait, latch_wait_for, latch_wait_until, latch_try_wait,
+  latch_arrive_and_wait,
   count
 };
 constexpr int classic_ops = static_cast<int>(op::recv_for);  // 15
@@ -51,25 +56,56 @@ const char* op_name(op o) {
                                       "try_send", "try_recv", "close", "lock", "unlock",
                                       "set",   "wait",   "join",  "detach", "throw_catch",
                                       "recv_for", "send_for", "wait_for", "lock_for", "select",
-                                      "stop"};
+                                      "stop",
+                                      "sem_acquire", "sem_release", "sem_try_acquire",
+                                      "sem_acquire_for", "sem_acquire_until",
+                                      "latch_count_down", "latch_wait", "latch_wait_for",
+                                      "latch_wait_until", "latch_try_wait",
+                                      "latch_arrive_and_wait"};
+  static_assert(std::size(names) == static_cast<std::size_t>(op::count));
   return o < op::count ? names[static_cast<int>(o)] : "?";
 }
 
+// The semaphore and latch operations' argument: bits 0-1 the object (% count), bits 2-4 the
+// sub-operation (these tables), bits 5-6 the time limit of the timed ones (timed_duration_sync)
+// and bits 5-7 the amount of release / count_down / arrive_and_wait (sync_amount).
+constexpr op semaphore_ops[8] = {op::sem_acquire,     op::sem_release,       op::sem_try_acquire,
+                                 op::sem_acquire_for, op::sem_acquire_until, op::sem_release,
+                                 op::sem_acquire,     op::sem_release};
+constexpr op latch_ops[8] = {op::latch_count_down,      op::latch_wait,       op::latch_wait_for,
+                             op::latch_try_wait,        op::latch_arrive_and_wait,
+                             op::latch_wait_until,      op::latch_count_down, op::latch_wait};
+
 // Op bytes 0-239 are the first 15 operations (b % 15, as before they existed: older inputs
 // decode unchanged unless they used a byte of 240-255), 240-249 the timed ones and select,
-// 250-255 a stop request.
-op decode_op(std::uint8_t b) {
+// 250-255 a stop request, except 254 (a semaphore operation) when the program has semaphores
+// and 255 (a latch operation) when it has latches: only inputs with a trailer declaring them
+// (written after these existed, or older ones with bytes left after their programs) decode
+// differently.
+op decode_op(std::uint8_t b, std::uint8_t arg, bool semaphores, bool latches) {
   constexpr int first_timed = 240, first_stop = 250;
   if (b < first_timed) return static_cast<op>(b % classic_ops);
   if (b < first_stop) return static_cast<op>(classic_ops + (b - first_timed) % timed_ops);
+  if (b == 254 && semaphores) return semaphore_ops[(arg >> 2) & 7];
+  if (b == 255 && latches) return latch_ops[(arg >> 2) & 7];
   return op::stop;
 }
+
+bool is_semaphore_op(op o) { return o >= op::sem_acquire && o <= op::sem_acquire_until; }
+bool is_latch_op(op o) { return o >= op::latch_count_down && o <= op::latch_arrive_and_wait; }
+// The timed semaphore and latch waits whose deadline is a time point (computed after the
+// begin is logged): one that has passed by the time the call converts it returns timed out
+// without blocking, and without looking at a stop request.
+bool is_until_op(op o) { return o == op::sem_acquire_until || o == op::latch_wait_until; }
 
 // Whether a stop request makes `o` throw operation_cancelled instead of blocking.
 bool interruption_point(op o) {
   switch (o) {
     case op::sleep: case op::send: case op::recv: case op::wait: case op::join:
     case op::recv_for: case op::send_for: case op::wait_for: case op::select:
+    case op::sem_acquire: case op::sem_acquire_for: case op::sem_acquire_until:
+    case op::latch_wait: case op::latch_wait_for: case op::latch_wait_until:
+    case op::latch_arrive_and_wait:
       return true;
     default:
       return false;  // lock and lock_for among them
@@ -88,6 +124,13 @@ constexpr std::size_t max_programs = 8;
 constexpr std::size_t huge_capacity = std::size_t{1} << 40;
 constexpr std::size_t capacity_table[] = {0, 0, 1, 1, 2, 3, 5, 8, 16, huge_capacity};
 constexpr std::size_t stack_table[] = {16 * 1024, 32 * 1024, 64 * 1024, 256 * 1024};
+constexpr std::ptrdiff_t ptrdiff_max = std::numeric_limits<std::ptrdiff_t>::max();
+// Initial counts of semaphores and latches (the trailer's bytes, % 8), and the amounts of
+// release / count_down / arrive_and_wait (argument bits 5-7): negative and huge ones throw.
+constexpr std::ptrdiff_t semaphore_initial_table[] = {0, 0, 1, 1, 2, 3, ptrdiff_max - 1,
+                                                      ptrdiff_max};
+constexpr std::ptrdiff_t latch_initial_table[] = {0, 1, 1, 2, 2, 3, 5, ptrdiff_max};
+constexpr std::ptrdiff_t amount_table[] = {1, 1, 2, 3, 1, 0, -1, ptrdiff_max};
 // AddressSanitizer's redzones make frames several times larger: the select and timed ops'
 // frames overflowed 16 KiB under gcc's ASan. Stacks scale with it.
 constexpr std::size_t stack_scale = weft_test::under_asan ? 4 : 1;
@@ -100,6 +143,8 @@ struct program_set {
   bool guard_pages = true;
   std::vector<std::size_t> roots;             // program index of each root fiber, 1..3
   std::vector<std::vector<instr>> programs;   // 1..8 programs of 0..16 instructions
+  std::vector<std::ptrdiff_t> semaphores;     // initial counts, 0..3 semaphores (trailer)
+  std::vector<std::ptrdiff_t> latches;        // expected counts, 0..3 latches (trailer)
 };
 
 class byte_reader {
@@ -128,13 +173,26 @@ program_set decode(const std::uint8_t* data, std::size_t size) {
   std::vector<std::uint8_t> root_bytes;
   for (std::size_t i = 0; i < roots; ++i) root_bytes.push_back(in.next());
   const std::size_t programs = 1 + in.next() % max_programs;
+  std::vector<std::vector<std::pair<std::uint8_t, std::uint8_t>>> raw(programs);
   for (std::size_t i = 0; i < programs; ++i) {
-    std::vector<instr> prog;
     const std::size_t length = in.next() % (max_program_length + 1);
     for (std::size_t j = 0; j < length; ++j) {
-      const op code = decode_op(in.next());
-      prog.push_back(instr{code, in.next()});
+      const std::uint8_t code = in.next();
+      raw[i].emplace_back(code, in.next());
     }
+  }
+  // The trailer, after the programs (missing: none of either): bits 0-1 semaphores, bits 2-3
+  // latches, then one byte per semaphore and per latch, its initial count.
+  const std::uint8_t trailer = in.next();
+  const std::size_t semaphores = trailer & 3, latches = (trailer >> 2) & 3;
+  for (std::size_t i = 0; i < semaphores; ++i)
+    p.semaphores.push_back(semaphore_initial_table[in.next() % std::size(semaphore_initial_table)]);
+  for (std::size_t i = 0; i < latches; ++i)
+    p.latches.push_back(latch_initial_table[in.next() % std::size(latch_initial_table)]);
+  for (const auto& r : raw) {
+    std::vector<instr> prog;
+    for (auto [code, arg] : r)
+      prog.push_back(instr{decode_op(code, arg, semaphores > 0, latches > 0), arg});
     p.programs.push_back(std::move(prog));
   }
   for (std::uint8_t b : root_bytes) p.roots.push_back(b % programs);
@@ -150,8 +208,29 @@ std::chrono::microseconds timed_duration(std::uint8_t arg) {
   return table[(arg >> 4) & 3];
 }
 
+// The timed semaphore and latch waits: bits 5-6 (bits 2-4 pick the sub-operation).
+std::chrono::microseconds timed_duration_sync(std::uint8_t arg) {
+  return timed_duration(static_cast<std::uint8_t>(arg >> 1));
+}
+
 std::uint32_t limit_us(std::uint8_t arg) {
   return static_cast<std::uint32_t>(timed_duration(arg).count());
+}
+std::uint32_t limit_us_sync(std::uint8_t arg) {
+  return static_cast<std::uint32_t>(timed_duration_sync(arg).count());
+}
+
+// release / count_down / arrive_and_wait: bits 5-7.
+std::ptrdiff_t sync_amount(std::uint8_t arg) { return amount_table[(arg >> 5) & 7]; }
+// The semaphore or latch of a semaphore or latch operation: bits 0-1.
+std::uint32_t sync_object(std::uint8_t arg, std::size_t count) {
+  return static_cast<std::uint32_t>((arg & 3) % count);
+}
+
+std::string amount_text(std::ptrdiff_t n) {
+  return n == ptrdiff_max ? std::string("PTRDIFF_MAX")
+         : n == ptrdiff_max - 1 ? std::string("PTRDIFF_MAX-1")
+                                : std::to_string(n);
 }
 
 // select's argument: two channel cases and what else it has.
@@ -188,6 +267,14 @@ std::string describe(const program_set& p) {
        "; stack " + std::to_string(p.stack_size / 1024) + " KiB" +
        (p.guard_pages ? "" : " unguarded") + "; roots run programs";
   for (std::size_t r : p.roots) s += " " + std::to_string(r);
+  if (!p.semaphores.empty()) {
+    s += "; semaphores:";
+    for (std::ptrdiff_t n : p.semaphores) s += " " + amount_text(n);
+  }
+  if (!p.latches.empty()) {
+    s += "; latches:";
+    for (std::ptrdiff_t n : p.latches) s += " " + amount_text(n);
+  }
   s += "\n";
   for (std::size_t i = 0; i < p.programs.size(); ++i) {
     s += "  program " + std::to_string(i) + ":";
@@ -225,6 +312,28 @@ std::string describe(const program_set& p) {
         case op::wait_for:
           s += "(e" + std::to_string(in.arg % p.events) + ", " +
                std::to_string(timed_duration(in.arg).count()) + "us)";
+          break;
+        case op::sem_acquire: case op::sem_try_acquire:
+          s += "(s" + std::to_string(sync_object(in.arg, p.semaphores.size())) + ")";
+          break;
+        case op::sem_release:
+          s += "(s" + std::to_string(sync_object(in.arg, p.semaphores.size())) + ", " +
+               amount_text(sync_amount(in.arg)) + ")";
+          break;
+        case op::sem_acquire_for: case op::sem_acquire_until:
+          s += "(s" + std::to_string(sync_object(in.arg, p.semaphores.size())) + ", " +
+               std::to_string(timed_duration_sync(in.arg).count()) + "us)";
+          break;
+        case op::latch_wait: case op::latch_try_wait:
+          s += "(l" + std::to_string(sync_object(in.arg, p.latches.size())) + ")";
+          break;
+        case op::latch_count_down: case op::latch_arrive_and_wait:
+          s += "(l" + std::to_string(sync_object(in.arg, p.latches.size())) + ", " +
+               amount_text(sync_amount(in.arg)) + ")";
+          break;
+        case op::latch_wait_for: case op::latch_wait_until:
+          s += "(l" + std::to_string(sync_object(in.arg, p.latches.size())) + ", " +
+               std::to_string(timed_duration_sync(in.arg).count()) + "us)";
           break;
         case op::select: {
           const select_shape sh = decode_select(in.arg, p.channel_capacity.size());
@@ -323,7 +432,39 @@ struct log_entry {
   // When it was logged (steady_clock, ns; set by run_context::append). A timed wait's deadline
   // is at least its begin's time plus its limit, which lets the model rule out timeouts.
   std::int64_t time_ns = 0;
+  // Semaphores and latches: sem_release, latch_count_down (act) and latch_arrive_and_wait
+  // (begin and end) carry their amount in `value` (a ptrdiff_t); their end or act says in
+  // `thrown` what the call threw. sem_try_acquire, latch_try_wait (act) and the waits' ends:
+  // result = what they returned (true for the untimed ones).
+  enum thrown_kind : std::uint8_t { none, invalid_argument, logic_error, other } thrown = none;
 };
+
+const char* thrown_name(log_entry::thrown_kind t) {
+  switch (t) {
+    case log_entry::none: return "nothing";
+    case log_entry::invalid_argument: return "std::invalid_argument";
+    case log_entry::logic_error: return "std::logic_error";
+    case log_entry::other: return "another exception";
+  }
+  return "?";
+}
+
+// Runs f, saying what it threw (std::invalid_argument is a std::logic_error: tested first).
+template <class F>
+log_entry::thrown_kind what_throws(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument&) {
+    return log_entry::invalid_argument;
+  } catch (const std::logic_error&) {
+    return log_entry::logic_error;
+  } catch (const weft::operation_cancelled&) {
+    throw;
+  } catch (const std::exception&) {
+    return log_entry::other;
+  }
+  return log_entry::none;
+}
 
 std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -354,6 +495,8 @@ struct run_context {
   std::vector<std::unique_ptr<weft::channel<std::uint64_t>>> channels;
   std::vector<std::unique_ptr<weft::mutex>> mutexes;
   std::vector<std::unique_ptr<weft::event>> events;
+  std::vector<std::unique_ptr<weft::counting_semaphore<>>> semaphores;
+  std::vector<std::unique_ptr<weft::latch>> latches;
 
   std::mutex log_mutex;  // never held across a weft call
   std::vector<log_entry> log;
@@ -654,6 +797,86 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
           ctx->append(end);
           break;
         }
+        case op::sem_acquire: {
+          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+          log_begin({ev::begin, op::sem_acquire, self, s, 0, false, false});
+          ctx->semaphores[s]->acquire();
+          ctx->append({ev::end, op::sem_acquire, self, s, 0, false, true});
+          break;
+        }
+        case op::sem_acquire_for: case op::sem_acquire_until: {
+          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+          log_begin({ev::begin, in.code, self, s, 0, false, false, limit_us_sync(in.arg)});
+          // The time point is taken after the begin was logged: the deadline is at least the
+          // begin's time plus the limit, as for the _for form.
+          const bool ok = in.code == op::sem_acquire_for
+                              ? ctx->semaphores[s]->try_acquire_for(timed_duration_sync(in.arg))
+                              : ctx->semaphores[s]->try_acquire_until(
+                                    std::chrono::steady_clock::now() + timed_duration_sync(in.arg));
+          ctx->append({ev::end, in.code, self, s, 0, false, ok});
+          break;
+        }
+        case op::sem_try_acquire: {
+          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+          const bool ok = ctx->semaphores[s]->try_acquire();
+          ctx->append({ev::act, op::sem_try_acquire, self, s, 0, false, ok});
+          break;
+        }
+        case op::sem_release: {
+          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+          const std::ptrdiff_t n = sync_amount(in.arg);
+          log_entry act{ev::act, op::sem_release, self, s, static_cast<std::uint64_t>(n), false,
+                        false};
+          act.thrown = what_throws([&] { ctx->semaphores[s]->release(n); });
+          act.result = act.thrown == log_entry::none;
+          ctx->append(act);
+          break;
+        }
+        case op::latch_count_down: {
+          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+          const std::ptrdiff_t n = sync_amount(in.arg);
+          log_entry act{ev::act, op::latch_count_down, self, l, static_cast<std::uint64_t>(n),
+                        false, false};
+          act.thrown = what_throws([&] { ctx->latches[l]->count_down(n); });
+          act.result = act.thrown == log_entry::none;
+          ctx->append(act);
+          break;
+        }
+        case op::latch_try_wait: {
+          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+          const bool ok = ctx->latches[l]->try_wait();
+          ctx->append({ev::act, op::latch_try_wait, self, l, 0, false, ok});
+          break;
+        }
+        case op::latch_wait: {
+          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+          log_begin({ev::begin, op::latch_wait, self, l, 0, false, false});
+          ctx->latches[l]->wait();
+          ctx->append({ev::end, op::latch_wait, self, l, 0, false, true});
+          break;
+        }
+        case op::latch_wait_for: case op::latch_wait_until: {
+          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+          log_begin({ev::begin, in.code, self, l, 0, false, false, limit_us_sync(in.arg)});
+          const bool ok = in.code == op::latch_wait_for
+                              ? ctx->latches[l]->wait_for(timed_duration_sync(in.arg))
+                              : ctx->latches[l]->wait_until(std::chrono::steady_clock::now() +
+                                                            timed_duration_sync(in.arg));
+          ctx->append({ev::end, in.code, self, l, 0, false, ok});
+          break;
+        }
+        case op::latch_arrive_and_wait: {
+          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+          const std::ptrdiff_t n = sync_amount(in.arg);
+          log_begin({ev::begin, op::latch_arrive_and_wait, self, l, static_cast<std::uint64_t>(n),
+                     false, false});
+          log_entry end{ev::end, op::latch_arrive_and_wait, self, l,
+                        static_cast<std::uint64_t>(n), false, false};
+          end.thrown = what_throws([&] { ctx->latches[l]->arrive_and_wait(n); });
+          end.result = end.thrown == log_entry::none;
+          ctx->append(end);
+          break;
+        }
         case op::count:
           break;
       }
@@ -714,8 +937,10 @@ struct choice_log {
 class model {
  public:
   model(const program_set& p) : channels_(p.channel_capacity.size()), mutexes_(p.mutexes),
-        events_(p.events) {
+        events_(p.events), semaphores_(p.semaphores.size()), latches_(p.latches.size()) {
     for (std::size_t i = 0; i < channels_.size(); ++i) channels_[i].capacity = p.channel_capacity[i];
+    for (std::size_t i = 0; i < semaphores_.size(); ++i) semaphores_[i].count = p.semaphores[i];
+    for (std::size_t i = 0; i < latches_.size(); ++i) latches_[i].count = p.latches[i];
   }
   bool operator==(const model&) const = default;
 
@@ -730,7 +955,7 @@ class model {
   // Whether applying e may branch (choose()): a select begins, or some fiber is in a timed
   // wait that may already have timed out.
   bool may_branch(const log_entry& e) const {
-    if (e.kind == ev::begin && e.code == op::select) return true;
+    if (e.kind == ev::begin && (e.code == op::select || is_until_op(e.code))) return true;
     for (const auto& [i, f] : fibers_)
       if (f.timed && !f.predicted) return true;
     return false;
@@ -790,6 +1015,7 @@ class model {
         f.timed = false;
         f.predicted_any_ok = false;
         f.predicted_or_timeout = false;
+        f.predicted_thrown = log_entry::none;
         return;
       }
       case ev::act:
@@ -807,6 +1033,28 @@ class model {
       failures_.push_back("channel " + std::to_string(c) + ": " + std::to_string(drained.size()) +
                           " values left after the run, the model expects " +
                           std::to_string(expected.size()) + " (or other values)");
+  }
+
+  // The counters of the semaphores and latches after the run must be the ones measured.
+  void check_counters(const std::vector<std::ptrdiff_t>& semaphores,
+                      const std::vector<std::ptrdiff_t>& latches) {
+    if (!failures_.empty()) return;
+    for (std::size_t i = 0; i < semaphores_.size(); ++i)
+      if (semaphores_[i].count != semaphores[i])
+        failures_.push_back("semaphore " + std::to_string(i) + ": the counter is " +
+                            amount_text(semaphores[i]) + " after the run, the model expects " +
+                            amount_text(semaphores_[i].count));
+    for (std::size_t i = 0; i < latches_.size(); ++i)
+      if (latches_[i].count != latches[i])
+        failures_.push_back("latch " + std::to_string(i) + ": the counter is " +
+                            amount_text(latches[i]) + " after the run, the model expects " +
+                            amount_text(latches_[i].count));
+  }
+
+  // The operation fiber f is blocked in (op::count: none).
+  op pending_of(std::uint32_t f) const {
+    auto it = fibers_.find(f);
+    return it == fibers_.end() ? op::count : it->second.pending;
   }
 
   // The fibers that have not finished.
@@ -871,6 +1119,8 @@ class model {
     std::int64_t deadline_ns = 0;  // timed: its timer cannot fire before this
     bool stop = false;              // a stop was requested for it
     bool predicted_cancel = false;  // the pending operation ends by operation_cancelled
+    // latch_arrive_and_wait: its count_down throws this (and it does not wait).
+    log_entry::thrown_kind predicted_thrown = log_entry::none;
     bool operator==(const mfiber&) const = default;
   };
   struct qsender {
@@ -902,12 +1152,27 @@ class model {
     std::vector<std::uint32_t> waiters;
     bool operator==(const mevent&) const = default;
   };
+  // A counting semaphore: waiters only while the counter is zero; release hands units to the
+  // oldest waiters directly (FIFO), the rest raise the counter.
+  struct msemaphore {
+    std::ptrdiff_t count = 0;
+    std::deque<std::uint32_t> waiters;
+    bool operator==(const msemaphore&) const = default;
+  };
+  // A latch: waiters only while the counter is above zero; reaching zero wakes them all.
+  struct mlatch {
+    std::ptrdiff_t count = 0;
+    std::vector<std::uint32_t> waiters;
+    bool operator==(const mlatch&) const = default;
+  };
 
   std::int64_t limit_ns(const log_entry& e) const {
     std::chrono::nanoseconds d{0};
     if (e.code == op::select) d = decode_select(static_cast<std::uint8_t>(e.obj), 4).timeout;
     else if (e.code == op::recv_for || e.code == op::send_for || e.code == op::wait_for ||
-             e.code == op::lock_for || e.code == op::sleep)
+             e.code == op::lock_for || e.code == op::sleep || e.code == op::sem_acquire_for ||
+             e.code == op::sem_acquire_until || e.code == op::latch_wait_for ||
+             e.code == op::latch_wait_until)
       d = std::chrono::microseconds(e.fired);  // the limit, logged with the begin
     return d.count();
   }
@@ -920,8 +1185,14 @@ class model {
     switch (f.pending) {
       case op::send: case op::send_for: case op::lock_for:
         return f.predicted_ok == e.result;
-      case op::wait_for:
+      case op::wait_for: case op::latch_wait_for: case op::latch_wait_until:
         return f.predicted_any_ok || f.predicted_ok == e.result;
+      case op::sem_acquire_for: case op::sem_acquire_until:
+        return f.predicted_ok == e.result;
+      case op::sem_acquire: case op::latch_wait:
+        return e.result;
+      case op::latch_arrive_and_wait:
+        return f.predicted_thrown == e.thrown;
       case op::select:
         if (f.predicted_or_timeout && e.fired == 2) return true;
         if (f.predicted_fired != e.fired) return false;
@@ -940,6 +1211,16 @@ class model {
       case op::lock_for: return f.predicted_ok ? "locked" : "timed out";
       case op::wait_for:
         return f.predicted_any_ok ? "set or timed out" : f.predicted_ok ? "set" : "timed out";
+      case op::sem_acquire_for: case op::sem_acquire_until:
+        return f.predicted_ok ? "acquired" : "timed out";
+      case op::latch_wait_for: case op::latch_wait_until:
+        return f.predicted_any_ok ? "released (counter zero) or timed out"
+               : f.predicted_ok   ? "released (counter zero)"
+                                  : "timed out";
+      case op::latch_arrive_and_wait:
+        return f.predicted_thrown == log_entry::none
+                   ? std::string("released (counter zero)")
+                   : std::string("its count_down throws ") + thrown_name(f.predicted_thrown);
       case op::select: {
         if (f.predicted_fired == 2) return "case 2 (default or timeout)";
         std::string s = "case " + std::to_string(f.predicted_fired) + ", ";
@@ -986,6 +1267,8 @@ class model {
     }
     for (mmutex& m : mutexes_) std::erase(m.waiters, f);
     for (mevent& ev : events_) std::erase(ev.waiters, f);
+    for (msemaphore& s : semaphores_) std::erase(s.waiters, f);
+    for (mlatch& l : latches_) std::erase(l.waiters, f);
   }
 
   void complete(std::uint32_t f, std::uint64_t value, bool has_value, bool ok,
@@ -1081,8 +1364,15 @@ class model {
     begin_call(e);
     const mfiber& r = fibers_[e.fiber];
     if (!r.stop || !interruption_point(e.code) || r.predicted) return;
-    if (e.code == op::sleep || !r.timed || limit_ns(e) > 0) cancel(e.fiber);
-    else time_out(e.fiber);
+    if (e.code == op::sleep || !r.timed || limit_ns(e) > 0) {
+      // A deadline given as a time point may have passed before the call looked at it: then
+      // it returns timed out without looking at the stop (a world each).
+      if (is_until_op(e.code) && now_upper_ns_ >= r.deadline_ns && choose(2) == 1)
+        return time_out(e.fiber);
+      cancel(e.fiber);
+    } else {
+      time_out(e.fiber);
+    }
   }
 
   // The call's effect if no stop was requested.
@@ -1135,9 +1425,62 @@ class model {
       }
       case op::select:
         return begin_select(e);
+      case op::sem_acquire: case op::sem_acquire_for: case op::sem_acquire_until: {
+        msemaphore& s = semaphores_[e.obj];
+        if (s.count > 0) {
+          --s.count;
+          return complete(f, 0, false, true);
+        }
+        s.waiters.push_back(f);
+        fibers_[f].timed = e.code != op::sem_acquire;
+        return;
+      }
+      case op::latch_arrive_and_wait: {
+        const log_entry::thrown_kind t =
+            count_down(latches_[e.obj], static_cast<std::ptrdiff_t>(e.value));
+        if (t != log_entry::none) {  // the count_down threw: no wait
+          complete(f, 0, false, false);
+          fibers_[f].predicted_thrown = t;
+          return;
+        }
+        [[fallthrough]];
+      }
+      case op::latch_wait: case op::latch_wait_for: case op::latch_wait_until: {
+        mlatch& l = latches_[e.obj];
+        if (l.count == 0) return complete(f, 0, false, true);
+        l.waiters.push_back(f);
+        fibers_[f].timed = e.code == op::latch_wait_for || e.code == op::latch_wait_until;
+        return;
+      }
       default:
         return fail(e, "not a blocking operation");
     }
+  }
+
+  // latch::count_down(n): what it throws (the counter unchanged then); reaching zero wakes
+  // every waiter. A timed one whose time may be up by then may have timed out instead: either
+  // result is accepted, which changes nothing else.
+  log_entry::thrown_kind count_down(mlatch& l, std::ptrdiff_t n) {
+    if (n < 0) return log_entry::invalid_argument;
+    if (n > l.count) return log_entry::logic_error;
+    l.count -= n;
+    if (l.count != 0) return log_entry::none;
+    const std::vector<std::uint32_t> waiters = std::move(l.waiters);
+    l.waiters.clear();
+    for (std::uint32_t w : waiters) {
+      mfiber& r = fibers_[w];
+      if (r.predicted) continue;
+      complete(w, 0, false, true);
+      r.predicted_any_ok = r.timed && now_upper_ns_ >= r.deadline_ns;
+    }
+    return log_entry::none;
+  }
+
+  // Drops timed-out waiters from the front of a semaphore's queue: whether one is left there.
+  bool settle_semaphore(msemaphore& s) {
+    while (!s.waiters.empty())
+      if (!timed_out_front(s.waiters.front())) return true;
+    return false;
   }
 
   // select: the ready cases (one is picked at random); none ready: the default, or a waiter
@@ -1240,6 +1583,51 @@ class model {
       }
       case op::detach:
         return;
+      case op::sem_try_acquire: {
+        msemaphore& s = semaphores_[e.obj];
+        const bool ok = s.count > 0;
+        if (ok) --s.count;
+        if (ok != e.result)
+          fail(e, std::string("try_acquire returned ") + (e.result ? "true" : "false") +
+                      ", the model expects the opposite (counter " + amount_text(s.count) + ")");
+        return;
+      }
+      case op::sem_release: {
+        msemaphore& s = semaphores_[e.obj];
+        std::ptrdiff_t n = static_cast<std::ptrdiff_t>(e.value);
+        const bool fits = n >= 0 && n <= ptrdiff_max - s.count;
+        const log_entry::thrown_kind expected =
+            fits ? log_entry::none : log_entry::invalid_argument;
+        if (e.thrown != expected)
+          return fail(e, "release(" + amount_text(n) + ") on counter " + amount_text(s.count) +
+                             " threw " + thrown_name(e.thrown) + ", the model expects " +
+                             thrown_name(expected));
+        if (!fits) return;
+        for (; n > 0 && settle_semaphore(s); --n) {  // the oldest waiters take a unit each
+          const std::uint32_t w = s.waiters.front();
+          s.waiters.pop_front();
+          complete(w, 0, false, true);
+        }
+        s.count += n;
+        return;
+      }
+      case op::latch_count_down: {
+        mlatch& l = latches_[e.obj];
+        const std::ptrdiff_t before = l.count;
+        const log_entry::thrown_kind expected = count_down(l, static_cast<std::ptrdiff_t>(e.value));
+        if (e.thrown != expected)
+          fail(e, "count_down(" + amount_text(static_cast<std::ptrdiff_t>(e.value)) +
+                      ") on counter " + amount_text(before) + " threw " + thrown_name(e.thrown) +
+                      ", the model expects " + thrown_name(expected));
+        return;
+      }
+      case op::latch_try_wait: {
+        const mlatch& l = latches_[e.obj];
+        if ((l.count == 0) != e.result)
+          fail(e, std::string("try_wait returned ") + (e.result ? "true" : "false") +
+                      " with the counter at " + amount_text(l.count));
+        return;
+      }
       case op::stop: {
         mfiber& child = fibers_[e.obj];
         if (e.result == child.stop)
@@ -1278,6 +1666,8 @@ class model {
   std::vector<mchannel> channels_;
   std::vector<mmutex> mutexes_;
   std::vector<mevent> events_;
+  std::vector<msemaphore> semaphores_;
+  std::vector<mlatch> latches_;
   std::map<std::uint32_t, std::vector<std::uint32_t>> joiners_;
   std::size_t step_ = 0;
 };
@@ -1353,6 +1743,19 @@ class model_set {
     worlds_ = std::move(kept);
   }
 
+  // Keeps the worlds whose semaphore and latch counters are the ones measured after the run.
+  void check_counters(const std::vector<std::ptrdiff_t>& semaphores,
+                      const std::vector<std::ptrdiff_t>& latches) {
+    if (gave_up_ || worlds_.empty()) return;
+    std::vector<model> kept;
+    for (model& w : worlds_) {
+      w.check_counters(semaphores, latches);
+      if (w.failures_.empty()) kept.push_back(std::move(w));
+      else failure_ = w.failures_.front();
+    }
+    worlds_ = std::move(kept);
+  }
+
   bool gave_up() const { return gave_up_; }
   const std::vector<model>& worlds() const { return worlds_; }
   // Why the last world was dropped.
@@ -1377,6 +1780,11 @@ std::string format_log(const std::vector<log_entry>& log) {
                   e.result ? " ok" : "");
     s += line;
     if (e.kind == ev::end && e.code == op::select) s += " fired=" + std::to_string(e.fired);
+    if (e.kind == ev::end && e.cancelled) s += " cancelled";
+    if (e.code == op::sem_release || e.code == op::latch_count_down ||
+        e.code == op::latch_arrive_and_wait)
+      s += " amount=" + amount_text(static_cast<std::ptrdiff_t>(e.value));
+    if (e.thrown != log_entry::none) s += std::string(" threw ") + thrown_name(e.thrown);
     s += "\n";
   }
   return s;
@@ -1452,6 +1860,147 @@ void check_values(const run_context& ctx, const std::vector<std::vector<std::uin
                          " times");
 }
 
+// The semaphore and latch counters after the run, from the log (whatever the schedule): a
+// semaphore's is its initial count plus what the releases that did not throw returned, less a
+// unit per acquire, try_acquire_for/until returning true and try_acquire returning true; a
+// latch's is its expected count less the count_downs that did not throw (arrive_and_wait's
+// among them, also when its wait was cancelled or never ended). Also lists the fibers still
+// blocked, untimed, in a semaphore or latch wait (no end logged), and whether a latch wait
+// returned true.
+// Wide enough that the sums of the log's amounts (PTRDIFF_MAX at most 48 x 16 times) never
+// overflow, whatever the library does.
+__extension__ using wide_count = __int128;
+
+struct sync_expectations {
+  std::vector<wide_count> semaphore;
+  std::vector<wide_count> latch;
+  std::vector<std::pair<std::uint32_t, log_entry>> blocked;  // fiber, its begin
+  std::vector<bool> latch_opened;  // some wait on it returned true
+};
+
+sync_expectations expected_counters(const run_context& ctx) {
+  const program_set& p = *ctx.programs;
+  sync_expectations x;
+  x.semaphore.assign(p.semaphores.begin(), p.semaphores.end());
+  x.latch.assign(p.latches.begin(), p.latches.end());
+  x.latch_opened.assign(p.latches.size(), false);
+  std::map<std::uint32_t, log_entry> open;  // per fiber, the begin of its call in progress
+  for (const log_entry& e : ctx.log) {
+    const auto amount = static_cast<std::ptrdiff_t>(e.value);
+    if (e.kind == ev::begin) {
+      open[e.fiber] = e;
+      // arrive_and_wait counts down before it waits: undone below if its count_down threw.
+      if (e.code == op::latch_arrive_and_wait) x.latch[e.obj] -= amount;
+      continue;
+    }
+    if (e.kind == ev::end) open.erase(e.fiber);
+    if (e.kind == ev::act && e.code == op::sem_release && e.thrown == log_entry::none)
+      x.semaphore[e.obj] += amount;
+    if (e.kind == ev::act && e.code == op::latch_count_down && e.thrown == log_entry::none)
+      x.latch[e.obj] -= amount;
+    if (e.kind == ev::end && e.code == op::latch_arrive_and_wait && e.thrown != log_entry::none)
+      x.latch[e.obj] += amount;
+    const bool took = e.kind == ev::end ? !e.cancelled && e.result && is_semaphore_op(e.code)
+                      : e.kind == ev::act && e.code == op::sem_try_acquire && e.result;
+    if (took) x.semaphore[e.obj] -= 1;
+    const bool opened =
+        (e.kind == ev::end && !e.cancelled && e.result && is_latch_op(e.code)) ||
+        (e.kind == ev::act && e.code == op::latch_try_wait && e.result);
+    if (opened) x.latch_opened[e.obj] = true;
+  }
+  for (const auto& [f, b] : open)
+    if (b.code == op::sem_acquire || b.code == op::latch_wait ||
+        b.code == op::latch_arrive_and_wait)
+      x.blocked.emplace_back(f, b);
+  return x;
+}
+
+std::string counter_text(wide_count v) {
+  if (v >= 0 && v <= ptrdiff_max) return amount_text(static_cast<std::ptrdiff_t>(v));
+  return v < 0 ? "a negative number" : "more than PTRDIFF_MAX";
+}
+
+// Measures a semaphore's counter after the run, given the expected one: returns it (exact)
+// when it is the expected one, else what is known about it (and changes it). Counters up to
+// 64 are drained by try_acquire; larger ones are probed at the top: release(n) throws exactly
+// when the counter would pass max().
+std::ptrdiff_t measure_semaphore(weft::counting_semaphore<>& sem, wide_count expected,
+                                 std::string& seen) {
+  std::ptrdiff_t k = 0;
+  while (k < 64 && sem.try_acquire()) ++k;
+  if (k < 64 || expected < 64 || expected > ptrdiff_max) {
+    seen = k < 64 ? std::to_string(k) : "64 or more";
+    return k < 64 ? k : -1;
+  }
+  const auto rest = static_cast<std::ptrdiff_t>(expected - 64);
+  if (rest == 0) {
+    if (!sem.try_acquire()) {
+      seen = "64";
+      return 64;
+    }
+    seen = "more than 64";
+    return -1;
+  }
+  // The counter is `rest` iff release(max - rest + 1) throws and release(max - rest) does not.
+  if (what_throws([&] { sem.release(ptrdiff_max - rest + 1); }) != log_entry::invalid_argument) {
+    seen = "less than " + amount_text(static_cast<std::ptrdiff_t>(expected));
+    return -1;
+  }
+  if (what_throws([&] { sem.release(ptrdiff_max - rest); }) != log_entry::none) {
+    seen = "more than " + amount_text(static_cast<std::ptrdiff_t>(expected));
+    return -1;
+  }
+  seen = amount_text(static_cast<std::ptrdiff_t>(expected));
+  return static_cast<std::ptrdiff_t>(expected);
+}
+
+// The same for a latch: the counter is `expected` iff try_wait says whether it is zero,
+// count_down(expected + 1) throws std::logic_error and count_down(expected) does not.
+std::ptrdiff_t measure_latch(weft::latch& l, wide_count expected, std::string& seen) {
+  if (expected < 0 || expected > ptrdiff_max) {
+    seen = l.try_wait() ? "0" : "not 0";
+    return l.try_wait() ? 0 : -1;
+  }
+  const auto e = static_cast<std::ptrdiff_t>(expected);
+  if (l.try_wait() != (e == 0)) {
+    seen = l.try_wait() ? "0" : "not 0";
+    return l.try_wait() ? 0 : -1;
+  }
+  if (e == 0) {
+    seen = "0";
+    return 0;
+  }
+  if (e < ptrdiff_max &&
+      what_throws([&] { l.count_down(e + 1); }) != log_entry::logic_error) {
+    seen = "less than " + amount_text(e) + " (count_down(" + amount_text(e + 1) +
+           ") did not throw std::logic_error)";
+    return -1;
+  }
+  const log_entry::thrown_kind t = what_throws([&] { l.count_down(e); });
+  if (t != log_entry::none || !l.try_wait()) {
+    seen = "more than " + amount_text(e) + " (count_down(" + amount_text(e) + ") threw " +
+           thrown_name(t) + ")";
+    return -1;
+  }
+  seen = amount_text(e);
+  return e;
+}
+
+// The wait kind a deadlock_error message names for a fiber blocked in `o`.
+const char* wait_kind_text(op o) {
+  switch (o) {
+    case op::send: return "channel send";
+    case op::recv: return "channel recv";
+    case op::lock: return "mutex";
+    case op::wait: return "event";
+    case op::join: return "join";
+    case op::select: return "select";
+    case op::sem_acquire: return "semaphore";
+    case op::latch_wait: case op::latch_arrive_and_wait: return "latch";
+    default: return nullptr;
+  }
+}
+
 }  // namespace
 
 harness_options options_from_environment() {
@@ -1485,6 +2034,9 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
     ctx->mutexes.push_back(std::make_unique<weft::mutex>());
   for (std::size_t i = 0; i < programs.events; ++i)
     ctx->events.push_back(std::make_unique<weft::event>());
+  for (std::ptrdiff_t n : programs.semaphores)
+    ctx->semaphores.push_back(std::make_unique<weft::counting_semaphore<>>(n));
+  for (std::ptrdiff_t n : programs.latches) ctx->latches.push_back(std::make_unique<weft::latch>(n));
 
   watchdog::instance().arm(o.watchdog_seconds, description);
 
@@ -1570,6 +2122,39 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
 
   check_values(*ctx, drained, failures);
 
+  // Semaphore and latch counters: what the log says they must be (any schedule), measured.
+  const sync_expectations sync = expected_counters(*ctx);
+  std::vector<std::ptrdiff_t> semaphore_counters, latch_counters;
+  for (std::size_t i = 0; i < ctx->semaphores.size(); ++i) {
+    std::string seen;
+    semaphore_counters.push_back(measure_semaphore(*ctx->semaphores[i], sync.semaphore[i], seen));
+    if (semaphore_counters.back() < 0 || semaphore_counters.back() != sync.semaphore[i])
+      failures.push_back("semaphore " + std::to_string(i) + ": the counter after the run is " +
+                         seen + ", but the log's releases and acquisitions leave " +
+                         counter_text(sync.semaphore[i]));
+  }
+  for (std::size_t i = 0; i < ctx->latches.size(); ++i) {
+    std::string seen;
+    latch_counters.push_back(measure_latch(*ctx->latches[i], sync.latch[i], seen));
+    if (latch_counters.back() < 0 || latch_counters.back() != sync.latch[i])
+      failures.push_back("latch " + std::to_string(i) + ": the counter after the run is " + seen +
+                         ", but the log's count_downs leave " + counter_text(sync.latch[i]));
+    if (sync.latch_opened[i] && sync.latch[i] != 0)
+      failures.push_back("latch " + std::to_string(i) + ": a wait returned true, but the "
+                         "counter never reached zero (" + counter_text(sync.latch[i]) + " left)");
+  }
+  // A fiber left waiting, untimed, on a semaphore with units or a latch at zero lost a wakeup.
+  for (const auto& [f, b] : sync.blocked) {
+    if (b.code == op::sem_acquire && sync.semaphore[b.obj] > 0)
+      failures.push_back("fiber " + std::to_string(f) + " never returned from acquire() on "
+                         "semaphore " + std::to_string(b.obj) + ", whose counter is " +
+                         counter_text(sync.semaphore[b.obj]));
+    if (b.code != op::sem_acquire && sync.latch[b.obj] == 0)
+      failures.push_back("fiber " + std::to_string(f) + " never returned from " +
+                         op_name(b.code) + " on latch " + std::to_string(b.obj) +
+                         ", whose counter is 0");
+  }
+
   // Without a linearised log (or a model that gave up): a deadlock exactly when some fiber
   // did not finish.
   const auto check_deadlock_coarsely = [&] {
@@ -1589,6 +2174,7 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
       ms.apply(ctx->log[i], i + 1 < ctx->log.size() ? ctx->log[i + 1].time_ns
                                                     : std::numeric_limits<std::int64_t>::max());
     ms.check_drained(drained);
+    if (failures.empty()) ms.check_counters(semaphore_counters, latch_counters);
     worlds = ms.worlds().size();
     model_gave_up = ms.gave_up();
     if (model_gave_up) {
@@ -1615,10 +2201,19 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
       if (agreeing != nullptr && deadlocked)
         for (std::uint32_t f : agreeing->unfinished()) {
           const std::string name = "<fz" + std::to_string(f) + ">";
-          if (deadlock_message.find(name) == std::string::npos)
+          if (deadlock_message.find(name) == std::string::npos) {
             failures.push_back("the deadlock_error message does not name blocked fiber " + name +
                                " (weft id " + std::to_string(agreeing->weft_id(f)) + "):\n" +
                                deadlock_message);
+            continue;
+          }
+          // ... and what it waits on ("fiber 7 "<fz3>" waits on semaphore 0x...").
+          const char* kind = wait_kind_text(agreeing->pending_of(f));
+          if (kind != nullptr &&
+              deadlock_message.find("\"" + name + "\" waits on " + kind) == std::string::npos)
+            failures.push_back("the deadlock_error message does not say that " + name +
+                               " waits on " + kind + " (in " + op_name(agreeing->pending_of(f)) +
+                               "):\n" + deadlock_message);
         }
     }
   } else {

@@ -163,10 +163,30 @@ class state_ref {
   future_state<T>* s_ = nullptr;
 };
 
+// What future and shared_future share: a reference to the state, and waiting on it.
 template <class T>
-std::future_status wait_status(future_state<T>& s, deadline d) {
-  return s.wait_until(d) ? std::future_status::ready : std::future_status::timeout;
-}
+class future_waits {
+ public:
+  bool valid() const noexcept { return state_.get() != nullptr; }
+  void wait() const { state_.checked().wait(); }
+  template <class Rep, class Period>
+  std::future_status wait_for(std::chrono::duration<Rep, Period> d) const {
+    future_state<T>& s = state_.checked();
+    return s.ready() || s.wait_until(deadline_after(d)) ? std::future_status::ready
+                                                         : std::future_status::timeout;
+  }
+  template <class Clock, class Duration>
+  std::future_status wait_until(std::chrono::time_point<Clock, Duration> t) const {
+    future_state<T>& s = state_.checked();
+    return s.ready() || s.wait_until(deadline_at(t)) ? std::future_status::ready
+                                                      : std::future_status::timeout;
+  }
+
+ protected:
+  future_waits() noexcept = default;
+  explicit future_waits(state_ref<T> s) noexcept : state_(std::move(s)) {}
+  state_ref<T> state_;
+};
 
 }  // namespace detail
 
@@ -179,7 +199,7 @@ class promise;
 // the waits suspend only the calling fiber (a plain thread blocks) and are interruption
 // points. Errors are std::future_error with std's codes: no_state on an invalid future.
 template <class T>
-class future {
+class future : public detail::future_waits<T> {
  public:
   future() noexcept = default;
   future(future&&) noexcept = default;
@@ -190,7 +210,7 @@ class future {
   // Waits, then returns the value (or rethrows the stored exception); the future becomes
   // invalid.
   T get() {
-    detail::state_ref<T> s = std::move(state_);
+    detail::state_ref<T> s = std::move(this->state_);
     detail::future_state<T>& state = s.checked();
     state.wait();
     state.rethrow_if_exception();
@@ -198,59 +218,32 @@ class future {
     else if constexpr (std::is_reference_v<T>) return state.value();
     else return std::move(state.value());
   }
-  bool valid() const noexcept { return state_.get() != nullptr; }
-  void wait() const { state_.checked().wait(); }
-  template <class Rep, class Period>
-  std::future_status wait_for(std::chrono::duration<Rep, Period> d) const {
-    detail::future_state<T>& s = state_.checked();
-    return s.ready() ? std::future_status::ready : detail::wait_status(s, detail::deadline_after(d));
-  }
-  template <class Clock, class Duration>
-  std::future_status wait_until(std::chrono::time_point<Clock, Duration> t) const {
-    detail::future_state<T>& s = state_.checked();
-    return s.ready() ? std::future_status::ready : detail::wait_status(s, detail::deadline_at(t));
-  }
   shared_future<T> share() noexcept { return shared_future<T>(std::move(*this)); }
 
  private:
   friend class promise<T>;
   friend class shared_future<T>;
-  explicit future(detail::state_ref<T> s) noexcept : state_(std::move(s)) {}
-  detail::state_ref<T> state_;
+  explicit future(detail::state_ref<T> s) noexcept : detail::future_waits<T>(std::move(s)) {}
 };
 
 // As std::shared_future: copyable; every copy may get() the same result.
 template <class T>
-class shared_future {
+class shared_future : public detail::future_waits<T> {
  public:
   shared_future() noexcept = default;
-  shared_future(future<T>&& f) noexcept : state_(std::move(f.state_)) {}  // NOLINT: as std's
+  shared_future(future<T>&& f) noexcept  // NOLINT: implicit, as std's
+      : detail::future_waits<T>(std::move(f.state_)) {}
 
   // Waits, then returns the value (a const reference; T& for a reference; nothing for void)
   // or rethrows the stored exception. The shared_future stays valid.
   decltype(auto) get() const {
-    detail::future_state<T>& state = state_.checked();
+    detail::future_state<T>& state = this->state_.checked();
     state.wait();
     state.rethrow_if_exception();
     if constexpr (std::is_void_v<T>) return;
     else if constexpr (std::is_reference_v<T>) return state.value();
     else return static_cast<const T&>(state.value());
   }
-  bool valid() const noexcept { return state_.get() != nullptr; }
-  void wait() const { state_.checked().wait(); }
-  template <class Rep, class Period>
-  std::future_status wait_for(std::chrono::duration<Rep, Period> d) const {
-    detail::future_state<T>& s = state_.checked();
-    return s.ready() ? std::future_status::ready : detail::wait_status(s, detail::deadline_after(d));
-  }
-  template <class Clock, class Duration>
-  std::future_status wait_until(std::chrono::time_point<Clock, Duration> t) const {
-    detail::future_state<T>& s = state_.checked();
-    return s.ready() ? std::future_status::ready : detail::wait_status(s, detail::deadline_at(t));
-  }
-
- private:
-  detail::state_ref<T> state_;
 };
 
 // As std::promise: stores one value or exception for its future. set_value and

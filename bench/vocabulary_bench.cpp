@@ -157,32 +157,42 @@ double weft_shared_pair(std::uint64_t n) {
 }
 
 // ---- semaphore ---------------------------------------------------------------------------
+// ns per round trip of two fibers passing control through two semaphores; `spawn` starts the
+// other side and returns what joins it.
+template <class Semaphore, class Spawn>
+double semaphore_ping_pong(std::uint64_t round_trips, Spawn spawn) {
+  Semaphore ping(0), pong(0);
+  auto other = spawn([&] {
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      ping.acquire();
+      pong.release();
+    }
+  });
+  const auto start = clock_type::now();
+  for (std::uint64_t i = 0; i < round_trips; ++i) {
+    ping.release();
+    pong.acquire();
+  }
+  const double ns = ns_per(start, round_trips);
+  other.join();
+  return ns;
+}
+
 double weft_semaphore(std::uint64_t round_trips) {
   double ns = 0;
   weft::run([&] {
-    weft::binary_semaphore ping(0), pong(0);
-    auto other = weft::spawn([&] {
-      for (std::uint64_t i = 0; i < round_trips; ++i) {
-        ping.acquire();
-        pong.release();
-      }
-    });
-    const auto start = clock_type::now();
-    for (std::uint64_t i = 0; i < round_trips; ++i) {
-      ping.release();
-      pong.acquire();
-    }
-    ns = ns_per(start, round_trips);
-    other.join();
+    ns = semaphore_ping_pong<weft::binary_semaphore>(round_trips,
+                                                     [](auto body) { return weft::spawn(body); });
   });
   return ns;
 }
 
 // A binary semaphore made of Boost.Fiber's mutex and condition_variable.
 struct boost_semaphore {
+  explicit boost_semaphore(int initial) : up(initial > 0) {}
   boost::fibers::mutex m;
   boost::fibers::condition_variable cv;
-  bool up = false;
+  bool up;
   void release() {
     {
       std::lock_guard g(m);
@@ -200,20 +210,9 @@ struct boost_semaphore {
 double boost_semaphore_ping_pong(std::uint64_t round_trips) {
   double ns = 0;
   in_boost_fiber([&] {
-    boost_semaphore ping, pong;
-    boost::fibers::fiber other(std::allocator_arg, boost_stacks(), [&] {
-      for (std::uint64_t i = 0; i < round_trips; ++i) {
-        ping.acquire();
-        pong.release();
-      }
+    ns = semaphore_ping_pong<boost_semaphore>(round_trips, [](auto body) {
+      return boost::fibers::fiber(std::allocator_arg, boost_stacks(), body);
     });
-    const auto start = clock_type::now();
-    for (std::uint64_t i = 0; i < round_trips; ++i) {
-      ping.release();
-      pong.acquire();
-    }
-    ns = ns_per(start, round_trips);
-    other.join();
   });
   return ns;
 }

@@ -90,7 +90,7 @@ void shared_mutex::unlock() {
     }
   }
   if (!held) throw std::logic_error("weft::shared_mutex::unlock: the mutex is not locked exclusively");
-  detail::wake_all(woken);
+  if (!woken.empty()) detail::wake_all(woken);
 }
 
 void shared_mutex::unlock_shared() {
@@ -103,7 +103,7 @@ void shared_mutex::unlock_shared() {
   }
   if (!held)
     throw std::logic_error("weft::shared_mutex::unlock_shared: the mutex is not locked shared");
-  detail::wake_all(woken);
+  if (!woken.empty()) detail::wake_all(woken);
 }
 
 }  // namespace weft

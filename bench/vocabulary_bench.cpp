@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -40,55 +39,79 @@ boost::fibers::pooled_fixedsize_stack& boost_stacks() {
   return pool;
 }
 
-// Runs body in a Boost.Fiber fiber on this thread and waits for it.
-void in_boost_fiber(const std::function<void()>& body) {
-  boost::fibers::fiber(std::allocator_arg, boost_stacks(), body).join();
-}
+// What the future, barrier and semaphore candidates need of a fiber library: running a body
+// as a fiber on this thread, spawning (the result joins), yielding, and its types.
+struct weft_library {
+  template <class T>
+  using promise = weft::promise<T>;
+  using barrier = weft::barrier<>;
+  template <class F>
+  static void run(F body) {
+    weft::run(std::move(body));
+  }
+  template <class F>
+  static auto spawn(F body) {
+    return weft::spawn(std::move(body));
+  }
+  static void yield() { weft::this_fiber::yield(); }
+  static void arrive_and_wait(barrier& b) { b.arrive_and_wait(); }
+};
+
+// A binary semaphore made of Boost.Fiber's mutex and condition_variable (it has none).
+struct boost_semaphore {
+  explicit boost_semaphore(int initial) : up(initial > 0) {}
+  boost::fibers::mutex m;
+  boost::fibers::condition_variable cv;
+  bool up;
+  void release() {
+    {
+      std::lock_guard g(m);
+      up = true;
+    }
+    cv.notify_one();
+  }
+  void acquire() {
+    std::unique_lock l(m);
+    cv.wait(l, [&] { return up; });
+    up = false;
+  }
+};
+
+struct boost_library {
+  template <class T>
+  using promise = boost::fibers::promise<T>;
+  using barrier = boost::fibers::barrier;
+  template <class F>
+  static auto spawn(F body) {
+    return boost::fibers::fiber(std::allocator_arg, boost_stacks(), std::move(body));
+  }
+  template <class F>
+  static void run(F body) {
+    spawn(std::move(body)).join();
+  }
+  static void yield() { boost::this_fiber::yield(); }
+  static void arrive_and_wait(barrier& b) { b.wait(); }
+};
 
 // ---- future ------------------------------------------------------------------------------
-double weft_future(std::uint64_t n) {
+// ns per promise: made, handed to a second fiber, set there, and its future's get() returning.
+template <class Library>
+double future_handoff(std::uint64_t n) {
   double ns = 0;
-  weft::run([&] {
-    weft::promise<int>* slot = nullptr;
+  Library::run([&] {
+    typename Library::template promise<int>* slot = nullptr;
     bool done = false;
-    auto setter = weft::spawn([&] {
+    auto setter = Library::spawn([&] {
       while (!done) {
         if (slot) std::exchange(slot, nullptr)->set_value(1);
-        weft::this_fiber::yield();
+        Library::yield();
       }
     });
     long sum = 0;
     const auto start = clock_type::now();
     for (std::uint64_t i = 0; i < n; ++i) {
-      weft::promise<int> p;
-      weft::future<int> f = p.get_future();
-      slot = &p;
-      sum += f.get();
-    }
-    ns = ns_per(start, n);
-    done = true;
-    setter.join();
-    do_not_optimize(sum);
-  });
-  return ns;
-}
-
-double boost_future(std::uint64_t n) {
-  double ns = 0;
-  in_boost_fiber([&] {
-    boost::fibers::promise<int>* slot = nullptr;
-    bool done = false;
-    boost::fibers::fiber setter(std::allocator_arg, boost_stacks(), [&] {
-      while (!done) {
-        if (slot) std::exchange(slot, nullptr)->set_value(1);
-        boost::this_fiber::yield();
-      }
-    });
-    long sum = 0;
-    const auto start = clock_type::now();
-    for (std::uint64_t i = 0; i < n; ++i) {
-      boost::fibers::promise<int> p;
-      boost::fibers::future<int> f = p.get_future();
+      typename Library::template promise<int> p;
+      auto f = p.get_future();
       slot = &p;
       sum += f.get();
     }
@@ -103,34 +126,19 @@ double boost_future(std::uint64_t n) {
 // ---- barrier -----------------------------------------------------------------------------
 constexpr int barrier_fibers = 8;
 
-double weft_barrier(std::uint64_t rounds) {
+// ns per round of barrier_fibers fibers through the barrier.
+template <class Library>
+double barrier_rounds(std::uint64_t rounds) {
   double ns = 0;
-  weft::run([&] {
-    weft::barrier<> sync(barrier_fibers);
-    std::vector<weft::join_handle<void>> others;
+  Library::run([&] {
+    typename Library::barrier sync(barrier_fibers);
+    std::vector<decltype(Library::spawn([] {}))> others;
     for (int i = 1; i < barrier_fibers; ++i)
-      others.push_back(weft::spawn([&] {
-        for (std::uint64_t r = 0; r < rounds; ++r) sync.arrive_and_wait();
+      others.push_back(Library::spawn([&] {
+        for (std::uint64_t r = 0; r < rounds; ++r) Library::arrive_and_wait(sync);
       }));
     const auto start = clock_type::now();
-    for (std::uint64_t r = 0; r < rounds; ++r) sync.arrive_and_wait();
-    ns = ns_per(start, rounds);
-    for (auto& o : others) o.join();
-  });
-  return ns;
-}
-
-double boost_barrier(std::uint64_t rounds) {
-  double ns = 0;
-  in_boost_fiber([&] {
-    boost::fibers::barrier sync(barrier_fibers);
-    std::vector<boost::fibers::fiber> others;
-    for (int i = 1; i < barrier_fibers; ++i)
-      others.emplace_back(std::allocator_arg, boost_stacks(), [&] {
-        for (std::uint64_t r = 0; r < rounds; ++r) sync.wait();
-      });
-    const auto start = clock_type::now();
-    for (std::uint64_t r = 0; r < rounds; ++r) sync.wait();
+    for (std::uint64_t r = 0; r < rounds; ++r) Library::arrive_and_wait(sync);
     ns = ns_per(start, rounds);
     for (auto& o : others) o.join();
   });
@@ -157,62 +165,25 @@ double weft_shared_pair(std::uint64_t n) {
 }
 
 // ---- semaphore ---------------------------------------------------------------------------
-// ns per round trip of two fibers passing control through two semaphores; `spawn` starts the
-// other side and returns what joins it.
-template <class Semaphore, class Spawn>
-double semaphore_ping_pong(std::uint64_t round_trips, Spawn spawn) {
-  Semaphore ping(0), pong(0);
-  auto other = spawn([&] {
-    for (std::uint64_t i = 0; i < round_trips; ++i) {
-      ping.acquire();
-      pong.release();
-    }
-  });
-  const auto start = clock_type::now();
-  for (std::uint64_t i = 0; i < round_trips; ++i) {
-    ping.release();
-    pong.acquire();
-  }
-  const double ns = ns_per(start, round_trips);
-  other.join();
-  return ns;
-}
-
-double weft_semaphore(std::uint64_t round_trips) {
+// ns per round trip of two fibers passing control through two semaphores.
+template <class Library, class Semaphore>
+double semaphore_ping_pong(std::uint64_t round_trips) {
   double ns = 0;
-  weft::run([&] {
-    ns = semaphore_ping_pong<weft::binary_semaphore>(round_trips,
-                                                     [](auto body) { return weft::spawn(body); });
-  });
-  return ns;
-}
-
-// A binary semaphore made of Boost.Fiber's mutex and condition_variable.
-struct boost_semaphore {
-  explicit boost_semaphore(int initial) : up(initial > 0) {}
-  boost::fibers::mutex m;
-  boost::fibers::condition_variable cv;
-  bool up;
-  void release() {
-    {
-      std::lock_guard g(m);
-      up = true;
-    }
-    cv.notify_one();
-  }
-  void acquire() {
-    std::unique_lock l(m);
-    cv.wait(l, [&] { return up; });
-    up = false;
-  }
-};
-
-double boost_semaphore_ping_pong(std::uint64_t round_trips) {
-  double ns = 0;
-  in_boost_fiber([&] {
-    ns = semaphore_ping_pong<boost_semaphore>(round_trips, [](auto body) {
-      return boost::fibers::fiber(std::allocator_arg, boost_stacks(), body);
+  Library::run([&] {
+    Semaphore ping(0), pong(0);
+    auto other = Library::spawn([&] {
+      for (std::uint64_t i = 0; i < round_trips; ++i) {
+        ping.acquire();
+        pong.release();
+      }
     });
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      ping.release();
+      pong.acquire();
+    }
+    ns = ns_per(start, round_trips);
+    other.join();
   });
   return ns;
 }
@@ -244,7 +215,7 @@ double weft_local_read(std::uint64_t n) {
 double boost_local_read(std::uint64_t n) {
   static boost::fibers::fiber_specific_ptr<int> local;
   double ns = 0;
-  in_boost_fiber([&] {
+  boost_library::run([&] {
     local.reset(new int(1));
     ns = reads(n, [] { return *local.get(); });
   });
@@ -270,14 +241,14 @@ int main(int argc, char** argv) {
   defaults.iters = 200'000;
   const weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
   std::vector<candidate> all{
-      {"future", "weft promise/future", &weft_future, 1},
-      {"future", "Boost.Fiber promise/future", &boost_future, 1},
-      {"barrier of 8", "weft barrier", &weft_barrier, 4},
-      {"barrier of 8", "Boost.Fiber barrier", &boost_barrier, 4},
+      {"future", "weft promise/future", &future_handoff<weft_library>, 1},
+      {"future", "Boost.Fiber promise/future", &future_handoff<boost_library>, 1},
+      {"barrier of 8", "weft barrier", &barrier_rounds<weft_library>, 4},
+      {"barrier of 8", "Boost.Fiber barrier", &barrier_rounds<boost_library>, 4},
       {"shared_mutex", "weft shared_mutex", &weft_shared_pair, 1},
       {"shared_mutex", "std::shared_mutex", &shared_pair<std::shared_mutex>, 1},
-      {"semaphore", "weft binary_semaphore", &weft_semaphore, 1},
-      {"semaphore", "Boost.Fiber mutex+cv", &boost_semaphore_ping_pong, 1},
+      {"semaphore", "weft binary_semaphore", &semaphore_ping_pong<weft_library, weft::binary_semaphore>, 1},
+      {"semaphore", "Boost.Fiber mutex+cv", &semaphore_ping_pong<boost_library, boost_semaphore>, 1},
       {"fiber_local", "weft fiber_local", &weft_local_read, 1},
       {"fiber_local", "Boost.Fiber fiber_specific_ptr", &boost_local_read, 1},
       {"fiber_local", "thread_local (noinline)", &thread_local_read, 1},

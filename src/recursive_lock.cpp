@@ -19,26 +19,23 @@ std::uint64_t caller_identity() noexcept {
 
 // owner_ is read by callers that do not own the lock: relaxed is enough, as only the caller
 // itself can have stored its own identity there, and it stores another before it unlocks.
-bool recursive_lock::try_lock() {
-  const std::uint64_t me = caller_identity();
-  if (owner_.load(std::memory_order_relaxed) == me) {
-    ++depth_;
-    return true;
-  }
-  if (!mutex_.try_lock()) return false;
-  owner_.store(me, std::memory_order_relaxed);
-  depth_ = 1;
-  return true;
-}
+bool recursive_lock::try_lock() { return enter(deadline::min(), true); }
 
-bool recursive_lock::lock_until(deadline deadline) {
+bool recursive_lock::lock_until(deadline deadline) { return enter(deadline, false); }
+
+bool recursive_lock::enter(deadline deadline, bool try_only) {
   const std::uint64_t me = caller_identity();
   if (owner_.load(std::memory_order_relaxed) == me) {
     ++depth_;
     return true;
   }
-  if (deadline == deadline::max()) mutex_.lock();
-  else if (!mutex_.try_lock_until(deadline)) return false;
+  if (try_only) {
+    if (!mutex_.try_lock()) return false;
+  } else if (deadline == deadline::max()) {
+    mutex_.lock();
+  } else if (!mutex_.try_lock_until(deadline)) {
+    return false;
+  }
   owner_.store(me, std::memory_order_relaxed);
   depth_ = 1;
   return true;

@@ -64,6 +64,10 @@ class recursive_lock {
   void unlock();
 
  private:
+  // Takes it again if the caller owns it; else the mutex: try_lock() if `try_only`, otherwise
+  // waiting until `deadline`.
+  bool enter(deadline deadline, bool try_only);
+
   mutex mutex_;
   std::atomic<std::uint64_t> owner_{0};
   std::size_t depth_ = 0;

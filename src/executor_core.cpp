@@ -542,7 +542,7 @@ std::string executor_core::describe_blocked() const {
   std::size_t count = 0;
   for_each_live([&](fiber* f) {
     ++count;
-    list << "\n  fiber " << f->id << " \"" << f->name << "\" waits on " << to_string(f->waiting_on);
+    list << (f->ops->runs_coroutine ? "\n  task " : "\n  fiber ") << f->id << " \"" << f->name << "\" waits on " << to_string(f->waiting_on);
     if (f->waiting_on == wait_kind::io_read || f->waiting_on == wait_kind::io_write)
       list << " of fd " << static_cast<const io_descriptor*>(f->wait_object)->fd;
     else if (f->wait_object)

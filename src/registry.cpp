@@ -150,6 +150,8 @@ void registry_layout::describe(char* out, std::size_t size) noexcept {
   w.add("fiber.region_low", offsetof(fiber, region) + offsetof(stack_span, low));
   w.add("fiber.region_size", offsetof(fiber, region) + offsetof(stack_span, size));
   w.add("fiber.guarded", offsetof(fiber, guarded));
+  w.add("fiber.ops", offsetof(fiber, ops));
+  w.add("ops.runs_coroutine", offsetof(task_ops, runs_coroutine));
   static_assert(sizeof(wait_kind) == 1 && sizeof(bool) == 1 && sizeof(std::atomic<bool>) == 1);
   w.add("frame.r12", frame_r12);
   w.add("frame.r13", frame_r13);

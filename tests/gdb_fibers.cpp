@@ -28,6 +28,7 @@ extern "C" [[gnu::noinline]] int weft_gdb_receive() {
   asm volatile("" ::: "memory");
   return v;
 }
+weft::task<int> weft_gdb_task_receive() { co_return (co_await numbers.async_recv()).value_or(-1); }
 extern "C" [[gnu::noinline]] void weft_gdb_nap() {
   weft::this_fiber::sleep_for(std::chrono::seconds(1));
   asm volatile("" ::: "memory");
@@ -50,6 +51,7 @@ int main() {
     weft_gdb_receive();
   }).detach();
   ex.spawn(weft::spawn_options{.name = "latch-waiter"}, [] { countdown.wait(); }).detach();
+  ex.spawn(weft::spawn_options{.name = "task-reader"}, weft_gdb_task_receive()).detach();
   ex.spawn([] {
     weft::this_fiber::set_name("sleeper");
     weft_gdb_nap();
@@ -68,6 +70,7 @@ int main() {
       gate.set();
       countdown.count_down();
       numbers.send(1);
+      numbers.send(2);
       done.store(true);
     }).join();
   }).detach();

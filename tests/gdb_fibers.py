@@ -16,9 +16,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "sup
 from gdb_helpers import check, frames, problems, quit_with, run, stop_at, unwinding_problems  # noqa: E402
 
 
-# A row of the listing: mark, id, state, waits-on, stack size, "name".
-ROW = re.compile(r'^(?P<mark>[* ])\s*(?P<id>\d+)\s+(?P<state>.+?)\s{2,}(?P<waits>.+?)\s{2,}'
-                 r'(?P<stack>\d+)\s+"(?P<name>[^"]*)"$')
+# A row of the listing: mark, id, kind, state, waits-on, stack size, "name".
+ROW = re.compile(r'^(?P<mark>[* ])\s*(?P<id>\d+)\s+(?P<kind>fiber|task)\s+(?P<state>.+?)\s{2,}'
+                 r'(?P<waits>.+?)\s{2,}(?P<stack>\d+)\s+"(?P<name>[^"]*)"$')
 
 
 def check_listing():
@@ -39,6 +39,7 @@ def check_listing():
         "inspector": ("running (thread 1)", "-"),
         "": ("not started", "-"),
         "named-at-spawn": ("not started", "-"),
+        "task-reader": ("blocked", "channel recv 0x"),
     }
     for name, (state, waits) in expected.items():
         row = rows.get(name)
@@ -49,6 +50,8 @@ def check_listing():
         check(row["waits"].startswith(waits),
               "fiber %r waits on %r..., not %r" % (name, waits, row["waits"]))
         check(row["stack"] == "65536", "fiber %r has a 65536-byte stack" % name)
+        kind = "task" if name.startswith("task-") else "fiber"
+        check(row["kind"] == kind, "%r is listed as a %s, not %r" % (name, kind, row["kind"]))
     check(rows.get("inspector", {}).get("mark") == "*", "the running fiber is marked with *")
     return {name: int(row["id"]) for name, row in rows.items()}
 

@@ -93,6 +93,9 @@ class Fiber:
         self.guarded = _u8(address + o["fiber.guarded"]) != 0
         self.finished = _u8(address + o["fiber.finished"]) != 0
         self.saved_sp = _u64(address + o["fiber.ctx_sp"])
+        # A fiber running a spawned weft::task is listed as a task.
+        self.kind = "task" if _u8(_u64(address + o["fiber.ops"]) +
+                                  o["ops.runs_coroutine"]) else "fiber"
         self.started = True
         self.thread = None  # the gdb thread running it, if any
 
@@ -254,14 +257,15 @@ again), sleeping, not started."""
                 core, layout.backend, live, "fiber" if live == 1 else "fibers"))
             if not fibers:
                 continue
-            print("  %5s  %-20s  %-32s  %9s  %s" % ("Id", "State", "Waits on", "Stack", "Name"))
+            print("  %5s  %-5s  %-20s  %-32s  %9s  %s" % (
+                "Id", "Kind", "State", "Waits on", "Stack", "Name"))
             for f in fibers:
                 state = f.state()
                 if f.thread is not None:
                     state += " (thread %d)" % f.thread.num
                 mark = "*" if f.thread is not None and f.thread == selected else " "
-                print("%s %5d  %-20s  %-32s  %9d  \"%s\"" % (
-                    mark, f.id, state, f.waits_on(), f.region_size, f.name))
+                print("%s %5d  %-5s  %-20s  %-32s  %9d  \"%s\"" % (
+                    mark, f.id, f.kind, state, f.waits_on(), f.region_size, f.name))
 
 
 class _FrameId:
@@ -360,7 +364,7 @@ to `backtrace`, e.g. `weft-bt 7 full`."""
         except WeftError as e:
             raise gdb.GdbError("weft: %s" % e)
         extra = argv[1:]
-        header = "fiber %d \"%s\" (%s)" % (f.id, f.name, f.state())
+        header = "%s %d \"%s\" (%s)" % (f.kind, f.id, f.name, f.state())
         if f.thread is not None:
             print(header + ", on thread %d:" % f.thread.num)
             self.on_thread(f.thread, extra)

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include <weft/detail/call_awaiter.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
@@ -75,6 +76,15 @@ class channel {
   // Takes the oldest value, suspending while the channel is empty. Returns std::nullopt once
   // the channel is closed and drained.
   std::optional<T> recv() { return recv_until_deadline(detail::deadline::max()); }
+
+  // The awaitable twins of send and recv for weft::task (<weft/task.hpp>): `co_await
+  // ch.async_send(v)` yields send's bool, `co_await ch.async_recv()` recv's optional.
+  auto async_send(T v) {
+    return detail::call_awaiter{[this, v = std::move(v)]() mutable { return send(std::move(v)); }};
+  }
+  auto async_recv() {
+    return detail::call_awaiter{[this] { return recv(); }};
+  }
 
   // As recv, waiting at most `d` (or until `t`): std::nullopt if that passes first, or if the
   // channel is closed and drained (is_closed() tells which). A receive that timed out took

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <weft/detail/call_awaiter.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
@@ -41,6 +42,14 @@ class condition_variable {
   // Atomically releases `lock` and waits for a notify, then re-acquires `lock` (also when an
   // exception leaves). Throws std::logic_error if `lock` does not own its mutex.
   void wait(std::unique_lock<mutex>& lock);
+  // wait's awaitable twins for weft::task (<weft/task.hpp>).
+  auto async_wait(std::unique_lock<mutex>& lock) {
+    return detail::call_awaiter{[this, &lock] { wait(lock); }};
+  }
+  template <class Pred>
+  auto async_wait(std::unique_lock<mutex>& lock, Pred pred) {
+    return detail::call_awaiter{[this, &lock, pred = std::move(pred)] { wait(lock, pred); }};
+  }
   // Waits until pred() holds, checked under the lock.
   template <class Pred>
   void wait(std::unique_lock<mutex>& lock, Pred pred) {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include <weft/detail/call_awaiter.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
@@ -21,6 +22,10 @@ class event {
   void reset();            // clears the flag
   bool is_set() const;     // the flag now
   void wait();             // suspends the calling fiber (blocks a thread) until the flag is set
+  // wait's awaitable twin for weft::task (<weft/task.hpp>).
+  auto async_wait() {
+    return detail::call_awaiter{[this] { wait(); }};
+  }
   // As wait, for at most `d` (or until `t`): true if the flag was set, false if that passed.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) {

@@ -68,17 +68,32 @@ struct deadlock_error : std::runtime_error {
 
 template <class T>
 class join_handle;
+template <class T>
+class task;  // <weft/task.hpp>
 
 namespace detail {
 // The stop-token rule of std::jthread: a callable that can take a std::stop_token before its
 // arguments gets its fiber's.
 template <class F, class... Args>
 inline constexpr bool takes_stop_token = std::is_invocable_v<F, std::stop_token, Args...>;
+// A weft::task<T> given to spawn: its result type is T.
+template <class F>
+struct task_value {};
+template <class T>
+struct task_value<weft::task<T>> {
+  using type = T;
+};
+template <class F>
+inline constexpr bool is_task = requires { typename task_value<std::remove_cvref_t<F>>::type; };
 template <class F, class... Args>
-using spawn_result_t =
-    typename std::conditional_t<takes_stop_token<F, Args...>,
-                                std::invoke_result<F, std::stop_token, Args...>,
-                                std::invoke_result<F, Args...>>::type;
+using spawn_result_t = typename std::conditional_t<
+    is_task<F>, task_value<std::remove_cvref_t<F>>,
+    std::conditional_t<takes_stop_token<F, Args...>,
+                       std::invoke_result<F, std::stop_token, Args...>,
+                       std::invoke_result<F, Args...>>>::type;
+// Runs a task to its end on the calling fiber (defined in <weft/task.hpp>).
+template <class T>
+T run_task(weft::task<T>&& t);
 std::stop_token current_stop_token();  // this_fiber::stop_token()
 }  // namespace detail
 
@@ -105,7 +120,9 @@ class executor {
 
   // Creates a fiber running f(args...), with f and args decay-copied onto the fiber's stack;
   // if f can take a std::stop_token first, f(token, args...) with the fiber's own token (as
-  // std::jthread does; see join_handle::request_stop). Called from one of this executor's fibers, the new fiber starts at once and the caller
+  // std::jthread does; see join_handle::request_stop). f may also be a weft::task<T> (given by
+  // value, without args): the task runs as the new fiber, and the handle is join_handle<T>.
+  // Called from one of this executor's fibers, the new fiber starts at once and the caller
   // resumes as soon as it suspends or finishes (depth-first); otherwise it is queued, and it
   // starts when run() (or a join driving it) runs. Thread-safe. Throws std::system_error when
   // no stack can be mapped, std::length_error when f and args leave too little stack, and
@@ -265,9 +282,12 @@ auto spawn_on(executor_core& core, const spawn_options* options, scope_state* sc
               Args&&... args)
     -> join_handle<detail::spawn_result_t<F, Args...>> {
   using result = spawn_result_t<F, Args...>;
+  static_assert(!is_task<F> || sizeof...(Args) == 0, "weft: a task is spawned without arguments");
   auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable
       -> result {
-    if constexpr (takes_stop_token<F, Args...>)
+    if constexpr (is_task<F>)
+      return run_task(std::move(fn));
+    else if constexpr (takes_stop_token<F, Args...>)
       return std::invoke(std::move(fn), current_stop_token(), std::move(bound_args)...);
     else
       return std::invoke(std::move(fn), std::move(bound_args)...);
@@ -282,9 +302,9 @@ auto spawn_on(executor_core& core, const spawn_options* options, scope_state* sc
     free_fiber_memory(core, memory);
     throw;
   }
-  return handle_access::make<result>(options || scope
-                                         ? launch(core, memory, task_type::ops, options, scope)
-                                         : launch(core, memory, task_type::ops));
+  const task_ops& ops = is_task<F> ? task_type::coroutine_ops : task_type::ops;
+  return handle_access::make<result>(options || scope ? launch(core, memory, ops, options, scope)
+                                                      : launch(core, memory, ops));
 }
 }  // namespace detail
 
@@ -306,7 +326,8 @@ executor_core& spawning_core();  // the calling fiber's executor; std::logic_err
 // In a fiber: spawns on the executor running it (see executor::spawn). Outside fibers it
 // throws std::logic_error.
 template <class F, class... Args>
-  requires(std::is_invocable_v<F, Args...> || detail::takes_stop_token<F, Args...>)
+  requires(std::is_invocable_v<F, Args...> || detail::takes_stop_token<F, Args...> ||
+           detail::is_task<F>)
 auto spawn(F&& f, Args&&... args) {
   return detail::spawn_on(detail::spawning_core(), nullptr, nullptr, std::forward<F>(f),
                           std::forward<Args>(args)...);

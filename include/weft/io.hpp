@@ -7,6 +7,8 @@
 #include <string>
 #include <system_error>
 
+#include <weft/detail/call_awaiter.hpp>
+
 namespace weft {
 
 // Thrown by a call that ran out of time (tcp_stream with set_timeout, tcp_stream::connect):
@@ -49,6 +51,21 @@ void write_all(int fd, std::span<const std::byte> buf);
 // watching it, and closes it. A plain ::close() is fine for a descriptor nobody waits on.
 // Throws std::system_error (EBADF) for a negative descriptor or one that is not open.
 void close(int fd);
+
+// The awaitable twins of the waits, reads and writes above, for weft::task (<weft/task.hpp>);
+// the buffer must outlive the co_await.
+inline auto async_wait_readable(int fd, std::chrono::nanoseconds timeout = forever) {
+  return detail::call_awaiter{[=] { return wait_readable(fd, timeout); }};
+}
+inline auto async_wait_writable(int fd, std::chrono::nanoseconds timeout = forever) {
+  return detail::call_awaiter{[=] { return wait_writable(fd, timeout); }};
+}
+inline auto async_read_some(int fd, std::span<std::byte> buf) {
+  return detail::call_awaiter{[=] { return read_some(fd, buf); }};
+}
+inline auto async_write_all(int fd, std::span<const std::byte> buf) {
+  return detail::call_awaiter{[=] { write_all(fd, buf); }};
+}
 
 }  // namespace io
 }  // namespace weft

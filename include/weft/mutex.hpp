@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <weft/detail/call_awaiter.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
@@ -23,6 +24,10 @@ class mutex {
   mutex& operator=(const mutex&) = delete;
 
   void lock();        // waits until the mutex is ours
+  // lock's awaitable twin for weft::task (<weft/task.hpp>): yields nothing; unlock() after.
+  auto async_lock() {
+    return detail::call_awaiter{[this] { lock(); }};
+  }
   bool try_lock();    // takes it if free; never waits
   // As lock, for at most `d` (or until `t`): true if the mutex is ours, false if that passed
   // first (std::unique_lock's timed locking uses these).

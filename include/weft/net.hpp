@@ -42,6 +42,17 @@ class tcp_stream {
   void read_exact(std::span<std::byte> buf);
   // All of `buf`, waiting while the peer does not read.
   void write_all(std::span<const std::byte> buf);
+  // The awaitable twins of the three above, for weft::task (<weft/task.hpp>); the stream and
+  // the buffer must outlive the co_await.
+  auto async_read_some(std::span<std::byte> buf) {
+    return detail::call_awaiter{[this, buf] { return read_some(buf); }};
+  }
+  auto async_read_exact(std::span<std::byte> buf) {
+    return detail::call_awaiter{[this, buf] { read_exact(buf); }};
+  }
+  auto async_write_all(std::span<const std::byte> buf) {
+    return detail::call_awaiter{[this, buf] { write_all(buf); }};
+  }
   // Each later read_some, read_exact and write_all throws timeout_error if it takes longer
   // than `timeout` (io::forever, the default: never; zero or less: whenever it would wait).
   void set_timeout(std::chrono::nanoseconds timeout) noexcept { timeout_ = timeout; }
@@ -79,6 +90,10 @@ class tcp_listener {
   // connection stays queued, and a later accept() takes it once descriptors are free. After
   // close(): std::system_error, operation_canceled.
   tcp_stream accept();
+  // accept's awaitable twin for weft::task (<weft/task.hpp>).
+  auto async_accept() {
+    return detail::call_awaiter{[this] { return accept(); }};
+  }
   std::uint16_t local_port() const;
   // Closes the socket: fibers blocked in accept() wake and throw operation_canceled.
   void close();

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <weft/channel.hpp>
+#include <weft/detail/call_awaiter.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/waiter.hpp>
 
@@ -265,6 +266,15 @@ auto default_case(F&& f) {
 template <class... Cases>
 std::size_t select(Cases&&... cases) {
   return detail::select_impl(std::tuple<std::remove_reference_t<Cases>&...>(cases...));
+}
+
+// select's awaitable twin for weft::task (<weft/task.hpp>): `co_await async_select(cases...)`
+// yields the fired case's position. The cases are kept (moved) in the awaitable.
+template <class... Cases>
+auto async_select(Cases&&... cases) {
+  return detail::call_awaiter{[... c = std::forward<Cases>(cases)]() mutable {
+    return select(c...);
+  }};
 }
 
 }  // namespace weft

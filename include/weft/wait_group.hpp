@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include <weft/detail/countdown.hpp>
+#include <weft/detail/call_awaiter.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
@@ -25,6 +26,10 @@ class wait_group {
   void add(std::ptrdiff_t n = 1);
   void done();   // add(-1)
   void wait();   // suspends the caller until the counter is zero (returns at once if it is)
+  // wait's awaitable twin for weft::task (<weft/task.hpp>).
+  auto async_wait() {
+    return detail::call_awaiter{[this] { wait(); }};
+  }
   // As wait, for at most `d` (or until `t`): true if the counter reached zero, false if that
   // passed first.
   template <class Rep, class Period>

@@ -18,5 +18,6 @@
 #include <weft/stack.hpp>
 #include <weft/stack_pool.hpp>
 #include <weft/sync.hpp>
+#include <weft/task.hpp>
 #include <weft/this_fiber.hpp>
 #include <weft/trace.hpp>

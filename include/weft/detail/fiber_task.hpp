@@ -34,6 +34,7 @@ struct task_ops {
   void (*run)(void* task, fiber_head& head);
   void (*drop)(void* task) noexcept;     // destroys the callable without running it
   void (*destroy)(void* task) noexcept;  // destroys the typed part (and a stored result)
+  bool runs_coroutine = false;  // the callable runs a spawned weft::task: diagnostics say "task"
 };
 
 // The head of a fiber's control block: what its join_handle reads.
@@ -102,6 +103,7 @@ struct task final : task_result<T> {
   static void drop(void* self) noexcept { static_cast<task*>(self)->fn.~Fn(); }
   static void destroy(void* self) noexcept { static_cast<task*>(self)->~task(); }
   static constexpr task_ops ops{&run, &drop, &destroy};
+  static constexpr task_ops coroutine_ops{&run, &drop, &destroy, true};
 };
 
 // Memory for a new fiber: where to build its typed part and its control block, and the stack

@@ -16,6 +16,11 @@
 //                skynet: half the wall time), the bound of a 2-worker run on this machine
 //   memory       N fibers blocked at once (16 KiB stacks, no guard pages, weft and Boost.Fiber
 //                alike); KiB of peak RSS per live fiber, less an idle child's peak RSS
+//   tasks        C++20 weft::task candidates in the tiers above (bench/task_candidates.hpp):
+//                yield and spawn+join of spawned tasks; skynet at 100k and 1M as spawned tasks,
+//                as one chain of awaited tasks, as a hand-written coroutine with no scheduler
+//                (the floor) and as Boost.Asio awaitables co_spawned on one io_context;
+//                100k spawned tasks blocked on one event (memory)
 //   trace        yield and spawn+join with trace points compiled in: tracing off, on into a
 //                no-op user sink, and on into the Chrome ring buffer. In a WEFT_TRACE=OFF build
 //                only the "trace off" candidates run (that is the compiled-out figure)
@@ -58,6 +63,7 @@
 
 #include "bench_common.hpp"
 #include "support/skynet.hpp"
+#include "task_candidates.hpp"
 
 namespace {
 
@@ -402,6 +408,10 @@ bool weft_blocked_fibers(std::uint64_t count) {
   return finished == count;
 }
 
+bool weft_blocked_tasks(std::uint64_t count) {
+  return weft::bench::weft_blocked_tasks(count, memory_stack_size);
+}
+
 bool boost_blocked_fibers(std::uint64_t count) {
   boost::fibers::pooled_fixedsize_stack stacks(memory_stack_size);
   boost::fibers::mutex m;
@@ -593,6 +603,16 @@ int main(int argc, char** argv) {
                          return weft::run(root, o);
                        },
                        true});
+    if (leaves != 10'000) {  // C++20 tasks (task_candidates.hpp): ratio to weft's fibers
+      skynets.push_back({"weft tasks 1 worker " + size, leaves,
+                         [leaves] { return weft::bench::weft_task_skynet(leaves); }});
+      skynets.push_back({"weft awaited tasks " + size, leaves,
+                         [leaves] { return weft::bench::weft_awaited_task_skynet(leaves); }});
+      skynets.push_back({"coroutine floor " + size, leaves,
+                         [leaves] { return weft::bench::coroutine_floor_skynet(leaves); }});
+      skynets.push_back({"boost.asio awaitable " + size, leaves,
+                         [leaves] { return weft::bench::asio_skynet(leaves); }});
+    }
     if (leaves == 1'000'000) {
       // Interleaved with the skynets it bounds (see weft_skynet_pair); ms per skynet.
       skynets.push_back({"weft 1 worker x2 at once " + size, leaves,
@@ -692,7 +712,8 @@ int main(int argc, char** argv) {
        {std::tuple<const char*, std::uint64_t, bool (*)(std::uint64_t)>{
             "weft 100k live fibers", 100'000, &weft_blocked_fibers},
         {"boost.fiber 100k live fibers", 100'000, &boost_blocked_fibers},
-        {"weft 1M live fibers", 1'000'000, &weft_blocked_fibers}}) {
+        {"weft 1M live fibers", 1'000'000, &weft_blocked_fibers},
+        {"weft tasks 100k live", 100'000, &weft_blocked_tasks}}) {
     if (!opt.selected("memory", name)) continue;
     std::size_t index = mem.size();
     mem.push_back({"memory", name, {}, whole_reps});
@@ -718,6 +739,7 @@ int main(int argc, char** argv) {
   // ---- in-process tiers ----
   mark = rows.size();
   auto yield = selected({{"yield", "weft", [&] { return weft_yield(n); }},
+                         {"yield", "weft tasks", [&] { return weft::bench::weft_task_yield(n); }},
                          {"yield", "boost.fiber", [&] { return boost_yield(n); }},
                          {"yield", "std::thread cv ping-pong",
                           [&] { return thread_ping_pong(thread_n); }}},
@@ -727,6 +749,8 @@ int main(int argc, char** argv) {
 
   auto spawn = selected({{"spawn+join", "weft", [&] { return weft_spawn_join(n); }},
                          {"spawn+join", "weft 2 workers", [&] { return weft_spawn_join_on(n, 2); }},
+                         {"spawn+join", "weft task",
+                          [&] { return weft::bench::weft_task_spawn_join(n); }},
                          {"spawn+join", "boost.fiber", [&] { return boost_spawn_join(n); }},
                          {"spawn+join", "std::thread create+join",
                           [&] { return thread_create_join(thread_n); }}},

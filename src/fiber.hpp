@@ -40,6 +40,7 @@ struct fiber : fiber_head {
   worker* pinned = nullptr;      // if set, only this worker runs it (this_fiber::pin)
   worker* resumed_by = nullptr;  // the worker that last switched to it: where it runs
   std::string name;
+  std::uint32_t traced_name_epoch = 0;  // the chrome trace that has its name (trace.cpp)
 
   // The join: whoever waits for the end, and whether anybody will.
   spinlock lock;

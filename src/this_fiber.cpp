@@ -89,7 +89,9 @@ std::uint64_t id() noexcept {
 }
 
 void set_name(std::string_view name) {
-  detail::require_fiber_only("weft::this_fiber::set_name").name.assign(name);
+  detail::fiber& self = detail::require_fiber_only("weft::this_fiber::set_name");
+  self.name.assign(name);
+  self.traced_name_epoch = 0;  // a chrome trace records the new name
 }
 
 void pin() {

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <map>
+#include <queue>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -19,6 +19,7 @@
 #include "current.hpp"
 #include "fiber.hpp"
 #include "thread_mutex.hpp"
+#include "trace_buffer.hpp"
 #include "trace_points.hpp"
 #include "worker.hpp"
 
@@ -72,16 +73,82 @@ struct tracer {
   trace::sink user_sink WEFT_GUARDED_BY(mutex);
   std::string chrome_path WEFT_GUARDED_BY(mutex);
   std::FILE* chrome_file WEFT_GUARDED_BY(mutex) = nullptr;  // opened by enable, closed by stop
-  std::deque<stored_event> ring WEFT_GUARDED_BY(mutex);
+  std::vector<stored_event> ring WEFT_GUARDED_BY(mutex);  // collected when the chrome trace stops
   std::size_t capacity WEFT_GUARDED_BY(mutex) = 1'000'000;
   std::uint64_t dropped WEFT_GUARDED_BY(mutex) = 0;
   std::chrono::steady_clock::time_point start WEFT_GUARDED_BY(mutex);
+  std::uint64_t start_stamp WEFT_GUARDED_BY(mutex) = 0;  // trace_clock::now() at the start
   bool exit_hook_installed WEFT_GUARDED_BY(mutex) = false;
 };
 
 tracer& the_tracer() {
   static tracer* t = new tracer;  // never destroyed: usable from atexit and late threads
   return *t;
+}
+
+// Each chrome trace's number: a fiber's name is recorded once per trace (traced_name_epoch).
+std::atomic<std::uint32_t> chrome_epoch{0};
+
+// The chrome trace's way: one compact event into the calling thread's buffer, no lock.
+void record_chrome(event_kind kind, fiber* f, std::string_view detail,
+                   std::uint64_t other) noexcept {
+  try {
+    trace_buffer& buffer = trace_buffers::mine();
+    const thread_position here = this_thread_position;  // no switch in here: read it directly
+    std::string_view name;
+    // The fiber's own thread records its name, once per trace (set_name resets the mark).
+    if (f && f == here.current_fiber && !f->name.empty()) {
+      const std::uint32_t epoch = chrome_epoch.load(std::memory_order_relaxed);
+      if (f->traced_name_epoch != epoch) {
+        f->traced_name_epoch = epoch;
+        name = f->name;
+      }
+    }
+    buffer.append(kind, f ? f->id : 0, other, detail, kind == event_kind::exception,
+                  here.current_worker ? here.current_worker->index() + 1 : 0u, name);
+  } catch (...) {  // no buffer (out of memory): the event is lost, the program goes on
+  }
+}
+
+// Every thread's events, merged by time (each thread's in its own order), with times in
+// nanoseconds since the trace started.
+void collect_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
+  const std::vector<trace_buffer*> buffers = trace_buffers::stop();
+  const std::uint64_t end_stamp = trace_clock::now();
+  const double elapsed_ns = std::chrono::duration<double, std::nano>(
+                                std::chrono::steady_clock::now() - t.start).count();
+  // TSC ticks to nanoseconds, over the whole trace (steady clock nanoseconds: 1 to 1).
+  const double ns_per_tick = trace_clock::counts_cycles() && end_stamp > t.start_stamp
+                                 ? elapsed_ns / static_cast<double>(end_stamp - t.start_stamp)
+                                 : 1.0;
+  std::vector<std::vector<compact_event>> per_thread;
+  t.dropped = 0;
+  for (trace_buffer* b : buffers) {
+    per_thread.push_back(b->take_events());
+    t.dropped += b->dropped();
+  }
+  using head = std::pair<std::uint64_t, std::size_t>;  // (stamp, thread), smallest first
+  std::priority_queue<head, std::vector<head>, std::greater<>> heads;
+  std::vector<std::size_t> next(per_thread.size(), 0);
+  for (std::size_t i = 0; i < per_thread.size(); ++i)
+    if (!per_thread[i].empty()) heads.emplace(per_thread[i][0].stamp, i);
+  t.ring.clear();
+  while (!heads.empty()) {
+    const std::size_t i = heads.top().second;
+    heads.pop();
+    const compact_event& e = per_thread[i][next[i]++];
+    if (next[i] < per_thread[i].size()) heads.emplace(per_thread[i][next[i]].stamp, i);
+    const double ns = e.stamp > t.start_stamp
+                          ? static_cast<double>(e.stamp - t.start_stamp) * ns_per_tick
+                          : 0.0;
+    t.ring.push_back(stored_event{static_cast<std::uint64_t>(ns), e.worker, e.kind, e.fiber_id,
+                                  e.other_fiber, e.name ? *e.name : std::string(),
+                                  std::string(e.detail ? e.detail : "", e.detail_size)});
+    if (e.resumed_fiber)  // a resume folded into a switch (trace_buffer::no_stamp_reuse)
+      t.ring.push_back(stored_event{static_cast<std::uint64_t>(ns), e.worker,
+                                    event_kind::resume, e.resumed_fiber, 0, {}, {}});
+  }
+  trace_buffers::clear_all();
 }
 
 std::string json_escape(std::string_view s) {
@@ -109,7 +176,7 @@ void write_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
   if (!out) return;
   std::vector<std::string> items;
   std::map<std::uint32_t, const stored_event*> running;  // worker -> slice start
-  std::map<std::uint64_t, std::uint64_t> pending_flow;   // woken fiber -> flow id
+  std::map<std::uint64_t, const stored_event*> pending_flow;  // woken fiber -> its wake
   std::map<std::uint32_t, bool> workers;
   std::uint64_t next_flow = 1;
   std::map<std::uint64_t, std::string> names;
@@ -133,10 +200,15 @@ void write_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
         end_slice(e.worker, e.time_ns);
         running[e.worker] = &e;
         auto flow = pending_flow.find(e.fiber_id);
-        if (flow != pending_flow.end()) {
+        if (flow != pending_flow.end()) {  // the wake's arrow starts, and ends here
+          const stored_event& wake = *flow->second;
+          const std::uint64_t id = next_flow++;
+          items.push_back(fmt::format(
+              R"({{"name":"wake","cat":"wake","ph":"s","id":{},"ts":{},"pid":1,"tid":{}}})", id,
+              us(wake.time_ns), wake.worker));
           items.push_back(fmt::format(
               R"({{"name":"wake","cat":"wake","ph":"f","bp":"e","id":{},"ts":{},"pid":1,"tid":{}}})",
-              flow->second, us(e.time_ns), e.worker));
+              id, us(e.time_ns), e.worker));
           pending_flow.erase(flow);
         }
         continue;
@@ -149,13 +221,9 @@ void write_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
         end_slice(e.worker, e.time_ns);
         break;
       case event_kind::wake:
-        if (e.other_fiber != 0) {
-          std::uint64_t id = next_flow++;
-          pending_flow[e.fiber_id] = id;
-          items.push_back(fmt::format(
-              R"({{"name":"wake","cat":"wake","ph":"s","id":{},"ts":{},"pid":1,"tid":{}}})", id,
-              us(e.time_ns), e.worker));
-        }
+        // The arrow is drawn once the fiber resumes (a wake whose resume the trace does not
+        // have draws none).
+        if (e.other_fiber != 0) pending_flow[e.fiber_id] = &e;
         break;
       default:
         break;
@@ -191,7 +259,10 @@ void write_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
 // Stops the current output (writing a chrome file); the tracer's mutex is held.
 void stop_locked(tracer& t) WEFT_REQUIRES(t.mutex) {
   tracing_on.store(false);
-  if (t.mode == output::chrome) write_chrome(t);
+  if (t.mode == output::chrome) {
+    collect_chrome(t);
+    write_chrome(t);
+  }
   t.mode = output::none;
   t.user_sink = nullptr;
   t.ring.clear();
@@ -202,6 +273,10 @@ void start_locked(tracer& t, output mode) WEFT_REQUIRES(t.mutex) {
   stop_locked(t);
   t.mode = mode;
   t.start = std::chrono::steady_clock::now();
+  if (mode == output::chrome) {
+    chrome_epoch.fetch_add(1, std::memory_order_relaxed);
+    t.start_stamp = trace_buffers::start(t.capacity);
+  }
   tracing_on.store(true);
 }
 
@@ -220,7 +295,15 @@ const bool environment_read = (enable_from_environment(), true);
 
 }  // namespace
 
-void record(event_kind kind, const fiber* f, std::string_view detail, std::uint64_t other) noexcept {
+void note_switch_to_loop() noexcept {
+  if (trace_buffer* b = trace_buffers::mine_if_any()) b->no_stamp_reuse();
+}
+
+void record(event_kind kind, fiber* f, std::string_view detail, std::uint64_t other) noexcept {
+  if (trace_buffers::collecting()) {
+    record_chrome(kind, f, detail, other);
+    return;
+  }
   tracer& t = the_tracer();
   thread_lock guard(t.mutex);
   if (t.mode == output::none) return;
@@ -241,17 +324,10 @@ void record(event_kind kind, const fiber* f, std::string_view detail, std::uint6
                                                                  : fmt::format("(by fiber {})", other))
                          : std::string());
         break;
-      case output::chrome:
-        if (t.ring.size() >= t.capacity) {
-          t.ring.pop_front();
-          ++t.dropped;
-        }
-        t.ring.push_back(stored_event{e.time_ns, e.worker, kind, e.fiber_id, other,
-                                      std::string(e.fiber_name), std::string(detail)});
-        break;
       case output::user:
         t.user_sink(e);
         break;
+      case output::chrome:  // record_chrome's (a race with the trace's start or stop)
       case output::none:
         break;
     }
@@ -312,10 +388,6 @@ void set_chrome_capacity(std::size_t events) {
   tracer& t = the_tracer();
   thread_lock guard(t.mutex);
   t.capacity = events == 0 ? 1 : events;
-  while (t.ring.size() > t.capacity) {
-    t.ring.pop_front();
-    ++t.dropped;
-  }
 }
 
 }  // namespace weft::trace

@@ -246,3 +246,61 @@ TEST_CASE("waits on the std vocabulary are block events naming the primitive", "
                                              "shared_mutex", "join"};
   CHECK(blocks == expected);
 }
+
+namespace {
+// The text of a file.
+std::string read_all(const std::string& path) {
+  std::string text;
+  if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[65536];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  return text;
+}
+}  // namespace
+
+TEST_CASE("the chrome trace records every thread's events, and drops the oldest past its capacity",
+          "[trace]") {
+  const std::string path = "weft-trace-test-" + std::to_string(::getpid()) + ".json";
+  auto trace_run = [&](std::size_t capacity) {
+    weft::trace::set_chrome_capacity(capacity);
+    weft::trace::enable("chrome:" + path);
+    weft::executor_options o;
+    o.workers = 2;
+    weft::run(
+        [] {
+          weft::this_fiber::set_name("root");
+          weft::channel<int> ping, pong;
+          auto echo = weft::spawn([&] {
+            weft::this_fiber::set_name("echo");
+            while (auto v = ping.recv()) pong.send(*v);
+          });
+          for (int i = 0; i < 3000; ++i) {
+            ping.send(i);
+            (void)pong.recv();
+            if (i % 100 == 0) weft::this_fiber::yield();
+          }
+          ping.close();
+          echo.join();
+        },
+        o);
+    weft::trace::disable();  // writes the file
+    std::string text = read_all(path);
+    std::remove(path.c_str());
+    return text;
+  };
+  const std::string big = trace_run(1'000'000);
+  CHECK_THAT(big, Catch::Contains("\"dropped_events\":0}"));
+  CHECK_THAT(big, Catch::Contains("\"name\":\"root (fiber "));
+  CHECK_THAT(big, Catch::Contains("\"name\":\"echo (fiber "));
+  CHECK_THAT(big, Catch::Contains("block channel recv"));
+  CHECK(big.size() > 100'000);
+  CHECK(big.substr(big.size() - 3) == "]}\n");
+  const std::string small = trace_run(4096);  // one chunk of each thread's
+  CHECK_THAT(small, !Catch::Contains("\"dropped_events\":0}"));
+  CHECK(small.size() < big.size());
+  CHECK(small.substr(small.size() - 3) == "]}\n");
+  weft::trace::set_chrome_capacity(1'000'000);
+}

@@ -44,8 +44,10 @@ void disable();
 // Whether tracing is on.
 bool enabled() noexcept;
 
-// The chrome trace keeps at most this many events (a ring: the oldest are dropped, and the
-// file says how many). Default 1,000,000 (about 48 MB).
+// The chrome trace keeps about this many events at most (each thread records into its own
+// buffer; once they hold this many, a thread that needs room drops its oldest 4096, and the
+// file says how many were dropped). Default 1,000,000 (about 56 MB). Applies from the next
+// enable.
 void set_chrome_capacity(std::size_t events);
 
 }  // namespace weft::trace

@@ -1,0 +1,166 @@
+// Where the chrome trace keeps its events while tracing runs: one buffer per thread, appended
+// to by that thread alone with no lock and no allocation but one per 4096 events, stamped with
+// the TSC. trace.cpp collects them into the chrome file when tracing stops.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <weft/trace.hpp>
+
+#include "asymmetric_barrier.hpp"
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+namespace weft::detail {
+
+// One event as recorded: its strings are a static string (every detail but an exception's) or
+// one kept in its thread's buffer (names, exception messages).
+struct compact_event {
+  std::uint64_t stamp;  // trace_clock units
+  std::uint64_t fiber_id;
+  std::uint64_t other_fiber;
+  const char* detail;
+  std::uint32_t detail_size;
+  std::uint32_t worker;
+  const std::string* name;  // the fiber's name, when this event carries it (else null)
+  // A yield, block or sleep event: the fiber its thread switched to right after (a resume
+  // event at the same time, folded into this one), or 0.
+  std::uint64_t resumed_fiber;
+  trace::event_kind kind;
+};
+
+// Timestamps: the TSC where it is invariant (x86-64), converted to nanoseconds once, when the
+// trace is written; the steady clock's nanoseconds elsewhere.
+struct trace_clock {
+  static void choose() noexcept;  // as a trace starts, before anything reads the clock
+  static bool counts_cycles() noexcept { return use_tsc; }  // whether now() is the TSC
+  static std::uint64_t now() noexcept {
+#if defined(__x86_64__)
+    if (use_tsc) [[likely]] return __rdtsc();
+#endif
+    return steady_ns();
+  }
+
+ private:
+  static bool use_tsc;  // the CPU's TSC is invariant (set by choose)
+  static std::uint64_t steady_ns() noexcept;
+};
+
+namespace trace_buffers {
+extern std::atomic<bool> collecting_now;
+}
+
+// A thread's events, in the order it recorded them.
+class trace_buffer {
+ public:
+  static constexpr std::size_t chunk_events = 4096;
+
+  // Appends an event (stamped here) if the chrome trace is collecting (see
+  // trace_buffers::stop). `detail` must be static unless `copy_detail`; a non-empty `name` is
+  // copied.
+  inline void append(trace::event_kind kind, std::uint64_t fiber_id, std::uint64_t other,
+                     std::string_view detail, bool copy_detail, std::uint32_t worker,
+                     std::string_view name) noexcept;
+  // A `resume` event right after a yield, block or sleep event of the same thread is folded
+  // into that event, at its time: the fiber switched to the resumed one with no wait in
+  // between (one clock read and one record per switch). A switch to the run loop instead
+  // (which may search or park before it resumes anybody) calls this first, so that the next
+  // resume is an event of its own.
+  void no_stamp_reuse() noexcept { reuse_stamp_.store(false, std::memory_order_relaxed); }
+  // Under the collector's mutex, once no thread appends (trace_buffers::stop):
+  std::vector<compact_event> take_events();
+  void clear() noexcept;
+  std::uint64_t dropped() const noexcept { return dropped_; }
+
+  std::atomic<bool> appending{false};  // a thread is inside append (see trace_buffers::stop)
+  std::atomic<bool> owned{false};      // a live thread records into it
+
+ private:
+  bool add_chunk() noexcept;  // room for chunk_events more; false: out of memory
+  // Copies the strings of `e` that append must keep (out of line: rare).
+  void keep_strings(compact_event& e, std::string_view detail, bool copy_detail,
+                    std::string_view name) noexcept;
+
+  std::vector<std::unique_ptr<compact_event[]>> chunks_;
+  std::size_t first_chunk_ = 0;  // chunks before it were dropped (their memory reused)
+  std::size_t used_in_last_ = chunk_events;
+  compact_event* last_ = nullptr;  // the event appended last (reuse_stamp_: still ours)
+  std::uint64_t dropped_ = 0;
+  std::atomic<bool> reuse_stamp_{false};  // relaxed: a stale value only moves a timestamp
+  std::deque<std::string> strings_;
+};
+
+// Every thread's buffer. Buffers are never freed: a thread that exits leaves its buffer (and
+// its events) to the next thread that starts recording.
+namespace trace_buffers {
+// Starts collecting into empty buffers, keeping at most about `capacity` events in all (the
+// oldest 4096 of a thread that needs room are dropped once the budget is spent). Returns
+// trace_clock::now() from before the first event.
+std::uint64_t start(std::size_t capacity);
+// Stops collecting, waits for appends in progress, and returns every buffer (their events
+// stay until clear_all).
+std::vector<trace_buffer*> stop();
+void clear_all() noexcept;
+// The calling thread's buffer. Throws std::bad_alloc.
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local trace_buffer* my_buffer;
+trace_buffer& attach();  // mine()'s first call in a thread
+inline trace_buffer& mine() {
+  if (my_buffer) [[likely]] return *my_buffer;
+  return attach();
+}
+// The calling thread's buffer if it has one (for no_stamp_reuse), or null.
+trace_buffer* mine_if_any() noexcept;
+inline bool collecting() noexcept { return collecting_now.load(std::memory_order_relaxed); }
+}  // namespace trace_buffers
+
+void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::uint64_t other,
+                          std::string_view detail, bool copy_detail, std::uint32_t worker,
+                          std::string_view name) noexcept {
+  // The handshake with trace_buffers::stop: it clears collecting_now, then waits while
+  // `appending` is set; we set `appending`, then look at collecting_now. The asymmetric
+  // barrier pair makes sure one of us sees the other's store.
+  appending.store(true, std::memory_order_relaxed);
+  light_barrier();
+  if (!trace_buffers::collecting_now.load(std::memory_order_acquire)) [[unlikely]] {
+    appending.store(false, std::memory_order_release);
+    return;
+  }
+  if (kind == trace::event_kind::resume && name.empty() &&
+      reuse_stamp_.load(std::memory_order_relaxed)) {
+    // Right after a yield, block or sleep of this thread: folded into that event.
+    reuse_stamp_.store(false, std::memory_order_relaxed);
+    last_->resumed_fiber = fiber_id;
+    appending.store(false, std::memory_order_release);
+    return;
+  }
+  reuse_stamp_.store(kind == trace::event_kind::yield || kind == trace::event_kind::block ||
+                         kind == trace::event_kind::sleep,
+                     std::memory_order_relaxed);
+  if (used_in_last_ == chunk_events && !add_chunk()) [[unlikely]] {
+    appending.store(false, std::memory_order_release);
+    return;
+  }
+  compact_event& e = chunks_.back()[used_in_last_++];
+  last_ = &e;
+  e.stamp = trace_clock::now();
+  e.resumed_fiber = 0;
+  e.fiber_id = fiber_id;
+  e.other_fiber = other;
+  e.detail = detail.data();
+  e.detail_size = static_cast<std::uint32_t>(detail.size());
+  e.worker = worker;
+  e.name = nullptr;
+  e.kind = kind;
+  if (copy_detail || !name.empty()) [[unlikely]] keep_strings(e, detail, copy_detail, name);
+  appending.store(false, std::memory_order_release);
+}
+
+}  // namespace weft::detail

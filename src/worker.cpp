@@ -144,12 +144,7 @@ fiber* worker::next_ready(bool no_lock_held) noexcept {
     if (fiber* f = take_external()) return f;
   }
   if (fiber* f = take_continuation()) return f;
-  // Due timers: on every pick when nothing else is ready, else on every timer_period-th (a
-  // clock read costs about as much as a switch; a due timer waits at most that many switches).
-  if (!timers_.empty() && (--timer_countdown_ == 0 || fifo_.looks_empty())) {
-    timer_countdown_ = timer_period;
-    collect_due_timers();
-  }
+  if (!timers_.empty()) collect_due_timers();
   if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   return find_work(no_lock_held);
 }

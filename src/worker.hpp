@@ -207,9 +207,6 @@ class worker {
 
  private:
   std::uint32_t external_countdown_ = external_period;
-  // next_ready looks at its due timers at least once every timer_period picks.
-  static constexpr std::uint32_t timer_period = 16;
-  std::uint32_t timer_countdown_ = timer_period;
   // How often a busy worker polls the reactor at most (poll_io_now_and_then).
   static constexpr std::chrono::microseconds busy_io_poll_period{100};
   std::chrono::steady_clock::time_point next_busy_io_poll_{};

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -93,18 +94,20 @@ std::atomic<std::uint32_t> chrome_epoch{0};
 void record_chrome(event_kind kind, fiber* f, std::string_view detail,
                    std::uint64_t other) noexcept {
   try {
-    trace_buffer& buffer = trace_buffers::mine();
+    trace_buffer* buffer = trace_buffers::mine();
+    if (!buffer) return;  // the thread is exiting
     const thread_position here = this_thread_position;  // no switch in here: read it directly
     std::string_view name;
-    // The fiber's own thread records its name, once per trace (set_name resets the mark).
-    if (f && f == here.current_fiber && !f->name.empty()) {
+    // The fiber's name, once per trace (set_name resets the mark), by its own thread or by its
+    // spawn (it has not started yet).
+    if (f && (f == here.current_fiber || kind == event_kind::spawn) && !f->name.empty()) {
       const std::uint32_t epoch = chrome_epoch.load(std::memory_order_relaxed);
       if (f->traced_name_epoch != epoch) {
         f->traced_name_epoch = epoch;
         name = f->name;
       }
     }
-    buffer.append(kind, f ? f->id : 0, other, detail, kind == event_kind::exception,
+    buffer->append(kind, f ? f->id : 0, other, detail, kind == event_kind::exception,
                   here.current_worker ? here.current_worker->index() + 1 : 0u, name);
   } catch (...) {  // no buffer (out of memory): the event is lost, the program goes on
   }
@@ -122,11 +125,20 @@ void collect_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
                                  ? elapsed_ns / static_cast<double>(end_stamp - t.start_stamp)
                                  : 1.0;
   std::vector<std::vector<compact_event>> per_thread;
+  std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::string>> names;  // the latest
   t.dropped = 0;
   for (trace_buffer* b : buffers) {
     per_thread.push_back(b->take_events());
     t.dropped += b->dropped();
+    for (const auto& [id, named] : b->names()) {
+      auto [it, fresh] = names.try_emplace(id, named);
+      if (!fresh && named.first > it->second.first) it->second = named;
+    }
   }
+  auto name_of = [&names](std::uint64_t id) {
+    auto it = names.find(id);
+    return it == names.end() ? std::string() : it->second.second;
+  };
   using head = std::pair<std::uint64_t, std::size_t>;  // (stamp, thread), smallest first
   std::priority_queue<head, std::vector<head>, std::greater<>> heads;
   std::vector<std::size_t> next(per_thread.size(), 0);
@@ -142,11 +154,12 @@ void collect_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
                           ? static_cast<double>(e.stamp - t.start_stamp) * ns_per_tick
                           : 0.0;
     t.ring.push_back(stored_event{static_cast<std::uint64_t>(ns), e.worker, e.kind, e.fiber_id,
-                                  e.other_fiber, e.name ? *e.name : std::string(),
+                                  e.other_fiber, name_of(e.fiber_id),
                                   std::string(e.detail ? e.detail : "", e.detail_size)});
     if (e.resumed_fiber)  // a resume folded into a switch (trace_buffer::no_stamp_reuse)
       t.ring.push_back(stored_event{static_cast<std::uint64_t>(ns), e.worker,
-                                    event_kind::resume, e.resumed_fiber, 0, {}, {}});
+                                    event_kind::resume, e.resumed_fiber, 0,
+                                    name_of(e.resumed_fiber), {}});
   }
   trace_buffers::clear_all();
 }

@@ -35,11 +35,18 @@ std::vector<trace_buffer*>& all_buffers() {
   return *buffers;
 }
 
+// Set once the exiting thread gave its buffer back: its last records (from later thread-exit
+// destructors) are dropped rather than written into a buffer another thread may own.
+constinit __attribute__((tls_model("initial-exec"))) thread_local bool buffer_given_back = false;
+
 // Gives the thread's buffer back when the thread exits.
 struct buffer_owner {
   trace_buffer* buffer = nullptr;
   ~buffer_owner() {
-    if (buffer) buffer->owned.store(false, std::memory_order_release);
+    if (!buffer) return;
+    trace_buffers::my_buffer = nullptr;
+    buffer_given_back = true;
+    buffer->owned.store(false, std::memory_order_release);
   }
 };
 thread_local buffer_owner owner;
@@ -57,11 +64,18 @@ std::uint64_t trace_clock::steady_ns() noexcept {
 void trace_buffer::keep_strings(compact_event& e, std::string_view detail, bool copy_detail,
                                 std::string_view name) noexcept {
   try {
-    if (!name.empty()) e.name = &strings_.emplace_back(name);
-    if (copy_detail && !detail.empty()) e.detail = strings_.emplace_back(detail).c_str();
+    if (!name.empty()) {
+      auto& [stamp, kept] = names_[e.fiber_id];
+      stamp = e.stamp;
+      kept.assign(name);
+    }
+    if (copy_detail && !detail.empty())
+      e.detail = chunks_.back().details.emplace_back(detail).c_str();
   } catch (...) {  // out of memory: the event goes without them
-    e.detail = nullptr;
-    e.detail_size = 0;
+    if (copy_detail) {
+      e.detail = nullptr;
+      e.detail_size = 0;
+    }
   }
 }
 
@@ -69,10 +83,11 @@ bool trace_buffer::add_chunk() noexcept {
   try {
     if (chunk_budget.fetch_sub(1, std::memory_order_relaxed) > 0 ||
         chunks_.size() - first_chunk_ < 2) {
-      chunks_.push_back(std::make_unique<compact_event[]>(chunk_events));
+      chunks_.push_back(chunk{std::make_unique<compact_event[]>(chunk_events), {}});
     } else {  // the budget is spent: our oldest chunk's events go
       chunk_budget.fetch_add(1, std::memory_order_relaxed);
-      chunks_.push_back(std::move(chunks_[first_chunk_++]));
+      chunk& recycled = chunks_.emplace_back(std::move(chunks_[first_chunk_++]));
+      recycled.details.clear();
       dropped_ += chunk_events;
     }
   } catch (...) {  // out of memory: this event is dropped, and tracing goes on
@@ -87,7 +102,7 @@ std::vector<compact_event> trace_buffer::take_events() {
   std::vector<compact_event> out;
   for (std::size_t c = first_chunk_; c < chunks_.size(); ++c) {
     const std::size_t n = c + 1 == chunks_.size() ? used_in_last_ : chunk_events;
-    out.insert(out.end(), chunks_[c].get(), chunks_[c].get() + n);
+    out.insert(out.end(), chunks_[c].events.get(), chunks_[c].events.get() + n);
   }
   return out;
 }
@@ -99,7 +114,7 @@ void trace_buffer::clear() noexcept {
   dropped_ = 0;
   reuse_stamp_.store(false, std::memory_order_relaxed);
   last_ = nullptr;
-  strings_.clear();
+  names_.clear();
 }
 
 void trace_clock::choose() noexcept { use_tsc = invariant_tsc(); }
@@ -137,7 +152,8 @@ void clear_all() noexcept {
   for (trace_buffer* b : all_buffers()) b->clear();
 }
 
-trace_buffer& attach() {
+trace_buffer* attach() {
+  if (buffer_given_back) return nullptr;
   std::lock_guard guard(registry_mutex);
   trace_buffer* mine = nullptr;
   for (trace_buffer* b : all_buffers()) {
@@ -153,7 +169,7 @@ trace_buffer& attach() {
     all_buffers().push_back(mine);
   }
   owner.buffer = my_buffer = mine;
-  return *mine;
+  return mine;
 }
 
 trace_buffer* mine_if_any() noexcept { return my_buffer; }

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <weft/trace.hpp>
@@ -21,8 +23,9 @@
 
 namespace weft::detail {
 
-// One event as recorded: its strings are a static string (every detail but an exception's) or
-// one kept in its thread's buffer (names, exception messages).
+// One event as recorded. Its detail is a static string (every detail but an exception's) or
+// one kept with its chunk (an exception's message); fibers' names are kept apart, for the
+// whole trace (trace_buffer::names).
 struct compact_event {
   std::uint64_t stamp;  // trace_clock units
   std::uint64_t fiber_id;
@@ -30,7 +33,6 @@ struct compact_event {
   const char* detail;
   std::uint32_t detail_size;
   std::uint32_t worker;
-  const std::string* name;  // the fiber's name, when this event carries it (else null)
   // A yield, block or sleep event: the fiber its thread switched to right after (a resume
   // event at the same time, folded into this one), or 0.
   std::uint64_t resumed_fiber;
@@ -64,8 +66,8 @@ class trace_buffer {
   static constexpr std::size_t chunk_events = 4096;
 
   // Appends an event (stamped here) if the chrome trace is collecting (see
-  // trace_buffers::stop). `detail` must be static unless `copy_detail`; a non-empty `name` is
-  // copied.
+  // trace_buffers::stop). `detail` must be static unless `copy_detail`; a non-empty `name`
+  // becomes the fiber's name in the trace.
   inline void append(trace::event_kind kind, std::uint64_t fiber_id, std::uint64_t other,
                      std::string_view detail, bool copy_detail, std::uint32_t worker,
                      std::string_view name) noexcept;
@@ -79,23 +81,31 @@ class trace_buffer {
   std::vector<compact_event> take_events();
   void clear() noexcept;
   std::uint64_t dropped() const noexcept { return dropped_; }
+  // Each fiber's last name this thread recorded, with its stamp; never dropped in a trace.
+  const std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::string>>& names() const {
+    return names_;
+  }
 
   std::atomic<bool> appending{false};  // a thread is inside append (see trace_buffers::stop)
   std::atomic<bool> owned{false};      // a live thread records into it
 
  private:
   bool add_chunk() noexcept;  // room for chunk_events more; false: out of memory
-  // Copies the strings of `e` that append must keep (out of line: rare).
+  // Keeps what append must copy: an exception's message with its chunk, a name (rare).
   void keep_strings(compact_event& e, std::string_view detail, bool copy_detail,
                     std::string_view name) noexcept;
 
-  std::vector<std::unique_ptr<compact_event[]>> chunks_;
+  struct chunk {
+    std::unique_ptr<compact_event[]> events;
+    std::deque<std::string> details;  // exception messages of its events, dropped with them
+  };
+  std::vector<chunk> chunks_;
   std::size_t first_chunk_ = 0;  // chunks before it were dropped (their memory reused)
   std::size_t used_in_last_ = chunk_events;
   compact_event* last_ = nullptr;  // the event appended last (reuse_stamp_: still ours)
   std::uint64_t dropped_ = 0;
   std::atomic<bool> reuse_stamp_{false};  // relaxed: a stale value only moves a timestamp
-  std::deque<std::string> strings_;
+  std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::string>> names_;
 };
 
 // Every thread's buffer. Buffers are never freed: a thread that exits leaves its buffer (and
@@ -109,11 +119,12 @@ std::uint64_t start(std::size_t capacity);
 // stay until clear_all).
 std::vector<trace_buffer*> stop();
 void clear_all() noexcept;
-// The calling thread's buffer. Throws std::bad_alloc.
+// The calling thread's buffer; null once the thread has begun to exit (it gave its buffer
+// back, and another thread may have taken it). Throws std::bad_alloc.
 extern constinit __attribute__((tls_model("initial-exec"))) thread_local trace_buffer* my_buffer;
-trace_buffer& attach();  // mine()'s first call in a thread
-inline trace_buffer& mine() {
-  if (my_buffer) [[likely]] return *my_buffer;
+trace_buffer* attach();  // mine()'s first call in a thread
+inline trace_buffer* mine() {
+  if (my_buffer) [[likely]] return my_buffer;
   return attach();
 }
 // The calling thread's buffer if it has one (for no_stamp_reuse), or null.
@@ -141,14 +152,12 @@ void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::u
     appending.store(false, std::memory_order_release);
     return;
   }
-  reuse_stamp_.store(kind == trace::event_kind::yield || kind == trace::event_kind::block ||
-                         kind == trace::event_kind::sleep,
-                     std::memory_order_relaxed);
   if (used_in_last_ == chunk_events && !add_chunk()) [[unlikely]] {
+    reuse_stamp_.store(false, std::memory_order_relaxed);
     appending.store(false, std::memory_order_release);
     return;
   }
-  compact_event& e = chunks_.back()[used_in_last_++];
+  compact_event& e = chunks_.back().events[used_in_last_++];
   last_ = &e;
   e.stamp = trace_clock::now();
   e.resumed_fiber = 0;
@@ -157,9 +166,11 @@ void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::u
   e.detail = detail.data();
   e.detail_size = static_cast<std::uint32_t>(detail.size());
   e.worker = worker;
-  e.name = nullptr;
   e.kind = kind;
   if (copy_detail || !name.empty()) [[unlikely]] keep_strings(e, detail, copy_detail, name);
+  reuse_stamp_.store(kind == trace::event_kind::yield || kind == trace::event_kind::block ||
+                         kind == trace::event_kind::sleep,
+                     std::memory_order_relaxed);
   appending.store(false, std::memory_order_release);
 }
 

@@ -4,12 +4,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <latch>
+#include <thread>
 #include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include <weft/weft.hpp>
+
+#include "trace_buffer.hpp"
 
 namespace {
 
@@ -268,7 +272,7 @@ TEST_CASE("the chrome trace records every thread's events, and drops the oldest 
     weft::trace::set_chrome_capacity(capacity);
     weft::trace::enable("chrome:" + path);
     weft::executor_options o;
-    o.workers = 2;
+    o.workers = 1;  // one thread records: past its two chunks, it must drop
     weft::run(
         [] {
           weft::this_fiber::set_name("root");
@@ -277,7 +281,7 @@ TEST_CASE("the chrome trace records every thread's events, and drops the oldest 
             weft::this_fiber::set_name("echo");
             while (auto v = ping.recv()) pong.send(*v);
           });
-          for (int i = 0; i < 3000; ++i) {
+          for (int i = 0; i < 6000; ++i) {
             ping.send(i);
             (void)pong.recv();
             if (i % 100 == 0) weft::this_fiber::yield();
@@ -298,9 +302,58 @@ TEST_CASE("the chrome trace records every thread's events, and drops the oldest 
   CHECK_THAT(big, Catch::Contains("block channel recv"));
   CHECK(big.size() > 100'000);
   CHECK(big.substr(big.size() - 3) == "]}\n");
-  const std::string small = trace_run(4096);  // one chunk of each thread's
+  const std::string small = trace_run(4096);  // two chunks of 4096 events: the rest dropped
   CHECK_THAT(small, !Catch::Contains("\"dropped_events\":0}"));
   CHECK(small.size() < big.size());
+  CHECK_THAT(small, Catch::Contains("\"name\":\"root (fiber "));  // names are never dropped
+  CHECK_THAT(small, Catch::Contains("\"name\":\"echo (fiber "));
   CHECK(small.substr(small.size() - 3) == "]}\n");
   weft::trace::set_chrome_capacity(1'000'000);
+}
+
+namespace {
+weft::executor* exiting_thread_executor = nullptr;
+std::latch exiting_thread_gave_back(1), other_thread_attached(1);
+weft::detail::trace_buffer* other_thread_buffer = nullptr;
+weft::detail::trace_buffer* exiting_thread_buffer_at_exit = nullptr;
+
+// Destroyed after the thread's trace buffer was given back (it was made before the thread's
+// first trace event): what it records then must not go into the buffer another thread took.
+struct records_at_thread_exit {
+  ~records_at_thread_exit() {
+    exiting_thread_gave_back.count_down();
+    other_thread_attached.wait();
+    for (int i = 0; i < 2000; ++i) exiting_thread_executor->spawn([] {}).detach();
+    exiting_thread_buffer_at_exit = weft::detail::trace_buffers::mine_if_any();
+  }
+};
+thread_local records_at_thread_exit late_recorder;
+}  // namespace
+
+TEST_CASE("a thread's trace events after its buffer was given back at exit are dropped",
+          "[trace]") {
+  const std::string path = "weft-trace-exit-" + std::to_string(::getpid()) + ".json";
+  weft::trace::enable("chrome:" + path);
+  {
+    weft::executor ex;
+    exiting_thread_executor = &ex;
+    std::thread exiting([&] {
+      (void)&late_recorder;          // its destructor runs after the buffer owner's
+      ex.spawn([] {}).detach();      // the first trace event: takes a buffer
+    });
+    exiting_thread_gave_back.wait();
+    std::thread other([&] {
+      ex.spawn([] {}).detach();      // takes the buffer the exiting thread gave back
+      other_thread_buffer = weft::detail::trace_buffers::mine_if_any();
+      other_thread_attached.count_down();
+      for (int i = 0; i < 2000; ++i) ex.spawn([] {}).detach();  // while the other records
+    });
+    exiting.join();
+    other.join();
+    ex.run();
+  }
+  weft::trace::disable();
+  std::remove(path.c_str());
+  CHECK(other_thread_buffer != nullptr);
+  CHECK(exiting_thread_buffer_at_exit == nullptr);
 }

@@ -45,9 +45,10 @@ void disable();
 bool enabled() noexcept;
 
 // The chrome trace keeps about this many events at most (each thread records into its own
-// buffer; once they hold this many, a thread that needs room drops its oldest 4096, and the
-// file says how many were dropped). Default 1,000,000 (about 56 MB). Applies from the next
-// enable.
+// buffer, 4096 events at a time, and keeps at least two such chunks; once they hold this many,
+// a thread that needs room drops its oldest 4096, and the file says how many were dropped).
+// Fibers' names are kept apart and never dropped. Default 1,000,000 (about 64 MB). Applies
+// from the next enable.
 void set_chrome_capacity(std::size_t events);
 
 }  // namespace weft::trace

@@ -35,6 +35,10 @@ namespace {
 
 weft::task<int> value_of(int v) { co_return v; }
 
+// Whether `co_return` of an A compiles in a coroutine with promise P.
+template <class P, class A>
+concept can_co_return = requires(P& p, A&& a) { p.return_value(std::forward<A>(a)); };
+
 weft::task<void> throws_custom(int code) {
   co_await weft::async_yield();
   throw custom_error(code);
@@ -501,6 +505,21 @@ TEST_CASE("task: empty tasks and lost frames give clear errors", "[executor][tas
     CHECK_THROWS_AS(awaits_twice.join(), std::logic_error);
   });
 
+  weft::run([] {
+    CHECK_THROWS_WITH(weft::spawn(weft::task<int>()),
+                      Catch::Matchers::Contains("weft::task: spawn of an empty task"));
+  });
+
+  // On a plain thread the sleep and yield twins throw as their blocking forms do.
+  auto naps = []() -> weft::task<void> { co_await weft::async_sleep_for(1ms); };
+  CHECK_THROWS_AS(weft::await(naps()), std::logic_error);
+
+  // A reference result must not refer to a temporary: such a co_return does not compile.
+  using ref_promise = weft::detail::task_promise<const std::string&>;
+  static_assert(!can_co_return<ref_promise, std::string>);
+  static_assert(can_co_return<ref_promise, std::string&>);
+  static_assert(can_co_return<weft::detail::task_promise<std::string>, const char*>);
+
   // A task that is never run is destroyed without running.
   bool ran = false;
   {
@@ -514,9 +533,10 @@ TEST_CASE("task: empty tasks and lost frames give clear errors", "[executor][tas
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 namespace {
-// A task whose frame cannot be allocated (it keeps a 1 TiB array across a co_await).
+// A task whose frame cannot be allocated (it keeps a 128 TiB array across a co_await: more
+// than x86-64's user address space, whatever the kernel's overcommit policy).
 weft::task<int> huge_frame() {
-  std::array<char, (std::size_t(1) << 40)> big;
+  std::array<char, (std::size_t(1) << 47)> big;
   big[0] = 1;
   co_await weft::async_yield();
   co_return big[0];

@@ -94,6 +94,8 @@ using spawn_result_t = typename std::conditional_t<
 // Runs a task to its end on the calling fiber (defined in <weft/task.hpp>).
 template <class T>
 T run_task(weft::task<T>&& t);
+// std::logic_error for `call` (spawn, run, co_await) of an empty task.
+[[noreturn, gnu::cold]] void throw_empty_task(const char* call);
 std::stop_token current_stop_token();  // this_fiber::stop_token()
 }  // namespace detail
 
@@ -227,7 +229,8 @@ class join_handle {
   }
 
   // C++20 awaiter: `co_await handle` (or std::move(handle)) suspends the coroutine until the
-  // fiber ends; the coroutine is resumed on the thread that finishes the fiber.
+  // fiber ends; the coroutine is resumed on the thread that finishes the fiber. (In a
+  // weft::task, `co_await handle` is a join() instead: the task continues as itself.)
   bool await_ready() const noexcept { return !fiber_ || done(); }
   bool await_suspend(std::coroutine_handle<> h) {
     require("co_await");
@@ -283,6 +286,12 @@ auto spawn_on(executor_core& core, const spawn_options* options, scope_state* sc
     -> join_handle<detail::spawn_result_t<F, Args...>> {
   using result = spawn_result_t<F, Args...>;
   static_assert(!is_task<F> || sizeof...(Args) == 0, "weft: a task is spawned without arguments");
+  static_assert(!is_task<result>,
+                "weft: this callable returns a weft::task: spawn the task, spawn(f()), so that "
+                "it runs (and f's captures outlive it only if they are its parameters)");
+  if constexpr (is_task<F>) {
+    if (!f.valid()) throw_empty_task("spawn");
+  }
   auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable
       -> result {
     if constexpr (is_task<F>)

@@ -269,7 +269,8 @@ std::size_t select(Cases&&... cases) {
 }
 
 // select's awaitable twin for weft::task (<weft/task.hpp>): `co_await async_select(cases...)`
-// yields the fired case's position. The cases are kept (moved) in the awaitable.
+// yields the fired case's position. The awaitable keeps the cases (rvalues moved, lvalues
+// copied); await it once.
 template <class... Cases>
 auto async_select(Cases&&... cases) {
   return detail::call_awaiter{[... c = std::forward<Cases>(cases)]() mutable {

@@ -34,7 +34,6 @@ struct task_driver {
 };
 // Resumes `first`, then whatever each resumption names next, until nothing is named.
 void drive_tasks(task_driver& driver, std::coroutine_handle<> first);
-[[noreturn, gnu::cold]] void throw_empty_task(const char* call);
 
 template <class T>
 struct task_promise;
@@ -75,8 +74,11 @@ struct task_promise final : task_promise_base {
   std::optional<stored> value;
 
   weft::task<T> get_return_object() noexcept;
+  // A reference result must refer to an lvalue: a temporary would be gone by the time the
+  // awaiter reads it.
   template <class U = T>
-    requires std::is_convertible_v<U&&, T>
+    requires std::is_convertible_v<U&&, T> &&
+             (!std::is_reference_v<T> || std::is_lvalue_reference_v<U&&>)
   void return_value(U&& v) {
     if constexpr (std::is_reference_v<T>)
       value.emplace(std::addressof(static_cast<T>(std::forward<U>(v))));

@@ -74,10 +74,14 @@ def sel(case0, case1, extra=None):
 CAPS = {0: 0, 1: 2, 2: 4, 3: 5, 5: 6, 8: 7, 16: 8, "2^40": 9}  # capacity -> byte
 
 
+TASK_MARK = 0xA0  # trailer bits 4-7: a task byte follows the semaphore and latch bytes
+
+
 def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=True,
-           semaphores=(), latches=()):
-    """semaphores/latches: initial counts (from SEM_INITIAL / LATCH_INITIAL), 0-3 of each; with
-    none of either, no trailer is written (the input decodes as before they existed)."""
+           semaphores=(), latches=(), tasks=()):
+    """semaphores/latches: initial counts (from SEM_INITIAL / LATCH_INITIAL), 0-3 of each;
+    tasks: the indices of the programs whose actors run as weft::tasks. With none of the
+    three, no trailer is written (the input decodes as before they existed)."""
     out = [len(channels) - 1]
     out += [CAPS[c] for c in channels]
     out += [mutexes - 1, events - 1]
@@ -90,10 +94,13 @@ def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=T
         for item in prog:
             name, arg = (item, 0) if isinstance(item, str) else item
             out += [op_byte(name), arg]
-    if semaphores or latches:
-        out.append(len(semaphores) | len(latches) << 2)
+    if semaphores or latches or tasks:
+        out.append(len(semaphores) | len(latches) << 2 | (TASK_MARK if tasks else 0))
         out += [SEM_INITIAL.index(n) for n in semaphores]
         out += [LATCH_INITIAL.index(n) for n in latches]
+    if tasks:
+        assert all(0 <= t < len(programs) for t in tasks)
+        out.append(sum(1 << t for t in set(tasks)))
     return bytes(out)
 
 
@@ -387,6 +394,111 @@ SEEDS = {
          ops(latch("arrive_and_wait")),
          ops(sem("acquire", 1), "yield", sem("acquire", 1))],
         [0], semaphores=[0, 1], latches=[3]),
+
+    # ---- actors as weft::tasks (the trailer's task byte): the same programs, run through the
+    # awaitable twins (co_await ch.async_send(v), m.async_lock(), join_handle, ...).
+
+    # A task producer and a fiber consumer on a rendezvous channel, under a root task that
+    # joins both with co_await; then the same with the roles swapped.
+    "task-rendezvous": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("spawn", 2), "join", "join", ("spawn", 3), ("spawn", 4), "join",
+             "join"),
+         ops(("send", 0), ("send", 0), ("send", 0), ("close", 0)),
+         ops(("recv", 0), ("recv", 0), ("recv", 0), ("recv", 0)),
+         ops(("recv", 1), ("recv", 1), ("try_recv", 1), ("recv", 1)),
+         ops(("send", 1), "yield", ("send", 1), ("try_send", 1), ("close", 1))],
+        [0], tasks=[0, 1, 3]),
+    # Tasks and fibers contend for one mutex across yields and sleeps (FIFO hand-off between
+    # the two kinds), and wait on events a task sets.
+    "task-mutex-event": encode(
+        [1],
+        [ops(("spawn", 1), ("spawn", 2), ("spawn", 1), ("spawn", 2), ("sleep", 2), ("set", 0),
+             "join", "join", "join", "join", ("wait", 1)),
+         ops(("lock", 0), "yield", ("sleep", 1), ("unlock", 0), ("wait", 0), ("lock", 0),
+             ("set", 1), ("unlock", 0)),
+         ops(("lock", 0), ("sleep", 0), ("unlock", 0), ("wait", 0), ("lock", 0), "yield",
+             ("unlock", 0))],
+        [0], events=2, tasks=[0, 1]),
+    # Exceptions in tasks: thrown in a nested task (at once, or after it yields), caught in the
+    # awaiting task, with a yield in the handler; fibers doing the same beside them.
+    "task-exceptions": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 1), ("spawn", 2), ("throw_catch", 3), ("throw_catch", 1),
+             ("throw_catch", 2), ("throw_catch", 0), "join", "join", "join"),
+         ops(("throw_catch", 1), "yield", ("throw_catch", 3), ("throw_catch", 2)),
+         ops(("throw_catch", 1), ("throw_catch", 1), "yield", ("throw_catch", 1))],
+        [0, 1], tasks=[0, 1]),
+    # Selects in tasks (async_select in a nested task): blocking ones woken by fibers' sends,
+    # receives and a close, ones with a default and with timeouts.
+    "task-select": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("spawn", 2), ("select", sel(("recv", 0), ("send", 1))),
+             ("select", sel(("recv", 0), ("send", 1), "timeout1ms")),
+             ("select", sel(("recv", 0), ("recv", 1), "default")),
+             ("select", sel(("recv", 0), ("send", 1))), ("spawn", 3), ("sleep", 2),
+             ("close", 0), ("close", 1), "join", "join", "join"),
+         ops(("send", 0), ("send", 0), "yield", ("recv", 1), ("send_for", timed(0, 1000))),
+         ops(("recv", 1), ("sleep", 1), ("recv", 1), ("try_recv", 1)),
+         ops(("select", sel(("recv", 0), ("recv", 0))),
+             ("select", sel(("send", 0), ("recv", 1), "timeout0")))],
+        [0], tasks=[0, 3]),
+    # Stop requests to tasks blocked in each interruption point their twins reach (recv, send
+    # on a full channel, an event wait, a sleep, a select, a join of a blocked grandchild); and
+    # timed waits without a twin, made with the plain calls inside a task.
+    "task-stop-blocked": encode(
+        [0, 1],
+        [ops(("spawn", 1), ("spawn", 2), ("spawn", 3), ("spawn", 4), ("spawn", 5), ("spawn", 6),
+             ("stop", 0), ("stop", 1), ("stop", 2), ("stop", 3), ("stop", 4), ("stop", 5),
+             "join", "join", "join", "join"),  # two left to detach at the end
+         ops(("recv", 0), ("send", 1)),
+         ops(("send", 1), ("send", 1), ("recv", 1)),
+         ops(("wait_for", timed(0, 0)), ("wait", 0), ("set", 0)),
+         ops(("sleep", 4), ("sleep", 4)),
+         ops(("select", sel(("recv", 0), ("recv", 0))), ("recv_for", timed(0, 500))),
+         ops(("spawn", 7), ("join", 0)),
+         ops(("recv_for", timed(0, 2000)), ("wait_for", timed(1, 2000)))],
+        [0], events=2, tasks=[1, 2, 3, 4, 5, 6]),
+    # Semaphores and latches in tasks (no twins: plain calls on the task's fiber), FIFO
+    # hand-off among task and fiber acquirers.
+    "task-semaphore-latch": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), ("spawn", 1), "yield", sem("release", n=1), "yield",
+             sem("try_acquire"), sem("release", n=2), latch("count_down"), ("sleep", 1),
+             sem("release", n=3), "join", "join", "join", latch("wait")),
+         ops(sem("acquire"), "yield", sem("acquire_for", us=2000), latch("arrive_and_wait"),
+             sem("acquire_until", us=500)),
+         ops(sem("acquire"), latch("wait_for", us=500), latch("arrive_and_wait"),
+             sem("acquire_for", us=0))],
+        [0], semaphores=[0], latches=[3], tasks=[0, 1]),
+    # A deadlock among tasks and a fiber: the report must list each task as `task N "<fzM>"
+    # waits on ...` (channel recv, mutex, join, semaphore, latch, event) and the fiber as
+    # `fiber N ...` (select).
+    "deadlock-tasks": encode(
+        [0, 0],
+        [ops(("lock", 0), ("spawn", 1), ("spawn", 2), ("spawn", 3), ("spawn", 4), ("spawn", 6),
+             "yield", ("wait", 0)),
+         ops(("recv", 0)),
+         ops(("lock", 0)),
+         ops(("select", sel(("recv", 1), ("recv", 1)))),
+         ops(("spawn", 5), ("join", 0)),
+         ops(sem("acquire")),
+         ops(latch("wait"))],
+        [0], semaphores=[0], latches=[1], tasks=[0, 1, 2, 4, 5, 6]),
+    # A task locking a mutex it holds through async_lock waits forever, as a fiber does.
+    "deadlock-task-relock": encode(
+        [0], [ops(("lock", 0), "yield", ("lock", 0))], [0], tasks=[0]),
+    # Every program a task: nested spawns of tasks by tasks, joins both ways with the roots,
+    # detaches, traffic on buffered channels, three roots (it ends in a deadlock, as "mixed").
+    "task-everything": encode(
+        [0, 1, 5, "2^40"],
+        [ops(("spawn", 1), ("spawn", 2), ("spawn", 3), ("lock", 1), ("send", 2), ("unlock", 1),
+             "join", ("set", 0), "join", "join"),
+         ops(("recv", 0), ("wait", 0), ("send", 1), ("throw_catch", 3), ("recv", 2)),
+         ops(("send", 0), ("lock", 1), "yield", ("unlock", 1), ("recv", 1), ("close", 3)),
+         ops(("send", 3), ("sleep", 2), ("recv", 3), ("try_recv", 3), ("spawn", 2),
+             ("detach", 0), ("lock_for", timed(1, 500)), ("unlock", 1))],
+        [0, 3, 1], mutexes=2, events=2, tasks=[0, 1, 2, 3]),
 }
 
 

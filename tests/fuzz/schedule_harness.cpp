@@ -33,6 +33,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// On the harness's coroutines (the task actors): clang 14 cannot assemble a coroutine that has
+// both SanitizerCoverage (-fsanitize=fuzzer-no-link) and AddressSanitizer instrumentation
+// ("error: Cannot represent a difference across sections"), so they go without coverage
+// instrumentation (ASan still checks them; the library keeps its coverage).
+#if defined(__clang__)
+#define WEFT_FUZZ_COROUTINE __attribute__((no_sanitize("coverage")))
+#else
+#define WEFT_FUZZ_COROUTINE
+#endif
+
 // ---- the program ----------------------------------------------------------------------------
 
 enum class op : std::uint8_t {
@@ -121,6 +131,7 @@ constexpr std::size_t max_fibers = 48;         // spawns beyond this are skipped
 constexpr int max_sleeps_per_fiber = 4;        // later sleeps become yields
 constexpr std::size_t max_program_length = 16;
 constexpr std::size_t max_programs = 8;
+constexpr std::uint8_t task_byte_mark = 0xA;   // trailer bits 4-7: a task byte follows
 constexpr std::size_t huge_capacity = std::size_t{1} << 40;
 constexpr std::size_t capacity_table[] = {0, 0, 1, 1, 2, 3, 5, 8, 16, huge_capacity};
 constexpr std::size_t stack_table[] = {16 * 1024, 32 * 1024, 64 * 1024, 256 * 1024};
@@ -145,6 +156,7 @@ struct program_set {
   std::vector<std::vector<instr>> programs;   // 1..8 programs of 0..16 instructions
   std::vector<std::ptrdiff_t> semaphores;     // initial counts, 0..3 semaphores (trailer)
   std::vector<std::ptrdiff_t> latches;        // expected counts, 0..3 latches (trailer)
+  std::vector<bool> tasks;                    // per program: its actors run as weft::tasks
 };
 
 class byte_reader {
@@ -189,6 +201,13 @@ program_set decode(const std::uint8_t* data, std::size_t size) {
     p.semaphores.push_back(semaphore_initial_table[in.next() % std::size(semaphore_initial_table)]);
   for (std::size_t i = 0; i < latches; ++i)
     p.latches.push_back(latch_initial_table[in.next() % std::size(latch_initial_table)]);
+  // Trailer bits 4-7 equal to 0xA (which no input written before tasks existed has): one more
+  // byte, whose bit i set makes program i's actors weft::tasks instead of fibers.
+  p.tasks.assign(programs, false);
+  if ((trailer >> 4) == task_byte_mark) {
+    const std::uint8_t tasks = in.next();
+    for (std::size_t i = 0; i < programs; ++i) p.tasks[i] = (tasks >> i) & 1;
+  }
   for (const auto& r : raw) {
     std::vector<instr> prog;
     for (auto [code, arg] : r)
@@ -277,7 +296,7 @@ std::string describe(const program_set& p) {
   }
   s += "\n";
   for (std::size_t i = 0; i < p.programs.size(); ++i) {
-    s += "  program " + std::to_string(i) + ":";
+    s += "  program " + std::to_string(i) + (p.tasks[i] ? " (tasks):" : ":");
     for (const instr& in : p.programs[i]) {
       s += " ";
       s += op_name(in.code);
@@ -296,7 +315,10 @@ std::string describe(const program_set& p) {
           s += "(e" + std::to_string(in.arg % p.events) + ")";
           break;
         case op::throw_catch:
-          if (in.arg & 1) s += "(yield in handler)";
+          if (p.tasks[i] && (in.arg & 2))
+            s += (in.arg & 1) ? "(yield in task, yield in handler)" : "(yield in task)";
+          else if (in.arg & 1)
+            s += "(yield in handler)";
           break;
         case op::stop:
           s += "(child " + std::to_string(in.arg) + " from the last)";
@@ -561,355 +583,636 @@ auto send_callback(select_outcome& out, std::size_t k) {
   };
 }
 
-template <class A, class B>
-std::size_t select_with(A& a, B& b, const select_shape& sh, select_outcome& out) {
+// How a select runs its cases: a fiber calls weft::select; a task awaits a nested task
+// (select_task) that awaits weft::async_select, so the cases move into that task's frame.
+struct plain_select {
+  template <class... Cases>
+  std::size_t operator()(Cases&&... cases) const {
+    return weft::select(cases...);
+  }
+};
+template <class... Cases>  // by value: the frame owns copies of the cases
+WEFT_FUZZ_COROUTINE weft::task<std::size_t> select_task(Cases... cases) {
+  co_return co_await weft::async_select(std::move(cases)...);
+}
+struct task_select {
+  template <class... Cases>
+  weft::task<std::size_t> operator()(const Cases&... cases) const {
+    return select_task(cases...);
+  }
+};
+
+template <class A, class B, class Run>
+auto select_with(A& a, B& b, const select_shape& sh, select_outcome& out, const Run& run) {
   switch (sh.extra) {
     case select_shape::with_default:
-      return weft::select(a, b, weft::default_case([&out] {
+      return run(a, b, weft::default_case([&out] {
         ++out.calls;
         out.fired = 2;
       }));
     case select_shape::with_timeout:
-      return weft::select(a, b, weft::timeout_case(sh.timeout, [&out] {
+      return run(a, b, weft::timeout_case(sh.timeout, [&out] {
         ++out.calls;
         out.fired = 2;
       }));
     case select_shape::none:
       break;
   }
-  return weft::select(a, b);
+  return run(a, b);
 }
 
-template <class A>
-std::size_t select_second(A& a, weft::channel<std::uint64_t>& ch, bool sends, std::uint64_t v,
-                          const select_shape& sh, select_outcome& out) {
+template <class A, class Run>
+auto select_second(A& a, weft::channel<std::uint64_t>& ch, bool sends, std::uint64_t v,
+                   const select_shape& sh, select_outcome& out, const Run& run) {
   if (sends) {
     auto b = weft::send_case(ch, v, send_callback(out, 1));
-    return select_with(a, b, sh, out);
+    return select_with(a, b, sh, out, run);
   }
   auto b = weft::recv_case(ch, recv_callback(out, 1));
-  return select_with(a, b, sh, out);
+  return select_with(a, b, sh, out, run);
 }
 
-// Runs the select `sh` describes; case k sends base + k.
-std::size_t run_select(run_context* ctx, const select_shape& sh, std::uint64_t base,
-                       select_outcome& out);
+// Builds the select `sh` describes (case k sends base + k) and runs it: `run` is plain_select
+// (the position select returned) or task_select (a task to await for it).
+template <class Run>
+auto run_select(run_context* ctx, const select_shape& sh, std::uint64_t base,
+                select_outcome& out, const Run& run) {
+  weft::channel<std::uint64_t>& first = *ctx->channels[sh.channel[0]];
+  weft::channel<std::uint64_t>& second = *ctx->channels[sh.channel[1]];
+  if (sh.sends[0]) {
+    auto a = weft::send_case(first, base, send_callback(out, 0));
+    return select_second(a, second, sh.sends[1], base + 1, sh, out, run);
+  }
+  auto a = weft::recv_case(first, recv_callback(out, 0));
+  return select_second(a, second, sh.sends[1], base + 1, sh, out, run);
+}
 
-// An exception thrown and caught on the fiber's stack, optionally suspending (yield) inside
-// the handler: the exception being handled must still be this fiber's afterwards.
+// throw_catch: the exception an actor throws is a runtime_error with this text.
+std::string own_exception_text(std::uint32_t self) { return "fiber " + std::to_string(self); }
+
+// In the handler of an exception the actor threw with own_exception_text: optionally
+// suspends (a plain yield: a task cannot co_await in a handler), then `throw;` must rethrow
+// that same exception, the one *this* actor is handling.
+void check_handled(run_context* ctx, std::uint32_t self, const std::runtime_error& e,
+                   bool yield_in_handler) {
+  const std::string mine = own_exception_text(self);
+  if (yield_in_handler) weft::this_fiber::yield();
+  try {
+    throw;  // the exception currently handled by this actor's fiber
+  } catch (const std::runtime_error& again) {
+    if (mine != again.what() || mine != e.what())
+      ctx->fail(mine + ": after a yield in a catch handler, the handled exception is \"" +
+                again.what() + "\"");
+  }
+}
+
+// A fiber's throw_catch: thrown and caught on the fiber's stack.
 void throw_and_catch(run_context* ctx, std::uint32_t self, bool yield_in_handler) {
-  const std::string mine = "fiber " + std::to_string(self);
   try {
     struct on_stack {
       int x = 1;
       ~on_stack() { x = 0; }
     } object;
-    throw std::runtime_error(mine);
+    throw std::runtime_error(own_exception_text(self));
   } catch (const std::runtime_error& e) {
-    if (yield_in_handler) weft::this_fiber::yield();
-    try {
-      throw;  // the exception currently handled by *this* fiber
-    } catch (const std::runtime_error& again) {
-      if (mine != again.what() || mine != e.what())
-        ctx->fail(mine + ": after a yield in a catch handler, the handled exception is \"" +
-                  again.what() + "\"");
-    }
+    check_handled(ctx, self, e, yield_in_handler);
   }
 }
 
+// A task's throw_catch: thrown in a nested task (after a yield there if `yield_first`), and
+// rethrown into the awaiting task by its co_await.
+WEFT_FUZZ_COROUTINE weft::task<void> throw_in_task(std::uint32_t self, bool yield_first) {
+  struct on_frame {
+    int x = 1;
+    ~on_frame() { x = 0; }
+  } object;
+  if (yield_first) co_await weft::async_yield();
+  throw std::runtime_error(own_exception_text(self));
+}
+
+// ---- the actors: fibers and tasks -------------------------------------------------------------
+
+// Each actor (a root, or spawned by a `spawn` op) runs one program, as a fiber (fiber_body) or,
+// when the input marks its program (program_set::tasks), as a weft::task (task_body). Both
+// interpreters share the class `actor` below: the actor's state, every log entry, and every
+// instruction except the waits that have an awaitable twin (the `twin` ops), which a fiber
+// makes with the plain call and a task with `co_await` of the twin. The model cannot tell
+// them apart: a task logs exactly what a fiber would.
+std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t program,
+                         capture_token);
+weft::task<std::uint64_t> task_body(run_context* ctx, std::uint32_t self, std::size_t program,
+                                    capture_token);
+
+// Spawns actor `self` running `program`, as a task or a fiber, with `spawn` (weft::spawn or
+// an executor's spawn).
+template <class Spawn>
+weft::join_handle<std::uint64_t> spawn_actor(run_context* ctx, std::uint32_t self,
+                                             std::size_t program, const Spawn& spawn) {
+  ctx->records[self].program = program;
+  // Passed as parameters: a task's frame keeps copies (the capture_token too, so the check
+  // sees the frame destroyed).
+  if (ctx->programs->tasks[program])
+    return spawn(task_body(ctx, self, program, capture_token(ctx)));
+  return spawn(&fiber_body, ctx, self, program, capture_token(ctx));
+}
+
+// The instructions whose wait a task makes through an awaitable twin.
+enum class twin : std::uint8_t {
+  none, yield, sleep, send, recv, lock, wait, join, select, throw_catch
+};
+
+class actor {
+ public:
+  actor(run_context* ctx, std::uint32_t self, std::size_t program)
+      : ctx_(ctx), ps_(*ctx->programs), self_(self), program_(program) {
+    weft::this_fiber::set_name("<fz" + std::to_string(self) + ">");
+    ctx->append({ev::start, op::count, self, 0, weft::this_fiber::id(), false, false});
+    for (auto& m : ctx->mutexes) locks_.emplace_back(*m, std::defer_lock);
+  }
+  actor(const actor&) = delete;
+  actor& operator=(const actor&) = delete;
+
+  const std::vector<instr>& instructions() const { return ps_.programs[program_]; }
+
+  // Which twin `in` is (twin::none: step() does it, in either kind of actor).
+  twin twin_of(const instr& in) const {
+    switch (in.code) {
+      case op::yield: return twin::yield;
+      case op::sleep: return sleeps_ < max_sleeps_per_fiber ? twin::sleep : twin::yield;
+      case op::send: return twin::send;
+      case op::recv: return twin::recv;
+      case op::lock: return twin::lock;
+      case op::wait: return twin::wait;
+      case op::join: return children_.empty() ? twin::none : twin::join;
+      case op::select: return twin::select;
+      case op::throw_catch: return twin::throw_catch;
+      default: return twin::none;
+    }
+  }
+
+  weft::channel<std::uint64_t>& channel(const instr& in) const {
+    return *ctx_->channels[in.arg % ps_.channel_capacity.size()];
+  }
+  weft::mutex& mutex(const instr& in) const { return *ctx_->mutexes[in.arg % ps_.mutexes]; }
+  weft::event& event(const instr& in) const { return *ctx_->events[in.arg % ps_.events]; }
+
+  // The twins' log entries, around the wait each interpreter makes its own way.
+  std::chrono::microseconds begin_sleep(const instr& in) {
+    ++sleeps_;
+    log_begin({ev::begin, op::sleep, self_, 0, 0, false, false,
+               static_cast<std::uint32_t>(sleep_duration(in.arg).count())});
+    return sleep_duration(in.arg);
+  }
+  void end_sleep() { ctx_->append({ev::end, op::sleep, self_, 0, 0, false, false}); }
+
+  std::uint64_t begin_send(const instr& in) {
+    const std::uint64_t v = make_value(self_, seq_++);
+    log_begin({ev::begin, op::send, self_, channel_of(in), v, false, false});
+    return v;
+  }
+  void end_send(const instr& in, std::uint64_t v, bool ok) {
+    ctx_->append({ev::end, op::send, self_, channel_of(in), v, false, ok});
+  }
+
+  void begin_recv(const instr& in) {
+    log_begin({ev::begin, op::recv, self_, channel_of(in), 0, false, false});
+  }
+  void end_recv(const instr& in, std::optional<std::uint64_t> v) {
+    ctx_->append({ev::end, op::recv, self_, channel_of(in), v.value_or(0), v.has_value(), false});
+  }
+
+  // lock: mutex(in).lock() (or its twin) between these. Locking one it holds waits forever
+  // (weft's mutex is not recursive); should it return, the actor still unlocks it once.
+  void begin_lock(const instr& in) {
+    log_begin({ev::begin, op::lock, self_, mutex_of(in), 0, false, false});
+  }
+  void end_lock(const instr& in) {
+    const std::uint32_t m = mutex_of(in);
+    if (!locks_[m].owns_lock()) locks_[m] = std::unique_lock(*ctx_->mutexes[m], std::adopt_lock);
+    ctx_->append({ev::end, op::lock, self_, m, 0, false, false});
+  }
+
+  void begin_wait(const instr& in) {
+    log_begin({ev::begin, op::wait, self_, event_of(in), 0, false, false});
+  }
+  void end_wait(const instr& in) {
+    ctx_->append({ev::end, op::wait, self_, event_of(in), 0, false, false});
+  }
+
+  // join (only when twin_of said so: there is a child): the child's handle, to join.
+  struct joining {
+    std::uint32_t child;
+    weft::join_handle<std::uint64_t> handle;
+  };
+  joining begin_join(const instr& in) {
+    auto it = pick_child(in);
+    joining j{it->first, std::move(it->second)};
+    children_.erase(it);
+    log_begin({ev::begin, op::join, self_, j.child, 0, false, false});
+    return j;
+  }
+  void end_join(const joining& j, std::uint64_t r) {
+    ctx_->append({ev::end, op::join, self_, j.child, r, true, false});
+  }
+
+  // select: run_select(ctx, s.shape, s.base, s.out, plain_select or task_select) between
+  // these; `s` stays where it is while the select runs (its callbacks write s.out).
+  struct selecting {
+    std::uint8_t arg;
+    select_shape shape;
+    std::uint64_t base;
+    select_outcome out;
+  };
+  selecting begin_select(const instr& in) {
+    selecting s{in.arg, decode_select(in.arg, ps_.channel_capacity.size()),
+                make_value(self_, seq_), {}};
+    seq_ += 2;
+    log_begin({ev::begin, op::select, self_, in.arg, s.base, false, false});
+    return s;
+  }
+  void end_select(const selecting& s, std::size_t index) {
+    const std::string who = "fiber " + std::to_string(self_);
+    if (s.out.calls != 1 || index != s.out.fired)
+      ctx_->fail(who + ": select returned " + std::to_string(index) + " but " +
+                 std::to_string(s.out.calls) + " callbacks ran (the last: case " +
+                 std::to_string(s.out.fired) + ")");
+    if (index == 2 && s.shape.extra == select_shape::none)
+      ctx_->fail(who + ": select fired case 2, which it lacks");
+    log_entry end{ev::end, op::select, self_, s.arg, 0, false, false, 0};
+    end.fired = static_cast<std::uint32_t>(index);
+    if (index < 2 && s.shape.sends[index]) {
+      end.value = s.base + index;
+      end.result = s.out.sent;
+    } else if (index < 2) {
+      end.value = s.out.got.value_or(0);
+      end.has_value = s.out.got.has_value();
+    }
+    ctx_->append(end);
+  }
+
+  // throw_catch: bit 0 of the argument, yield in the handler; bit 1 (tasks only), the nested
+  // task that throws yields first.
+  bool yield_in_handler(const instr& in) const {
+    return (in.arg & 1) && !ctx_->options.no_handler_yield;
+  }
+  static bool yield_before_throw(const instr& in) { return (in.arg & 2) != 0; }
+
+  // Every other instruction: the ones that do not wait, and the waits without a twin (the
+  // timed ones, semaphores, latches), which a task makes with the plain call as well (it runs
+  // on a fiber of its own).
+  void step(const instr& in);
+
+  // A stop request ended the call in progress (operation_cancelled): its end says so, and the
+  // program ends here.
+  void cancelled() {
+    log_entry end{ev::end, pending_.code, self_, pending_.obj, pending_.value, false, false};
+    end.fired = 3;  // select: no case fired
+    end.cancelled = true;
+    ctx_->append(end);
+  }
+  void unexpected(const std::exception& e) {
+    ctx_->fail("fiber " + std::to_string(self_) + ": unexpected exception: " + e.what());
+  }
+
+  // The program's end: unlocks what it holds, logs the finish; returns the actor's result.
+  // Unjoined children are detached when the actor is destroyed.
+  std::uint64_t finish() {
+    for (std::size_t i = 0; i < locks_.size(); ++i) {
+      if (!locks_[i].owns_lock()) continue;
+      locks_[i].unlock();
+      ctx_->append({ev::act, op::unlock, self_, static_cast<std::uint32_t>(i), 0, false, false});
+    }
+    const std::uint64_t result = expected_result(self_);
+    ctx_->append({ev::finish, op::count, self_, 0, result, false, false});
+    return result;
+  }
+
+ private:
+  using child_list = std::vector<std::pair<std::uint32_t, weft::join_handle<std::uint64_t>>>;
+
+  std::uint32_t channel_of(const instr& in) const {
+    return in.arg % static_cast<std::uint32_t>(ps_.channel_capacity.size());
+  }
+  std::uint32_t mutex_of(const instr& in) const {
+    return in.arg % static_cast<std::uint32_t>(ps_.mutexes);
+  }
+  std::uint32_t event_of(const instr& in) const {
+    return in.arg % static_cast<std::uint32_t>(ps_.events);
+  }
+  // The `arg % n`-th newest unjoined child (join, detach, stop); children_ is not empty.
+  child_list::iterator pick_child(const instr& in) {
+    return children_.end() - 1 - static_cast<std::ptrdiff_t>(in.arg % children_.size());
+  }
+  void log_begin(log_entry e) {
+    pending_ = e;  // the begin of the blocking call in progress
+    ctx_->append(e);
+  }
+
+  run_context* ctx_;
+  const program_set& ps_;
+  std::uint32_t self_;
+  std::size_t program_;
+  child_list children_;
+  std::vector<std::unique_lock<weft::mutex>> locks_;
+  std::uint32_t seq_ = 0;
+  int sleeps_ = 0;
+  log_entry pending_{};
+};
+
+void actor::step(const instr& in) {
+  run_context* const ctx = ctx_;
+  const program_set& ps = ps_;
+  const std::uint32_t self = self_;
+  const std::uint32_t c = channel_of(in), m = mutex_of(in), e = event_of(in);
+  switch (in.code) {
+    case op::spawn: {
+      const std::uint32_t child = ctx->next_fiber.fetch_add(1);
+      if (child >= max_fibers) break;
+      const std::size_t p = in.arg % ps.programs.size();
+      ctx->append({ev::spawn, op::spawn, self, child, 0, false, false});
+      children_.emplace_back(child, spawn_actor(ctx, child, p, [](auto&&... a) {
+                               return weft::spawn(std::forward<decltype(a)>(a)...);
+                             }));
+      break;
+    }
+    case op::try_send: {
+      std::uint64_t v = make_value(self, seq_++);
+      const std::uint64_t sent = v;
+      const bool ok = ctx->channels[c]->try_send(v);
+      ctx->append({ev::act, op::try_send, self, c, sent, false, ok});
+      break;
+    }
+    case op::try_recv: {
+      const std::optional<std::uint64_t> v = ctx->channels[c]->try_recv();
+      ctx->append({ev::act, op::try_recv, self, c, v.value_or(0), v.has_value(), false});
+      break;
+    }
+    case op::close:
+      ctx->channels[c]->close();
+      ctx->append({ev::act, op::close, self, c, 0, false, false});
+      break;
+    case op::unlock:
+      if (!locks_[m].owns_lock()) break;
+      locks_[m].unlock();
+      ctx->append({ev::act, op::unlock, self, m, 0, false, false});
+      break;
+    case op::set:
+      ctx->events[e]->set();
+      ctx->append({ev::act, op::set, self, e, 0, false, false});
+      break;
+    case op::stop: {
+      if (children_.empty()) break;
+      auto& [child, handle] = *pick_child(in);
+      const bool first = handle.request_stop();
+      ctx->append({ev::act, op::stop, self, child, 0, false, first});
+      break;
+    }
+    case op::detach: {
+      if (children_.empty()) break;
+      auto it = pick_child(in);
+      it->second.detach();
+      ctx->append({ev::act, op::detach, self, it->first, 0, false, false});
+      children_.erase(it);
+      break;
+    }
+    case op::recv_for: {
+      log_begin({ev::begin, op::recv_for, self, c, 0, false, false, limit_us(in.arg)});
+      const std::optional<std::uint64_t> v = ctx->channels[c]->recv_for(timed_duration(in.arg));
+      ctx->append({ev::end, op::recv_for, self, c, v.value_or(0), v.has_value(), false});
+      break;
+    }
+    case op::send_for: {
+      std::uint64_t v = make_value(self, seq_++);
+      const std::uint64_t sent = v;
+      log_begin({ev::begin, op::send_for, self, c, sent, false, false, limit_us(in.arg)});
+      const bool ok = ctx->channels[c]->send_for(v, timed_duration(in.arg));
+      ctx->append({ev::end, op::send_for, self, c, sent, false, ok});
+      break;
+    }
+    case op::wait_for: {
+      log_begin({ev::begin, op::wait_for, self, e, 0, false, false, limit_us(in.arg)});
+      const bool ok = ctx->events[e]->wait_for(timed_duration(in.arg));
+      ctx->append({ev::end, op::wait_for, self, e, 0, false, ok});
+      break;
+    }
+    case op::lock_for: {
+      log_begin({ev::begin, op::lock_for, self, m, 0, false, false, limit_us(in.arg)});
+      bool ok;
+      if (locks_[m].owns_lock()) {
+        // Not recursive: it can only time out. Should it return true anyway, the model
+        // reports it; the actor then still unlocks once.
+        ok = ctx->mutexes[m]->try_lock_for(timed_duration(in.arg));
+      } else {
+        ok = locks_[m].try_lock_for(timed_duration(in.arg));
+      }
+      ctx->append({ev::end, op::lock_for, self, m, 0, false, ok});
+      break;
+    }
+    case op::sem_acquire: {
+      const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+      log_begin({ev::begin, op::sem_acquire, self, s, 0, false, false});
+      ctx->semaphores[s]->acquire();
+      ctx->append({ev::end, op::sem_acquire, self, s, 0, false, true});
+      break;
+    }
+    case op::sem_acquire_for: case op::sem_acquire_until: {
+      const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+      log_begin({ev::begin, in.code, self, s, 0, false, false, limit_us_sync(in.arg)});
+      // The time point is taken after the begin was logged: the deadline is at least the
+      // begin's time plus the limit, as for the _for form.
+      const bool ok = in.code == op::sem_acquire_for
+                          ? ctx->semaphores[s]->try_acquire_for(timed_duration_sync(in.arg))
+                          : ctx->semaphores[s]->try_acquire_until(
+                                std::chrono::steady_clock::now() + timed_duration_sync(in.arg));
+      ctx->append({ev::end, in.code, self, s, 0, false, ok});
+      break;
+    }
+    case op::sem_try_acquire: {
+      const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+      const bool ok = ctx->semaphores[s]->try_acquire();
+      ctx->append({ev::act, op::sem_try_acquire, self, s, 0, false, ok});
+      break;
+    }
+    case op::sem_release: {
+      const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
+      const std::ptrdiff_t n = sync_amount(in.arg);
+      log_entry act{ev::act, op::sem_release, self, s, static_cast<std::uint64_t>(n), false,
+                    false};
+      act.thrown = what_throws([&] { ctx->semaphores[s]->release(n); });
+      act.result = act.thrown == log_entry::none;
+      ctx->append(act);
+      break;
+    }
+    case op::latch_count_down: {
+      const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+      const std::ptrdiff_t n = sync_amount(in.arg);
+      log_entry act{ev::act, op::latch_count_down, self, l, static_cast<std::uint64_t>(n),
+                    false, false};
+      act.thrown = what_throws([&] { ctx->latches[l]->count_down(n); });
+      act.result = act.thrown == log_entry::none;
+      ctx->append(act);
+      break;
+    }
+    case op::latch_try_wait: {
+      const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+      const bool ok = ctx->latches[l]->try_wait();
+      ctx->append({ev::act, op::latch_try_wait, self, l, 0, false, ok});
+      break;
+    }
+    case op::latch_wait: {
+      const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+      log_begin({ev::begin, op::latch_wait, self, l, 0, false, false});
+      ctx->latches[l]->wait();
+      ctx->append({ev::end, op::latch_wait, self, l, 0, false, true});
+      break;
+    }
+    case op::latch_wait_for: case op::latch_wait_until: {
+      const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+      log_begin({ev::begin, in.code, self, l, 0, false, false, limit_us_sync(in.arg)});
+      const bool ok = in.code == op::latch_wait_for
+                          ? ctx->latches[l]->wait_for(timed_duration_sync(in.arg))
+                          : ctx->latches[l]->wait_until(std::chrono::steady_clock::now() +
+                                                        timed_duration_sync(in.arg));
+      ctx->append({ev::end, in.code, self, l, 0, false, ok});
+      break;
+    }
+    case op::latch_arrive_and_wait: {
+      const std::uint32_t l = sync_object(in.arg, ps.latches.size());
+      const std::ptrdiff_t n = sync_amount(in.arg);
+      log_begin({ev::begin, op::latch_arrive_and_wait, self, l, static_cast<std::uint64_t>(n),
+                 false, false});
+      log_entry end{ev::end, op::latch_arrive_and_wait, self, l, static_cast<std::uint64_t>(n),
+                    false, false};
+      end.thrown = what_throws([&] { ctx->latches[l]->arrive_and_wait(n); });
+      end.result = end.thrown == log_entry::none;
+      ctx->append(end);
+      break;
+    }
+    case op::join:  // without a child to join (twin_of)
+    case op::yield: case op::sleep: case op::send: case op::recv: case op::lock: case op::wait:
+    case op::select: case op::throw_catch:  // twins: the interpreters do them
+    case op::count:
+      break;
+  }
+}
+
+// The fiber interpreter: the twin ops as plain blocking calls.
 std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t program,
                          capture_token) {
-  life_guard guard{ctx, self};
-  const program_set& ps = *ctx->programs;
-  weft::this_fiber::set_name("<fz" + std::to_string(self) + ">");
-  ctx->append({ev::start, op::count, self, 0, weft::this_fiber::id(), false, false});
-  std::vector<std::pair<std::uint32_t, weft::join_handle<std::uint64_t>>> children;
-  std::vector<std::unique_lock<weft::mutex>> locks;
-  for (auto& m : ctx->mutexes) locks.emplace_back(*m, std::defer_lock);
-  std::uint32_t seq = 0;
-  int sleeps = 0;
-  log_entry pending{};  // the begin of the blocking call in progress
-  const auto log_begin = [&](log_entry e) {
-    pending = e;
-    ctx->append(e);
-  };
+  life_guard guard{ctx, self};  // first: destroyed last
+  actor a(ctx, self, program);
   try {
-    for (const instr& in : ps.programs[program]) {
-      const std::uint32_t c = in.arg % ps.channel_capacity.size();
-      const std::uint32_t m = in.arg % ps.mutexes;
-      const std::uint32_t e = in.arg % ps.events;
-      switch (in.code) {
-        case op::spawn: {
-          const std::uint32_t child = ctx->next_fiber.fetch_add(1);
-          if (child >= max_fibers) break;
-          const std::size_t p = in.arg % ps.programs.size();
-          ctx->records[child].program = p;
-          ctx->append({ev::spawn, op::spawn, self, child, 0, false, false});
-          children.emplace_back(child, weft::spawn(&fiber_body, ctx, child, p, capture_token(ctx)));
+    for (const instr& in : a.instructions()) {
+      switch (a.twin_of(in)) {
+        case twin::none: a.step(in); break;
+        case twin::yield: weft::this_fiber::yield(); break;
+        case twin::sleep:
+          weft::this_fiber::sleep_for(a.begin_sleep(in));
+          a.end_sleep();
+          break;
+        case twin::send: {
+          const std::uint64_t v = a.begin_send(in);
+          a.end_send(in, v, a.channel(in).send(v));
           break;
         }
-        case op::sleep:
-          if (sleeps++ < max_sleeps_per_fiber) {
-            log_begin({ev::begin, op::sleep, self, 0, 0, false, false,
-                       static_cast<std::uint32_t>(sleep_duration(in.arg).count())});
-            weft::this_fiber::sleep_for(sleep_duration(in.arg));
-            ctx->append({ev::end, op::sleep, self, 0, 0, false, false});
-            break;
-          }
-          [[fallthrough]];
-        case op::yield:
-          weft::this_fiber::yield();
+        case twin::recv:
+          a.begin_recv(in);
+          a.end_recv(in, a.channel(in).recv());
           break;
-        case op::send: {
-          const std::uint64_t v = make_value(self, seq++);
-          log_begin({ev::begin, op::send, self, c, v, false, false});
-          const bool ok = ctx->channels[c]->send(v);
-          ctx->append({ev::end, op::send, self, c, v, false, ok});
+        case twin::lock:
+          a.begin_lock(in);
+          a.mutex(in).lock();
+          a.end_lock(in);
           break;
-        }
-        case op::recv: {
-          log_begin({ev::begin, op::recv, self, c, 0, false, false});
-          const std::optional<std::uint64_t> v = ctx->channels[c]->recv();
-          ctx->append({ev::end, op::recv, self, c, v.value_or(0), v.has_value(), false});
+        case twin::wait:
+          a.begin_wait(in);
+          a.event(in).wait();
+          a.end_wait(in);
+          break;
+        case twin::join: {
+          actor::joining j = a.begin_join(in);
+          a.end_join(j, j.handle.join());
           break;
         }
-        case op::try_send: {
-          std::uint64_t v = make_value(self, seq++);
-          const std::uint64_t sent = v;
-          const bool ok = ctx->channels[c]->try_send(v);
-          ctx->append({ev::act, op::try_send, self, c, sent, false, ok});
+        case twin::select: {
+          actor::selecting s = a.begin_select(in);
+          a.end_select(s, run_select(ctx, s.shape, s.base, s.out, plain_select{}));
           break;
         }
-        case op::try_recv: {
-          const std::optional<std::uint64_t> v = ctx->channels[c]->try_recv();
-          ctx->append({ev::act, op::try_recv, self, c, v.value_or(0), v.has_value(), false});
-          break;
-        }
-        case op::close:
-          ctx->channels[c]->close();
-          ctx->append({ev::act, op::close, self, c, 0, false, false});
-          break;
-        case op::lock:
-          log_begin({ev::begin, op::lock, self, m, 0, false, false});
-          if (locks[m].owns_lock()) ctx->mutexes[m]->lock();  // not recursive: waits forever
-          else locks[m].lock();
-          ctx->append({ev::end, op::lock, self, m, 0, false, false});
-          break;
-        case op::unlock:
-          if (!locks[m].owns_lock()) break;
-          locks[m].unlock();
-          ctx->append({ev::act, op::unlock, self, m, 0, false, false});
-          break;
-        case op::set:
-          ctx->events[e]->set();
-          ctx->append({ev::act, op::set, self, e, 0, false, false});
-          break;
-        case op::wait:
-          log_begin({ev::begin, op::wait, self, e, 0, false, false});
-          ctx->events[e]->wait();
-          ctx->append({ev::end, op::wait, self, e, 0, false, false});
-          break;
-        case op::stop: {
-          if (children.empty()) break;
-          auto& [child, handle] =
-              children[children.size() - 1 - in.arg % children.size()];
-          const bool first = handle.request_stop();
-          ctx->append({ev::act, op::stop, self, child, 0, false, first});
-          break;
-        }
-        case op::join: {
-          if (children.empty()) break;
-          auto it = children.end() - 1 - static_cast<std::ptrdiff_t>(in.arg % children.size());
-          auto [child, handle] = std::move(*it);
-          children.erase(it);
-          log_begin({ev::begin, op::join, self, child, 0, false, false});
-          const std::uint64_t r = handle.join();
-          ctx->append({ev::end, op::join, self, child, r, true, false});
-          break;
-        }
-        case op::detach: {
-          if (children.empty()) break;
-          auto it = children.end() - 1 - static_cast<std::ptrdiff_t>(in.arg % children.size());
-          it->second.detach();
-          ctx->append({ev::act, op::detach, self, it->first, 0, false, false});
-          children.erase(it);
-          break;
-        }
-        case op::throw_catch:
-          throw_and_catch(ctx, self, (in.arg & 1) && !ctx->options.no_handler_yield);
-          break;
-        case op::recv_for: {
-          log_begin({ev::begin, op::recv_for, self, c, 0, false, false, limit_us(in.arg)});
-          const std::optional<std::uint64_t> v =
-              ctx->channels[c]->recv_for(timed_duration(in.arg));
-          ctx->append({ev::end, op::recv_for, self, c, v.value_or(0), v.has_value(), false});
-          break;
-        }
-        case op::send_for: {
-          std::uint64_t v = make_value(self, seq++);
-          const std::uint64_t sent = v;
-          log_begin({ev::begin, op::send_for, self, c, sent, false, false, limit_us(in.arg)});
-          const bool ok = ctx->channels[c]->send_for(v, timed_duration(in.arg));
-          ctx->append({ev::end, op::send_for, self, c, sent, false, ok});
-          break;
-        }
-        case op::wait_for: {
-          log_begin({ev::begin, op::wait_for, self, e, 0, false, false, limit_us(in.arg)});
-          const bool ok = ctx->events[e]->wait_for(timed_duration(in.arg));
-          ctx->append({ev::end, op::wait_for, self, e, 0, false, ok});
-          break;
-        }
-        case op::lock_for: {
-          log_begin({ev::begin, op::lock_for, self, m, 0, false, false, limit_us(in.arg)});
-          bool ok;
-          if (locks[m].owns_lock()) {
-            // Not recursive: it can only time out. Should it return true anyway, the model
-            // reports it; the fiber then still unlocks once.
-            ok = ctx->mutexes[m]->try_lock_for(timed_duration(in.arg));
-          } else {
-            ok = locks[m].try_lock_for(timed_duration(in.arg));
-          }
-          ctx->append({ev::end, op::lock_for, self, m, 0, false, ok});
-          break;
-        }
-        case op::select: {
-          const select_shape sh = decode_select(in.arg, ps.channel_capacity.size());
-          const std::uint64_t base = make_value(self, seq);
-          seq += 2;
-          log_begin({ev::begin, op::select, self, in.arg, base, false, false});
-          select_outcome out;
-          const std::size_t index = run_select(ctx, sh, base, out);
-          if (out.calls != 1 || index != out.fired)
-            ctx->fail("fiber " + std::to_string(self) + ": select returned " +
-                      std::to_string(index) + " but " + std::to_string(out.calls) +
-                      " callbacks ran (the last: case " + std::to_string(out.fired) + ")");
-          if (index == 2 && sh.extra == select_shape::none)
-            ctx->fail("fiber " + std::to_string(self) + ": select fired case 2, which it lacks");
-          log_entry end{ev::end, op::select, self, in.arg, 0, false, false, 0};
-          end.fired = static_cast<std::uint32_t>(index);
-          if (index < 2 && sh.sends[index]) {
-            end.value = base + index;
-            end.result = out.sent;
-          } else if (index < 2) {
-            end.value = out.got.value_or(0);
-            end.has_value = out.got.has_value();
-          }
-          ctx->append(end);
-          break;
-        }
-        case op::sem_acquire: {
-          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
-          log_begin({ev::begin, op::sem_acquire, self, s, 0, false, false});
-          ctx->semaphores[s]->acquire();
-          ctx->append({ev::end, op::sem_acquire, self, s, 0, false, true});
-          break;
-        }
-        case op::sem_acquire_for: case op::sem_acquire_until: {
-          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
-          log_begin({ev::begin, in.code, self, s, 0, false, false, limit_us_sync(in.arg)});
-          // The time point is taken after the begin was logged: the deadline is at least the
-          // begin's time plus the limit, as for the _for form.
-          const bool ok = in.code == op::sem_acquire_for
-                              ? ctx->semaphores[s]->try_acquire_for(timed_duration_sync(in.arg))
-                              : ctx->semaphores[s]->try_acquire_until(
-                                    std::chrono::steady_clock::now() + timed_duration_sync(in.arg));
-          ctx->append({ev::end, in.code, self, s, 0, false, ok});
-          break;
-        }
-        case op::sem_try_acquire: {
-          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
-          const bool ok = ctx->semaphores[s]->try_acquire();
-          ctx->append({ev::act, op::sem_try_acquire, self, s, 0, false, ok});
-          break;
-        }
-        case op::sem_release: {
-          const std::uint32_t s = sync_object(in.arg, ps.semaphores.size());
-          const std::ptrdiff_t n = sync_amount(in.arg);
-          log_entry act{ev::act, op::sem_release, self, s, static_cast<std::uint64_t>(n), false,
-                        false};
-          act.thrown = what_throws([&] { ctx->semaphores[s]->release(n); });
-          act.result = act.thrown == log_entry::none;
-          ctx->append(act);
-          break;
-        }
-        case op::latch_count_down: {
-          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
-          const std::ptrdiff_t n = sync_amount(in.arg);
-          log_entry act{ev::act, op::latch_count_down, self, l, static_cast<std::uint64_t>(n),
-                        false, false};
-          act.thrown = what_throws([&] { ctx->latches[l]->count_down(n); });
-          act.result = act.thrown == log_entry::none;
-          ctx->append(act);
-          break;
-        }
-        case op::latch_try_wait: {
-          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
-          const bool ok = ctx->latches[l]->try_wait();
-          ctx->append({ev::act, op::latch_try_wait, self, l, 0, false, ok});
-          break;
-        }
-        case op::latch_wait: {
-          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
-          log_begin({ev::begin, op::latch_wait, self, l, 0, false, false});
-          ctx->latches[l]->wait();
-          ctx->append({ev::end, op::latch_wait, self, l, 0, false, true});
-          break;
-        }
-        case op::latch_wait_for: case op::latch_wait_until: {
-          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
-          log_begin({ev::begin, in.code, self, l, 0, false, false, limit_us_sync(in.arg)});
-          const bool ok = in.code == op::latch_wait_for
-                              ? ctx->latches[l]->wait_for(timed_duration_sync(in.arg))
-                              : ctx->latches[l]->wait_until(std::chrono::steady_clock::now() +
-                                                            timed_duration_sync(in.arg));
-          ctx->append({ev::end, in.code, self, l, 0, false, ok});
-          break;
-        }
-        case op::latch_arrive_and_wait: {
-          const std::uint32_t l = sync_object(in.arg, ps.latches.size());
-          const std::ptrdiff_t n = sync_amount(in.arg);
-          log_begin({ev::begin, op::latch_arrive_and_wait, self, l, static_cast<std::uint64_t>(n),
-                     false, false});
-          log_entry end{ev::end, op::latch_arrive_and_wait, self, l,
-                        static_cast<std::uint64_t>(n), false, false};
-          end.thrown = what_throws([&] { ctx->latches[l]->arrive_and_wait(n); });
-          end.result = end.thrown == log_entry::none;
-          ctx->append(end);
-          break;
-        }
-        case op::count:
+        case twin::throw_catch:
+          throw_and_catch(ctx, self, a.yield_in_handler(in));
           break;
       }
     }
   } catch (const weft::operation_cancelled&) {
-    // A stop request ended the call in progress: its end says so, and the program ends here.
-    log_entry end{ev::end, pending.code, self, pending.obj, pending.value, false, false};
-    end.fired = 3;  // select: no case fired
-    end.cancelled = true;
-    ctx->append(end);
+    a.cancelled();
   } catch (const std::exception& e) {  // weft's unwinding is not a std::exception: it passes
-    ctx->fail("fiber " + std::to_string(self) + ": unexpected exception: " + e.what());
+    a.unexpected(e);
   }
-  for (std::size_t i = 0; i < locks.size(); ++i) {
-    if (!locks[i].owns_lock()) continue;
-    locks[i].unlock();
-    ctx->append({ev::act, op::unlock, self, static_cast<std::uint32_t>(i), 0, false, false});
-  }
-  const std::uint64_t result = expected_result(self);
-  ctx->append({ev::finish, op::count, self, 0, result, false, false});
-  return result;  // unjoined children are detached here
+  return a.finish();
 }
 
-std::size_t run_select(run_context* ctx, const select_shape& sh, std::uint64_t base,
-                       select_outcome& out) {
-  weft::channel<std::uint64_t>& first = *ctx->channels[sh.channel[0]];
-  weft::channel<std::uint64_t>& second = *ctx->channels[sh.channel[1]];
-  if (sh.sends[0]) {
-    auto a = weft::send_case(first, base, send_callback(out, 0));
-    return select_second(a, second, sh.sends[1], base + 1, sh, out);
+// The task interpreter: the twin ops through their awaitable twins. Everything it needs is a
+// parameter (copied into the frame), never a lambda capture.
+WEFT_FUZZ_COROUTINE weft::task<std::uint64_t> task_body(run_context* ctx, std::uint32_t self,
+                                                        std::size_t program, capture_token) {
+  life_guard guard{ctx, self};  // in the frame: destroyed as the body ends or unwinds
+  actor a(ctx, self, program);
+  try {
+    for (const instr& in : a.instructions()) {
+      switch (a.twin_of(in)) {
+        case twin::none: a.step(in); break;
+        case twin::yield: co_await weft::async_yield(); break;
+        case twin::sleep:
+          co_await weft::async_sleep_for(a.begin_sleep(in));
+          a.end_sleep();
+          break;
+        case twin::send: {
+          const std::uint64_t v = a.begin_send(in);
+          a.end_send(in, v, co_await a.channel(in).async_send(v));
+          break;
+        }
+        case twin::recv:
+          a.begin_recv(in);
+          a.end_recv(in, co_await a.channel(in).async_recv());
+          break;
+        case twin::lock:
+          a.begin_lock(in);
+          co_await a.mutex(in).async_lock();
+          a.end_lock(in);
+          break;
+        case twin::wait:
+          a.begin_wait(in);
+          co_await a.event(in).async_wait();
+          a.end_wait(in);
+          break;
+        case twin::join: {
+          actor::joining j = a.begin_join(in);
+          a.end_join(j, co_await j.handle);  // a join wait
+          break;
+        }
+        case twin::select: {
+          actor::selecting s = a.begin_select(in);
+          a.end_select(s, co_await run_select(ctx, s.shape, s.base, s.out, task_select{}));
+          break;
+        }
+        case twin::throw_catch: {
+          const bool yield = a.yield_in_handler(in);
+          try {
+            co_await throw_in_task(self, actor::yield_before_throw(in));
+          } catch (const std::runtime_error& e) {
+            check_handled(ctx, self, e, yield);
+          }
+          break;
+        }
+      }
+    }
+  } catch (const weft::operation_cancelled&) {
+    a.cancelled();
+  } catch (const std::exception& e) {  // weft's unwinding is not a std::exception: it passes
+    a.unexpected(e);
   }
-  auto a = weft::recv_case(first, recv_callback(out, 0));
-  return select_second(a, second, sh.sends[1], base + 1, sh, out);
+  co_return a.finish();
 }
 
 // ---- the reference model ----------------------------------------------------------------------
@@ -2055,8 +2358,9 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
     weft::executor ex(options);
     for (std::size_t p : programs.roots) {
       const std::uint32_t f = ctx->next_fiber.fetch_add(1);
-      ctx->records[f].program = p;
-      roots.emplace_back(f, ex.spawn(&fiber_body, ctx.get(), f, p, capture_token(ctx.get())));
+      roots.emplace_back(f, spawn_actor(ctx.get(), f, p, [&ex](auto&&... a) {
+                           return ex.spawn(std::forward<decltype(a)>(a)...);
+                         }));
     }
     try {
       ex.run();
@@ -2157,13 +2461,32 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
 
   // Without a linearised log (or a model that gave up): a deadlock exactly when some fiber
   // did not finish.
+  // A deadlock_error message lists each blocked actor as `fiber 7 "<fz3>" waits on ...`, or
+  // for a task `task 7 "<fz3>" waits on ...` (its weft id, then its name).
+  const auto listed_as = [&](std::uint32_t f, std::uint64_t weft_id) {
+    const bool is_task = programs.tasks[ctx->records[f].program];
+    return (is_task ? "task " : "fiber ") + std::to_string(weft_id) + " \"<fz" +
+           std::to_string(f) + ">\"";
+  };
   const auto check_deadlock_coarsely = [&] {
     std::size_t finished = 0;
-    for (const log_entry& e : ctx->log) finished += e.kind == ev::finish;
+    std::map<std::uint32_t, std::uint64_t> unfinished;  // started and not finished: weft ids
+    for (const log_entry& e : ctx->log) {
+      finished += e.kind == ev::finish;
+      if (e.kind == ev::start) unfinished[e.fiber] = e.value;
+      if (e.kind == ev::finish) unfinished.erase(e.fiber);
+    }
     const bool all_finished = finished == std::min<std::size_t>(spawned.size(), created);
     if (deadlocked == all_finished)
       failures.push_back(deadlocked ? "deadlock_error although every fiber finished"
                                     : "run() ended normally but fibers did not finish");
+    // Every actor left is blocked (one spawned and not started would be ready): listed.
+    if (deadlocked)
+      for (const auto& [f, id] : unfinished)
+        if (deadlock_message.find(listed_as(f, id) + " waits on ") == std::string::npos)
+          failures.push_back("the deadlock_error message does not list blocked actor <fz" +
+                             std::to_string(f) + "> as `" + listed_as(f, id) +
+                             " waits on ...`:\n" + deadlock_message);
   };
   std::size_t worlds = 0;
   bool model_gave_up = false;
@@ -2200,17 +2523,18 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
         failures.push_back("run() ended normally but the model sees fibers deadlocked");
       if (agreeing != nullptr && deadlocked)
         for (std::uint32_t f : agreeing->unfinished()) {
+          // Each blocked actor is listed (listed_as) ...
           const std::string name = "<fz" + std::to_string(f) + ">";
-          if (deadlock_message.find(name) == std::string::npos) {
-            failures.push_back("the deadlock_error message does not name blocked fiber " + name +
-                               " (weft id " + std::to_string(agreeing->weft_id(f)) + "):\n" +
-                               deadlock_message);
+          const std::string listed = listed_as(f, agreeing->weft_id(f));
+          if (deadlock_message.find(listed + " waits on ") == std::string::npos) {
+            failures.push_back("the deadlock_error message does not list blocked actor " + name +
+                               " as `" + listed + " waits on ...`:\n" + deadlock_message);
             continue;
           }
           // ... and what it waits on ("fiber 7 "<fz3>" waits on semaphore 0x...").
           const char* kind = wait_kind_text(agreeing->pending_of(f));
           if (kind != nullptr &&
-              deadlock_message.find("\"" + name + "\" waits on " + kind) == std::string::npos)
+              deadlock_message.find(listed + " waits on " + kind) == std::string::npos)
             failures.push_back("the deadlock_error message does not say that " + name +
                                " waits on " + kind + " (in " + op_name(agreeing->pending_of(f)) +
                                "):\n" + deadlock_message);

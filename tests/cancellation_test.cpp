@@ -26,6 +26,7 @@
 #include "support/wait_until.hpp"
 
 using namespace std::chrono_literals;
+using weft_test::ended_cancelled;
 using weft_test::with_workers;
 
 namespace {
@@ -111,17 +112,6 @@ struct interruption_points {
     };
   }
 };
-
-// Whether h ended with operation_cancelled (anything else fails the test).
-template <class T>
-bool ended_cancelled(weft::join_handle<T>& h) {
-  try {
-    h.join();
-  } catch (const weft::operation_cancelled&) {
-    return true;
-  }
-  return false;
-}
 
 }  // namespace
 

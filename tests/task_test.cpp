@@ -29,6 +29,7 @@
 
 using namespace std::chrono_literals;
 using weft_test::custom_error;
+using weft_test::ended_cancelled;
 using weft_test::with_workers;
 
 namespace {
@@ -358,16 +359,6 @@ struct blocked_tasks {
     };
   }
 };
-
-template <class T>
-bool ended_cancelled(weft::join_handle<T>& h) {
-  try {
-    h.join();
-  } catch (const weft::operation_cancelled&) {
-    return true;
-  }
-  return false;
-}
 
 }  // namespace
 

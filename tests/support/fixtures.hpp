@@ -1,6 +1,6 @@
 // Small fixtures several test files use: executor options for a worker count, an exception type
-// to throw from fibers, and a check that an executor still works after whatever a test did to
-// it.
+// to throw from fibers, whether a fiber ended cancelled, and a check that an executor still
+// works after whatever a test did to it.
 #pragma once
 
 #include <chrono>
@@ -23,6 +23,17 @@ struct custom_error : std::runtime_error {
   int code;
   explicit custom_error(int c) : std::runtime_error("custom " + std::to_string(c)), code(c) {}
 };
+
+// Whether h ended with operation_cancelled (anything else fails the test).
+template <class T>
+bool ended_cancelled(weft::join_handle<T>& h) {
+  try {
+    h.join();
+  } catch (const weft::operation_cancelled&) {
+    return true;
+  }
+  return false;
+}
 
 // The executor still works: fibers spawn, talk over a channel, sleep, and finish. Throws
 // std::runtime_error if not (it may run in a child process, where Catch2's checks do not).

@@ -32,32 +32,17 @@ using weft_test::with_workers;
 namespace {
 
 // One wait of each kind that is an interruption point, each of which would block forever.
-struct interruption_points {
-  weft::channel<int> empty{0};
-  weft::channel<int> full{1};
-  weft::event never_set;
-  weft::wait_group never_done;
-  weft::mutex m;
-  weft::condition_variable cv;
+struct interruption_points : weft_test::never_ready {
   weft::join_handle<void> forever;  // a fiber that never ends (until stopped itself)
-  int pipe_fds[2] = {-1, -1};
   weft::net::tcp_listener listener = weft::net::tcp_listener::bind("127.0.0.1", 0);
 
-  interruption_points() {
-    full.send(0);
-    never_done.add();
-    if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe");
-    forever = weft::spawn([this] { never_set.wait(); });
-  }
+  interruption_points() { forever = weft::spawn([this] { never_set.wait(); }); }
   ~interruption_points() {
     forever.request_stop();
     try {
       forever.join();
     } catch (const weft::operation_cancelled&) {
     }
-    never_done.done();
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
   }
 
   std::vector<std::pair<std::string, std::function<void()>>> all() {

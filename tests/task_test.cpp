@@ -302,26 +302,7 @@ TEST_CASE("task: io and net twins echo over a socket pair", "[executor][task]") 
 namespace {
 
 // One task per kind of interruption point, each waiting forever through an awaitable twin.
-struct blocked_tasks {
-  weft::channel<int> empty{0};
-  weft::channel<int> full{1};
-  weft::event never_set;
-  weft::wait_group never_done;
-  weft::mutex m;
-  weft::condition_variable cv;
-  int pipe_fds[2] = {-1, -1};
-
-  blocked_tasks() {
-    (void)full.send(0);
-    never_done.add();
-    if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe");
-  }
-  ~blocked_tasks() {
-    never_done.done();
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-  }
-
+struct blocked_tasks : weft_test::never_ready {
   std::vector<std::pair<std::string, std::function<weft::task<void>()>>> all() {
     return {
         {"async_sleep_for", []() -> weft::task<void> { co_await weft::async_sleep_for(1h); }},

@@ -3,6 +3,8 @@
 // works after whatever a test did to it.
 #pragma once
 
+#include <unistd.h>
+
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -34,6 +36,32 @@ bool ended_cancelled(weft::join_handle<T>& h) {
   }
   return false;
 }
+
+// Objects on which each kind of wait blocks forever: an empty rendezvous channel, a full one,
+// an event never set, a wait_group never done, a mutex and condition variable nobody notifies,
+// and a pipe nobody writes.
+struct never_ready {
+  weft::channel<int> empty{0};
+  weft::channel<int> full{1};
+  weft::event never_set;
+  weft::wait_group never_done;
+  weft::mutex m;
+  weft::condition_variable cv;
+  int pipe_fds[2] = {-1, -1};
+
+  never_ready() {
+    (void)full.send(0);
+    never_done.add();
+    if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe");
+  }
+  ~never_ready() {
+    never_done.done();
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+  }
+  never_ready(const never_ready&) = delete;
+  never_ready& operator=(const never_ready&) = delete;
+};
 
 // The executor still works: fibers spawn, talk over a channel, sleep, and finish. Throws
 // std::runtime_error if not (it may run in a child process, where Catch2's checks do not).

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -39,6 +40,12 @@ inline __attribute__((always_inline)) void do_not_optimize(T& value) noexcept {
 // Makes the compiler assume all memory is read and written here.
 inline __attribute__((always_inline)) void clobber_memory() noexcept {
   asm volatile("" : : : "memory");
+}
+
+// Nanoseconds of the steady clock since `start`.
+inline double ns_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 // ---- command line ------------------------------------------------------------------------

@@ -69,10 +69,7 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 using weft::bench::do_not_optimize;
-
-double ns_since(clock_type::time_point start) {
-  return std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
-}
+using weft::bench::ns_since;
 
 // ---- yield round trip --------------------------------------------------------------------
 

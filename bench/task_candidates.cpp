@@ -1,6 +1,8 @@
 // The C++20-task candidates of weft_executor_bench; see task_candidates.hpp.
 #include "task_candidates.hpp"
 
+#include "bench_common.hpp"
+
 #include <utility>  // before Boost.Asio 1.74's awaitable.hpp, which uses std::exchange unincluded
 
 #include <boost/asio/awaitable.hpp>
@@ -20,10 +22,6 @@ namespace weft::bench {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-double ns_since(clock_type::time_point start) {
-  return std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
-}
 
 weft::task<void> yield_times(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) co_await weft::async_yield();

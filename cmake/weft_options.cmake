@@ -6,7 +6,7 @@ function(weft_check_backend)
                         "choose one of: ${WEFT_CONTEXT_BACKEND_CHOICES}")
   endif()
   if(WEFT_CONTEXT_BACKEND STREQUAL "asm" AND NOT weft_asm_supported)
-    message(FATAL_ERROR "WEFT_CONTEXT_BACKEND='asm' supports only x86-64 Linux, not "
+    message(FATAL_ERROR "WEFT_CONTEXT_BACKEND='asm' supports only x86-64 and AArch64 Linux, not "
                         "${CMAKE_SYSTEM_NAME}/${CMAKE_SYSTEM_PROCESSOR}; choose one of: boost")
   endif()
 endfunction()

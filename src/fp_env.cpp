@@ -16,6 +16,10 @@ void check_fp_env_kept(const fiber& f, const fp_env& thread) noexcept {
   const char* what = mxcsr ? "MXCSR control bits" : "x87 control word";
   const unsigned was = mxcsr ? thread.mxcsr : thread.x87_control_word;
   const unsigned is = mxcsr ? now.mxcsr : now.x87_control_word;
+#elif defined(__aarch64__)
+  const char* what = "FPCR";
+  const auto was = static_cast<unsigned>(thread.fpcr);
+  const auto is = static_cast<unsigned>(now.fpcr);
 #else
   const char* what = "rounding mode";
   const unsigned was = static_cast<unsigned>(thread.rounding);

@@ -26,7 +26,22 @@ std::uintptr_t guard_size = 4096;  // page_size(), read once outside the handler
 
 // How far below the stack pointer code may touch memory: an access there, below a fiber's
 // stack, is the fiber running off its stack even past the guard page.
+#if defined(__x86_64__)
 constexpr std::uintptr_t red_zone = 128;  // x86-64 SysV: leaf code may write below rsp
+#else
+constexpr std::uintptr_t red_zone = 0;  // AAPCS64: nothing lives below sp
+#endif
+
+// The stack pointer of the interrupted code.
+std::uintptr_t interrupted_sp(const ucontext_t& uc) noexcept {
+#if defined(__x86_64__)
+  return static_cast<std::uintptr_t>(uc.uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  return static_cast<std::uintptr_t>(uc.uc_mcontext.sp);
+#else
+#error "overflow_handler.cpp: add this architecture's stack pointer in a ucontext_t"
+#endif
+}
 
 // ---- output without malloc or stdio ------------------------------------------------------
 
@@ -137,8 +152,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
   if (info != nullptr && info->si_code > 0 && uctx != nullptr) {  // a fault, not a kill()
     if (const fiber* f = current_fiber()) {
       const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
-      const auto sp = static_cast<std::uintptr_t>(
-          static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs[REG_RSP]);
+      const auto sp = interrupted_sp(*static_cast<ucontext_t*>(uctx));
       if (is_overflow(*f, addr, sp)) report_overflow(*f);
     }
   }

@@ -66,17 +66,43 @@ namespace {
 
 std::once_flag layout_written;
 
-// The frame a switch leaves on a suspended stack, for both backends; the asm numbers come from
-// asm_x86_64_sysv_frame.h, Boost's from its jump_fcontext for x86-64 SysV ELF (the same layout since
-// Boost 1.61; builds of Boost with shadow-stack support (BOOST_USE_CET/SHSTK) add a slot).
+// The frame a switch leaves on a suspended stack, for both backends: where each register the
+// resumed code gets back is saved (named as gdb names them), the pc first; the stack pointer
+// it resumes with is the frame's address plus frame_size. The asm numbers come from the frame
+// headers; Boost's from its jump_fcontext (x86-64 SysV ELF: the same layout since Boost 1.61,
+// though builds with shadow-stack support, BOOST_USE_CET/SHSTK, add a slot; AArch64 AAPCS ELF:
+// as weft's, with the pc at 0xa0).
+struct saved_register {
+  const char* name;
+  std::size_t offset;
+};
+#if defined(__x86_64__) && defined(WEFT_CONTEXT_BACKEND_ASM)
+constexpr saved_register frame_registers[] = {
+    {"rip", WEFT_CTX_RIP}, {"rbp", WEFT_CTX_RBP}, {"rbx", WEFT_CTX_RBX}, {"r12", WEFT_CTX_R12},
+    {"r13", WEFT_CTX_R13}, {"r14", WEFT_CTX_R14}, {"r15", WEFT_CTX_R15}};
+constexpr std::size_t frame_size = WEFT_CTX_FRAME_SIZE;
+#elif defined(__x86_64__)
+constexpr saved_register frame_registers[] = {{"rip", 0x38}, {"rbp", 0x30}, {"rbx", 0x28},
+                                              {"r12", 0x08}, {"r13", 0x10}, {"r14", 0x18},
+                                              {"r15", 0x20}};
+constexpr std::size_t frame_size = 0x40;
+#elif defined(__aarch64__)
 #if defined(WEFT_CONTEXT_BACKEND_ASM)
-constexpr std::size_t frame_r12 = WEFT_CTX_R12, frame_r13 = WEFT_CTX_R13,
-                      frame_r14 = WEFT_CTX_R14, frame_r15 = WEFT_CTX_R15,
-                      frame_rbx = WEFT_CTX_RBX, frame_rbp = WEFT_CTX_RBP,
-                      frame_rip = WEFT_CTX_RIP, frame_size = WEFT_CTX_FRAME_SIZE;
+constexpr std::size_t frame_pc = WEFT_CTX_LR;
 #else
-constexpr std::size_t frame_r12 = 0x08, frame_r13 = 0x10, frame_r14 = 0x18, frame_r15 = 0x20,
-                      frame_rbx = 0x28, frame_rbp = 0x30, frame_rip = 0x38, frame_size = 0x40;
+constexpr std::size_t frame_pc = 0xa0;
+#endif
+constexpr saved_register frame_registers[] = {
+    {"pc", frame_pc}, {"x29", 0x90}, {"x30", 0x98}, {"x19", 0x40}, {"x20", 0x48},
+    {"x21", 0x50},    {"x22", 0x58}, {"x23", 0x60}, {"x24", 0x68}, {"x25", 0x70},
+    {"x26", 0x78},    {"x27", 0x80}, {"x28", 0x88}};
+constexpr std::size_t frame_size = 0xb0;
+#if defined(WEFT_CONTEXT_BACKEND_ASM)
+static_assert(WEFT_CTX_FP == 0x90 && WEFT_CTX_X19 == 0x40 && WEFT_CTX_X27 == 0x80 &&
+              WEFT_CTX_FRAME_SIZE == frame_size);
+#endif
+#else
+#error "registry.cpp: describe this architecture's saved frame"
 #endif
 
 // "ptr0,size8" when std::string keeps its data pointer first and its length after it
@@ -153,13 +179,16 @@ void registry_layout::describe(char* out, std::size_t size) noexcept {
   w.add("fiber.ops", offsetof(fiber, ops));
   w.add("ops.runs_coroutine", offsetof(task_ops, runs_coroutine));
   static_assert(sizeof(wait_kind) == 1 && sizeof(bool) == 1 && sizeof(std::atomic<bool>) == 1);
-  w.add("frame.r12", frame_r12);
-  w.add("frame.r13", frame_r13);
-  w.add("frame.r14", frame_r14);
-  w.add("frame.r15", frame_r15);
-  w.add("frame.rbx", frame_rbx);
-  w.add("frame.rbp", frame_rbp);
-  w.add("frame.rip", frame_rip);
+  // frame_registers=pc|...: the names, pc first; frame.<name>=offset for each.
+  w.print("frame_registers=");
+  for (const saved_register& r : frame_registers)
+    w.print(&r == frame_registers ? "%s" : "|%s", r.name);
+  w.print(";");
+  for (const saved_register& r : frame_registers) {
+    char key[32];
+    std::snprintf(key, sizeof key, "frame.%s", r.name);
+    w.add(key, r.offset);
+  }
   w.add("frame.size", frame_size);
   w.print("string=%s;", string_layout());
   w.print("wait_kinds=");

@@ -35,6 +35,9 @@ namespace {
 #if defined(__x86_64__)
 // mmap without an address hint never maps above 47 bits (128 TiB), even with 5-level paging.
 constexpr std::size_t address_space_bytes = std::size_t{1} << 47;
+#elif defined(__aarch64__)
+// Nor above 48 bits (256 TiB) on AArch64, even where the kernel supports 52-bit addresses.
+constexpr std::size_t address_space_bytes = std::size_t{1} << 48;
 #else
 constexpr std::size_t address_space_bytes = std::numeric_limits<std::size_t>::max() / 2;
 #endif

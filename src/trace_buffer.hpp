@@ -39,20 +39,27 @@ struct compact_event {
   trace::event_kind kind;
 };
 
-// Timestamps: the TSC where it is invariant (x86-64), converted to nanoseconds once, when the
-// trace is written; the steady clock's nanoseconds elsewhere.
+// Timestamps: a constant-rate counter read in user space, converted to nanoseconds once, when
+// the trace is written: the TSC where it is invariant (x86-64), the generic timer's virtual count
+// (AArch64, cntvct_el0); the steady clock's nanoseconds elsewhere.
 struct trace_clock {
   static void choose() noexcept;  // as a trace starts, before anything reads the clock
-  static bool counts_cycles() noexcept { return use_tsc; }  // whether now() is the TSC
+  static bool counts_cycles() noexcept { return use_tsc; }  // whether now() is the counter
   static std::uint64_t now() noexcept {
 #if defined(__x86_64__)
     if (use_tsc) [[likely]] return __rdtsc();
+#elif defined(__aarch64__)
+    // No isb before it: a read may be reordered with its neighbours by a few instructions,
+    // which a thread's trace (kept in the thread's own order) does not notice.
+    std::uint64_t count;
+    asm volatile("mrs %0, cntvct_el0" : "=r"(count));
+    return count;
 #endif
     return steady_ns();
   }
 
  private:
-  static bool use_tsc;  // the CPU's TSC is invariant (set by choose)
+  static bool use_tsc;  // x86-64: the CPU's TSC is invariant (set by choose)
   static std::uint64_t steady_ns() noexcept;
 };
 

@@ -70,6 +70,8 @@ class Layout:
         self.string = values.get("string", "unknown")
         self.vector = values.get("vector", "unknown")
         self.wait_kinds = values.get("wait_kinds", "").split("|")
+        # The registers a switch saves, the pc first (x86-64: rip, ...; AArch64: pc, x29, ...).
+        self.frame_registers = values.get("frame_registers", "rip").split("|")
         self.offsets = {k: int(v) for k, v in values.items() if v.isdigit()}
 
     def __getitem__(self, key):
@@ -148,7 +150,7 @@ def _walk(first, link_offset, limit=1000000):
 
 
 def _thread_stack_pointers():
-    """(thread, rsp) for every thread of the inferior; the selection is restored."""
+    """(thread, stack pointer) for every thread of the inferior; the selection is restored."""
     result = []
     original = gdb.selected_thread()
     try:
@@ -159,7 +161,7 @@ def _thread_stack_pointers():
         for thread in gdb.selected_inferior().threads():
             try:
                 thread.switch()
-                result.append((thread, int(gdb.newest_frame().read_register("rsp"))))
+                result.append((thread, int(gdb.newest_frame().read_register(_sp_register()))))
             except gdb.error:
                 pass
     finally:
@@ -295,11 +297,11 @@ class FiberUnwinder(gdb.unwinder.Unwinder):
         thread = gdb.selected_thread()
         if thread is None or thread.num != thread_num:
             return None
-        pc = pending_frame.read_register("rip")
+        pc = pending_frame.read_register(_pc_register())
         # The id's stack address lies below the fiber's frames, so gdb sees the next frames
         # as outer ones wherever the two stacks lie.
         info = pending_frame.create_unwind_info(_FrameId(gdb.Value(id_sp).cast(
-            pending_frame.read_register("rsp").type), pc))
+            pending_frame.read_register(_sp_register()).type), pc))
         for name, value in registers.items():
             register_type = pending_frame.read_register(name).type
             info.add_saved_register(name, gdb.Value(value).cast(register_type))
@@ -310,12 +312,26 @@ _unwinder = FiberUnwinder()
 gdb.unwinder.register_unwinder(None, _unwinder, replace=True)
 
 
+def _is_aarch64():
+    return gdb.selected_inferior().architecture().name().startswith("aarch64")
+
+
+def _sp_register():
+    """The stack pointer's name in this inferior's architecture (rsp on x86-64, sp on AArch64)."""
+    return "sp" if _is_aarch64() else "rsp"
+
+
+def _pc_register():
+    """The program counter's name (rip on x86-64, pc on AArch64)."""
+    return "pc" if _is_aarch64() else "rip"
+
+
 def saved_registers(layout, f):
     """The registers a suspended fiber resumes with, read from the frame its switch saved."""
     o = layout.offsets
     sp = f.saved_sp
-    registers = {"rip": _u64(sp + o["frame.rip"]), "rsp": sp + o["frame.size"]}
-    for name in ("rbp", "rbx", "r12", "r13", "r14", "r15"):
+    registers = {_sp_register(): sp + o["frame.size"]}
+    for name in layout.frame_registers:
         registers[name] = _u64(sp + o["frame." + name])
     return registers
 
@@ -410,7 +426,7 @@ to `backtrace`, e.g. `weft-bt 7 full`."""
             # Never print another stack as the fiber's: the frame after the thread's own must
             # be the fiber's saved context.
             switched = WeftBt.frame_at(own)
-            if switched is None or switched.pc() != registers["rip"]:
+            if switched is None or switched.pc() != registers[layout.frame_registers[0]]:
                 raise gdb.GdbError(
                     "weft: cannot unwind fiber %d from its saved context: gdb did not use "
                     "weft's unwinder for frame #%d (%s)" % (f.id, host.level(), host.name()))

@@ -40,13 +40,21 @@ WEFT_NO_ASAN context& begin_context(fc::transfer_t t, start_record& start) noexc
   return *note->to;
 }
 
+#if defined(__x86_64__)
+#define WEFT_CFI_UNDEFINED_RETURN_ADDRESS ".cfi_undefined rip"
+#elif defined(__aarch64__)
+#define WEFT_CFI_UNDEFINED_RETURN_ADDRESS ".cfi_undefined x30"
+#else
+#error "boost_fcontext.cpp: name this architecture's return-address column"
+#endif
+
 // The outermost frames: Boost's make_fcontext, which calls them, has no CFI (Boost 1.74), so
 // debuggers and unwinders walking past them read the start record as return addresses (gdb
 // showed "?? ()" frames). An undefined return address ends every backtrace here. They never
 // return, so TSan does not instrument them either (their entry would stay on the reused TSan
 // fiber's shadow stack).
 WEFT_NO_ASAN WEFT_NO_TSAN void trampoline(fc::transfer_t t) noexcept {
-  asm volatile(".cfi_undefined rip");
+  asm volatile(WEFT_CFI_UNDEFINED_RETURN_ADDRESS);
   start_record start;
   begin_context(t, start);
   reinterpret_cast<context_entry>(start.entry)(start.arg);
@@ -54,11 +62,11 @@ WEFT_NO_ASAN WEFT_NO_TSAN void trampoline(fc::transfer_t t) noexcept {
 }
 
 WEFT_NO_ASAN WEFT_NO_TSAN void trampoline_fiber(fc::transfer_t t) noexcept {
-  asm volatile(".cfi_undefined rip");
+  asm volatile(WEFT_CFI_UNDEFINED_RETURN_ADDRESS);
   start_record start;
   context& self = begin_context(t, start);
   context* next = reinterpret_cast<fiber_entry>(start.entry)(start.arg);
-  backend::jump(self, *next);  // for good: nothing resumes `self`
+  backend::jump_balanced(self, *next);  // for good: nothing resumes `self`
   __builtin_trap();
 }
 

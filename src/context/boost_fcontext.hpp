@@ -6,6 +6,7 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
+#include <cstdint>
 #include <string_view>
 
 #include "sanitizer_attributes.hpp"
@@ -25,15 +26,28 @@ struct backend {
   // Not instrumented by ASan (then not inlined into instrumented callers either): a context
   // that ends never returns through this frame, whose redzones would stay poisoned on the
   // pooled stack.
-  WEFT_NO_ASAN static void jump(context& from, context& to) noexcept {
+  WEFT_NO_ASAN static void jump_balanced(context& from, context& to) noexcept {
     namespace fc = boost::context::detail;
     jump_note note{&from, &to};
     fc::transfer_t t = fc::jump_fcontext(context_access::handle(to), &note);
     // Back in `from`: whoever jumped here left a note naming the context it left.
     context_access::handle(*static_cast<jump_note*>(t.data)->from) = t.fctx;
   }
-  // jump_fcontext always resumes with a jump: nothing to balance.
-  static void jump_balanced(context& from, context& to) noexcept { jump(from, to); }
+  // The public switch keeps the FP control state per context. Boost's x86-64 jump_fcontext
+  // saves MXCSR and the x87 control word itself; its AArch64 one does not save the FPCR, so it
+  // is kept here (written back only when the contexts' differ). A new context starts in the
+  // FPCR of the context that first resumes it.
+#if defined(__aarch64__)
+  WEFT_NO_ASAN static void jump(context& from, context& to) noexcept {
+    std::uint64_t fpcr, now;
+    asm volatile("mrs %0, fpcr" : "=r"(fpcr));
+    jump_balanced(from, to);
+    asm volatile("mrs %0, fpcr" : "=r"(now));
+    if (now != fpcr) asm volatile("msr fpcr, %0" : : "r"(fpcr));
+  }
+#else
+  WEFT_NO_ASAN static void jump(context& from, context& to) noexcept { jump_balanced(from, to); }
+#endif
 };
 
 }  // namespace weft::boost_fcontext

@@ -4,8 +4,6 @@
 // context's entry function.
 #include <catch2/catch.hpp>
 
-#include <xmmintrin.h>
-
 #include <csignal>
 #include <cstdint>
 #include <cstring>
@@ -135,29 +133,25 @@ TEST_CASE("one million ping-pong switches", "[context]") {
 
 namespace {
 
-// weft_probe_call(&weft::switch_context, from, to, ...) (register_probe.S).
-void probe_switch(weft::context* from, weft::context* to, const std::uint64_t values[6],
+// weft_probe_call(&weft::switch_context, from, to, ...) (register_probe_<arch>.S).
+void probe_switch(weft::context* from, weft::context* to, const probe_values& values,
                   probe_registers* out) {
   void (*const switch_fn)(weft::context&, weft::context&) noexcept = &weft::switch_context;
-  weft_probe_call(reinterpret_cast<probe_fn>(switch_fn), from, to, values, out);
+  weft_probe_call(reinterpret_cast<probe_fn>(switch_fn), from, to, values.data(), out);
 }
 
-constexpr std::uint64_t main_values[2][6] = {
-    {0x1111111111111111, 0x2222222222222222, 0x3333333333333333, 0x4444444444444444,
-     0x5555555555555555, 0x6666666666666666},
-    {0x0123456789abcdef, 0xfedcba9876543210, 0x8000000000000001, 0x7ffffffffffffffe,
-     0x00000000ffffffff, 0xffffffff00000000}};
-constexpr std::uint64_t fiber_values[6] = {0xa1a1a1a1a1a1a1a1, 0xb2b2b2b2b2b2b2b2,
-                                           0xc3c3c3c3c3c3c3c3, 0xd4d4d4d4d4d4d4d4,
-                                           0xe5e5e5e5e5e5e5e5, 0xf6f6f6f6f6f6f6f6};
-
+// Three different sets; on AArch64 each side also runs in an FPCR of its own (round up, round
+// toward zero with flush-to-zero, round down), which switch_context keeps per context.
+const probe_values main_values[2] = {make_probe_values(1, 0x400000), make_probe_values(2, 0x800000)};
+const probe_values fiber_values = make_probe_values(3, 0x1c00000);
 
 }  // namespace
 
-// rbx, rbp, r12-r15 and rsp survive a switch on both sides: while the test is suspended with
+// The callee-saved registers (x86-64: rbx, rbp, r12-r15; AArch64: x19-x29, d8-d15 and the
+// FPCR) and the stack pointer survive a switch on both sides: while the test is suspended with
 // one set of values in those registers, the context loads a different set before switching
 // back, and vice versa.
-TEST_CASE("callee-saved registers and rsp survive a switch", "[context][registers]") {
+TEST_CASE("callee-saved registers and the stack pointer survive a switch", "[context][registers]") {
   probe_registers in_fiber{};
   fiber clobberer([&](fiber& self) {
     probe_switch(&self.self(), &self.caller(), fiber_values, &in_fiber);
@@ -175,10 +169,11 @@ TEST_CASE("callee-saved registers and rsp survive a switch", "[context][register
 
 using namespace weft_test;  // fp_modes.hpp
 
-// MXCSR and the x87 control word belong to the context: modes set on one side are not seen
+// The FP control state (MXCSR and the x87 control word; AArch64's FPCR) belongs to the
+// context: modes set on one side are not seen
 // on the other, each side gets its own back after a round trip, and a new context starts
 // with the modes of the code that created it.
-TEST_CASE("MXCSR and x87 control word are per context", "[context][fp]") {
+TEST_CASE("the FP control state (MXCSR and x87 control word, or FPCR) is per context", "[context][fp]") {
   fp_defaults_restorer restore;
   set_fp_modes(default_modes);
   std::vector<fp_modes> seen_in_fiber;
@@ -213,28 +208,31 @@ struct alignment_report {
   weft::context* self;
   weft::context* caller;
   std::uintptr_t entry_frame = 1;
+  std::uintptr_t entry_sp = 1;
   std::uintptr_t aligned_local = 1;
   float stored[4] = {};
 };
 
-[[gnu::noinline]] void aligned_sse_store(alignment_report& r) {
+[[gnu::noinline]] void aligned_store(alignment_report& r) {
   alignas(16) float v[4];
   r.aligned_local = reinterpret_cast<std::uintptr_t>(v);
-  _mm_store_ps(v, _mm_set_ps(4.0f, 3.0f, 2.0f, 1.0f));  // faults if v is not 16-byte aligned
+  weft_test::aligned_vector_store(v);  // x86-64: faults if v is not 16-byte aligned
   std::memcpy(r.stored, v, sizeof v);
 }
 
 void alignment_entry(void* arg) {
   auto* r = static_cast<alignment_report*>(arg);
   r->entry_frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  aligned_sse_store(*r);
+  r->entry_sp = weft_test::stack_pointer();
+  aligned_store(*r);
   weft::switch_context_final(*r->self, *r->caller);
 }
 
 }  // namespace
 
-// A new context's entry function starts with the ABI's stack alignment: its frame address
-// is 16-byte aligned, as are aligned locals, and an aligned SSE store to one works.
+// A new context's entry function starts with the ABI's stack alignment: its frame address and
+// stack pointer are 16-byte aligned, as are aligned locals, and an aligned vector store to one
+// works.
 TEST_CASE("entry functions run on a 16-byte aligned stack", "[context][alignment]") {
   // Odd usable sizes do not matter: stacks are whole pages, and the backend aligns the top.
   for (std::size_t size : {std::size_t{16 * 1024}, std::size_t{64 * 1024 + 8}}) {
@@ -245,6 +243,7 @@ TEST_CASE("entry functions run on a 16-byte aligned stack", "[context][alignment
     weft::switch_context(main_ctx, ctx);
     INFO("stack size " << size);
     CHECK(r.entry_frame % 16 == 0);
+    CHECK(r.entry_sp % 16 == 0);
     CHECK(inside(reinterpret_cast<void*>(r.entry_frame), s.span()));
     CHECK(r.aligned_local % 16 == 0);
     CHECK(r.stored[0] == 1.0f);

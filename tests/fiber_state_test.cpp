@@ -1,7 +1,7 @@
 // The scheduler's own switch (the backend's make_fiber / jump_balanced pair, with the fiber
-// trampoline's final resume) keeps callee-saved registers and rsp, and 16-byte alignment at a
+// trampoline's final resume) keeps callee-saved registers and the stack pointer, and 16-byte alignment at a
 // fiber's entry. The floating-point control state (MXCSR's control bits and the x87 control
-// word) is the worker thread's, except for fibers spawned with spawn_options::own_fp_env, and
+// word; AArch64's FPCR) is the worker thread's, except for fibers spawned with spawn_options::own_fp_env, and
 // checked builds stop a fiber that leaves the thread's changed. Both backends, one and two
 // workers.
 #include <catch2/catch.hpp>
@@ -21,23 +21,20 @@ using namespace weft_test;
 
 constexpr int rounds = 200;
 
-constexpr std::uint64_t values[2][6] = {
-    {0x1111111111111111, 0x2222222222222222, 0x3333333333333333, 0x4444444444444444,
-     0x5555555555555555, 0x6666666666666666},
-    {0xa1a1a1a1a1a1a1a1, 0xb2b2b2b2b2b2b2b2, 0xc3c3c3c3c3c3c3c3, 0xd4d4d4d4d4d4d4d4,
-     0xe5e5e5e5e5e5e5e5, 0xf6f6f6f6f6f6f6f6}};
-
 // weft_probe_call with this_fiber::yield (its two arguments are ignored).
-void probe_yield(const std::uint64_t (&v)[6], probe_registers& out) {
+void probe_yield(const probe_values& v, probe_registers& out) {
   void (*const yield_fn)() = &weft::this_fiber::yield;
-  weft_probe_call(reinterpret_cast<probe_fn>(yield_fn), nullptr, nullptr, v, &out);
+  weft_probe_call(reinterpret_cast<probe_fn>(yield_fn), nullptr, nullptr, v.data(), &out);
 }
 
 }  // namespace
 
-TEST_CASE("callee-saved registers and rsp survive a fiber's yields", "[executor][registers]") {
+TEST_CASE("callee-saved registers and the stack pointer survive a fiber's yields", "[executor][registers]") {
   const std::size_t workers = GENERATE(1, 2);
   INFO(workers << " workers");
+  // The FP control slot (AArch64's FPCR) keeps the thread's: these fibers do not own one.
+  const probe_values values[2] = {make_probe_values(1, probe_fp_control()),
+                                  make_probe_values(2, probe_fp_control())};
   // Two fibers yield to each other with different values in the registers. Before each of
   // A's yields it starts a child that yields once and then ends while A is suspended, so A is
   // resumed both by B's switch and by a finished fiber's final resume.
@@ -78,7 +75,7 @@ TEST_CASE("callee-saved registers and rsp survive a fiber's yields", "[executor]
 #define SKIP_UNDER_VALGRIND() (void)0
 #endif
 
-TEST_CASE("a fiber spawned with own_fp_env keeps its MXCSR and x87 control word", "[executor][fp]") {
+TEST_CASE("a fiber spawned with own_fp_env keeps its FP control state", "[executor][fp]") {
   SKIP_UNDER_VALGRIND();
   const std::size_t workers = GENERATE(1, 2);
   INFO(workers << " workers");
@@ -130,7 +127,7 @@ TEST_CASE("a fiber spawned with own_fp_env keeps its MXCSR and x87 control word"
   CHECK(current_fp_modes() == default_modes);  // the thread that ran the executor: its own
 }
 
-TEST_CASE("fibers without own_fp_env run in their thread's MXCSR and x87 control word", "[executor][fp]") {
+TEST_CASE("fibers without own_fp_env run in their thread's FP control state", "[executor][fp]") {
   SKIP_UNDER_VALGRIND();
   const std::size_t workers = GENERATE(1, 2);
   INFO(workers << " workers");
@@ -162,13 +159,22 @@ TEST_CASE("fibers without own_fp_env run in their thread's MXCSR and x87 control
 #ifdef WEFT_TEST_CHECKED
 TEST_CASE("checked builds stop a fiber that switches away with the thread's FP modes changed", "[executor][fp]") {
   SKIP_UNDER_VALGRIND();
+#if defined(__x86_64__)
   const bool mxcsr = GENERATE(true, false);
-  INFO((mxcsr ? "MXCSR" : "x87 control word"));
-  const auto r = run_in_child([mxcsr] {
-    weft::run([mxcsr] {
-      weft::spawn(weft::spawn_options{.name = "rounder"}, [mxcsr] {
-        if (mxcsr) _mm_setcsr(default_mxcsr | _MM_ROUND_TOWARD_ZERO);
-        else set_x87_control(fiber_modes.x87);
+  const char* const reported = mxcsr ? "MXCSR control bits" : "x87 control word";
+  const auto change = [mxcsr] {
+    if (mxcsr) _mm_setcsr(default_mxcsr | _MM_ROUND_TOWARD_ZERO);
+    else set_x87_control(fiber_modes.x87);
+  };
+#else
+  const char* const reported = "FPCR";
+  const auto change = [] { set_fpcr(fpcr_round_toward_zero); };
+#endif
+  INFO(reported);
+  const auto r = run_in_child([change] {
+    weft::run([change] {
+      weft::spawn(weft::spawn_options{.name = "rounder"}, [change] {
+        change();
         weft::this_fiber::yield();
       }).join();
     });
@@ -177,18 +183,26 @@ TEST_CASE("checked builds stop a fiber that switches away with the thread's FP m
   CHECK(r.aborted());
   CHECK(r.err.find("fiber") != std::string::npos);
   CHECK(r.err.find("\"rounder\"") != std::string::npos);
-  CHECK(r.err.find(mxcsr ? "MXCSR control bits" : "x87 control word") != std::string::npos);
+  CHECK(r.err.find(reported) != std::string::npos);
   CHECK(r.err.find("spawn_options::own_fp_env") != std::string::npos);
 }
 
 TEST_CASE("checked builds stop a fiber that ends with the thread's FP modes changed", "[executor][fp]") {
   SKIP_UNDER_VALGRIND();
   const auto r = run_in_child([] {
+#if defined(__x86_64__)
     weft::run([] { _mm_setcsr(default_mxcsr | _MM_FLUSH_ZERO_ON); });
+#else
+    weft::run([] { set_fpcr(fpcr_flush_zero); });
+#endif
   });
   INFO(r.describe());
   CHECK(r.aborted());
+#if defined(__x86_64__)
   CHECK(r.err.find("MXCSR control bits") != std::string::npos);
+#else
+  CHECK(r.err.find("FPCR") != std::string::npos);
+#endif
 }
 #endif
 
@@ -198,10 +212,11 @@ TEST_CASE("fibers start on a 16-byte aligned stack", "[executor][alignment]") {
     for (int i = 0; i < 8; ++i)
       weft::spawn([&] {
         alignas(16) float v[4];
-        _mm_store_ps(v, _mm_set_ps(4.0f, 3.0f, 2.0f, 1.0f));  // faults if v is misaligned
+        aligned_vector_store(v);  // x86-64: faults if v is misaligned
         frames.push_back(reinterpret_cast<std::uintptr_t>(v));
+        frames.push_back(stack_pointer());
       }).join();
   });
-  REQUIRE(frames.size() == 8);
+  REQUIRE(frames.size() == 16);
   for (auto f : frames) CHECK(f % 16 == 0);
 }

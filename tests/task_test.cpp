@@ -512,9 +512,11 @@ TEST_CASE("task: empty tasks and lost frames give clear errors", "[executor][tas
 
 // Not under valgrind, which aborts where operator new would throw, nor the sanitizers, whose
 // allocators reserve more address space than the cap below leaves, nor clang 14, which keeps
-// the array below out of the coroutine frame (the frame it allocates stays small).
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && \
-    !defined(WEFT_TEST_UNDER_VALGRIND) && !weft_test_has_sanitizer && !defined(__clang__)
+// the array below out of the coroutine frame (the frame it allocates stays small), nor under
+// qemu's user-mode emulation (WEFT_TEST_EMULATOR), which does not apply RLIMIT_AS to its guest.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) &&                \
+    !defined(WEFT_TEST_UNDER_VALGRIND) && !weft_test_has_sanitizer && !defined(__clang__) && \
+    !defined(WEFT_TEST_EMULATOR)
 namespace {
 // A task with a 1 GiB frame (the array lives across a co_await; volatile, so it stays).
 weft::task<int> huge_frame() {

@@ -124,10 +124,16 @@ child_result run_program(const std::string& path, const std::vector<std::string>
                          std::chrono::seconds limit) {
   // argv is built here: the child may not allocate before exec.
   std::vector<char*> argv;
+#ifdef WEFT_TEST_EMULATOR
+  // A cross build's programs run under the emulator CTest uses (e.g. qemu-aarch64): the
+  // kernel cannot exec them itself.
+  const std::string emulator = WEFT_TEST_EMULATOR;
+  argv.push_back(const_cast<char*>(emulator.c_str()));
+#endif
   argv.push_back(const_cast<char*>(path.c_str()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  return run_forked([&] { ::execv(path.c_str(), argv.data()); }, limit);
+  return run_forked([&] { ::execv(argv[0], argv.data()); }, limit);
 }
 
 child_result run_child_test(const char* test_name, std::chrono::seconds limit) {

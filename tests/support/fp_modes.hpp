@@ -1,13 +1,18 @@
-// Floating-point control state helpers for the tests that check that MXCSR's control bits and
-// the x87 control word belong to a context (context_test.cpp) or a fiber (fiber_state_test.cpp).
+// Floating-point control state helpers for the tests that check that the FP control state
+// (x86-64: MXCSR's control bits and the x87 control word; AArch64: the FPCR) belongs to a
+// context (context_test.cpp) or a fiber (fiber_state_test.cpp).
 #pragma once
 
+#if defined(__x86_64__)
 #include <xmmintrin.h>
+#endif
 
 #include <cstdint>
 #include <ostream>
 
 namespace weft_test {
+
+#if defined(__x86_64__)
 
 inline constexpr unsigned mxcsr_control_mask = 0xffc0;  // bits 0-5 are status flags
 inline constexpr unsigned default_mxcsr = 0x1f80;        // all exceptions masked, round to nearest
@@ -54,6 +59,63 @@ inline constexpr fp_modes default_modes{default_mxcsr, default_x87_control};
 
 inline std::ostream& operator<<(std::ostream& os, const fp_modes& m) {
   return os << std::hex << "{mxcsr 0x" << m.mxcsr << ", x87 0x" << m.x87 << "}" << std::dec;
+}
+
+#elif defined(__aarch64__)
+
+// FPCR fields: RMode (bits 22-23: 0 nearest, 1 up, 2 down, 3 toward zero), FZ (24), DN (25).
+inline constexpr std::uint64_t fpcr_round_up = 0x400000, fpcr_round_down = 0x800000,
+                               fpcr_round_toward_zero = 0xc00000, fpcr_flush_zero = 0x1000000,
+                               fpcr_default_nan = 0x2000000;
+
+inline std::uint64_t fpcr() {
+  std::uint64_t v;
+  asm volatile("mrs %0, fpcr" : "=r"(v));
+  return v;
+}
+inline void set_fpcr(std::uint64_t v) { asm volatile("msr fpcr, %0" : : "r"(v)); }
+
+struct fp_defaults_restorer {
+  ~fp_defaults_restorer() { set_fpcr(0); }
+};
+
+struct fp_modes {
+  std::uint64_t fpcr;
+  bool operator==(const fp_modes&) const = default;
+};
+
+inline fp_modes current_fp_modes() { return {fpcr()}; }
+inline void set_fp_modes(fp_modes m) { set_fpcr(m.fpcr); }
+
+inline constexpr fp_modes fiber_modes{fpcr_round_toward_zero | fpcr_flush_zero};
+inline constexpr fp_modes main_modes{fpcr_round_down | fpcr_default_nan};
+inline constexpr fp_modes default_modes{0};
+
+inline std::ostream& operator<<(std::ostream& os, const fp_modes& m) {
+  return os << std::hex << "{fpcr 0x" << m.fpcr << "}" << std::dec;
+}
+
+#else
+#error "fp_modes.hpp: no FP control state helpers for this architecture"
+#endif
+
+// Stores {1, 2, 3, 4} into v with one 16-byte vector store: on x86-64 an aligned SSE store,
+// which faults if v is not 16-byte aligned (AArch64's vector stores do not check alignment,
+// but its stack pointer must stay 16-byte aligned for any access through it to work).
+inline void aligned_vector_store(float* v) {
+  typedef float vector4 __attribute__((vector_size(16)));
+  *reinterpret_cast<vector4*>(v) = vector4{1.0f, 2.0f, 3.0f, 4.0f};
+}
+
+// The stack pointer of the calling function.
+[[gnu::always_inline]] inline std::uintptr_t stack_pointer() {
+  std::uintptr_t sp;
+#if defined(__x86_64__)
+  asm volatile("mov %%rsp, %0" : "=r"(sp));
+#else
+  asm volatile("mov %0, sp" : "=r"(sp));
+#endif
+  return sp;
 }
 
 }  // namespace weft_test

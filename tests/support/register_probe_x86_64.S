@@ -1,5 +1,5 @@
-/* A probe for the register tests (tests/context_test.cpp, tests/fiber_state_test.cpp): does a
- * call that switches contexts (weft::switch_context, or a fiber's yield through the
+/* The x86-64 register probe for the register tests (tests/context_test.cpp,
+ * tests/fiber_state_test.cpp): does a call that switches contexts (weft::switch_context, or a fiber's yield through the
  * scheduler's switch) preserve every callee-saved register and the stack pointer?
  *
  *   void weft_probe_call(void (*fn)(void*, void*), void* a, void* b,

@@ -33,6 +33,13 @@ cd "$root"
 #    fiber and aborts itself ("ThreadSanitizer failed to allocate") before weft's mmap fails.
 tsan_skip='the default guarded-stack budget keeps more fibers|when mappings run out before the budget'
 clang=(-DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_ASM_COMPILER=clang-14)
+# aarch64-asm and aarch64-boost cross-build for 64-bit ARM (cmake/toolchains/aarch64-linux-gnu.cmake)
+# and run the tests under qemu-aarch64 (user-mode emulation): the context tests and the
+# executor tests (the scheduler, sync primitives, stress, the std vocabulary and tasks; asm
+# builds all four executables, boost the first two). Under emulation the tests run at full
+# scale (about 25 s each); the rest (IO, tracing, gdb, fuzz, exhaustion) runs on x86-64 only.
+aarch64=(-DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release
+         -DWEFT_BUILD_BENCH=OFF)
 configs=(
   "asm              | -DCMAKE_BUILD_TYPE=Release -DWEFT_CONTEXT_BACKEND=asm   |  |"
   "boost            | -DCMAKE_BUILD_TYPE=Release -DWEFT_CONTEXT_BACKEND=boost |  |"
@@ -56,6 +63,10 @@ configs=(
                       -DWEFT_FUZZ_RUNS=5000 -DWEFT_BUILD_BENCH=OFF
                     | ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
                     | -L fuzz | schedule_fuzzer schedule_replay"
+  "aarch64-asm      | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=asm |  | -L context|executor
+                    | context_tests executor_tests vocabulary_tests task_tests"
+  "aarch64-boost    | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=boost |  | -L context|executor
+                    | context_tests executor_tests"
 )
 
 jobs=$(nproc)

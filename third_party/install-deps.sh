@@ -18,9 +18,19 @@ packages=(
   clang libclang-rt-14-dev   # fuzzer and sanitizer runtimes for clang
   python3                    # helper scripts
 )
+# --aarch64 adds the aarch64 cross builds of tests/run-all.sh: compiler, emulator, and the arm64
+# libraries (multiarch: `dpkg --add-architecture arm64` below), whose libc6:arm64 the programs
+# run on under qemu-aarch64.
+aarch64_packages=(g++-aarch64-linux-gnu qemu-user libboost-context-dev:arm64 libfmt-dev:arm64)
+case "${1:-}" in
+  --aarch64) packages+=("${aarch64_packages[@]}") ;;
+  "") ;;
+  *) echo "usage: install-deps.sh [--aarch64]" >&2; exit 2 ;;
+esac
 
+# A name without an architecture lists every architecture's copy dpkg knows (one line each).
 is_installed() {
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+  dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed
 }
 
 missing=()
@@ -40,6 +50,9 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if [ "${1:-}" = "--aarch64" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+fi
 apt-get update
 apt-get install -y --no-install-recommends "${missing[@]}"
 echo "install-deps: done"

@@ -38,6 +38,7 @@ clang=(-DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_ASM_COMPILER=clang-14)
 # executor tests (the scheduler, sync primitives, stress, the std vocabulary and tasks; asm
 # builds all four executables, boost the first two). Under emulation the tests run at full
 # scale (about 25 s each); the rest (IO, tracing, gdb, fuzz, exhaustion) runs on x86-64 only.
+aarch64_labels='context|executor'
 aarch64=(-DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release
          -DWEFT_BUILD_BENCH=OFF)
 configs=(
@@ -63,9 +64,9 @@ configs=(
                       -DWEFT_FUZZ_RUNS=5000 -DWEFT_BUILD_BENCH=OFF
                     | ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
                     | -L fuzz | schedule_fuzzer schedule_replay"
-  "aarch64-asm      | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=asm |  | -L context|executor
+  "aarch64-asm      | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=asm |  | -L @aarch64_labels@
                     | context_tests executor_tests vocabulary_tests task_tests"
-  "aarch64-boost    | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=boost |  | -L context|executor
+  "aarch64-boost    | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=boost |  | -L @aarch64_labels@
                     | context_tests executor_tests"
 )
 
@@ -107,10 +108,12 @@ run_config() {
   read -ra cmake_argv <<<"$2"
   read -ra env_argv <<<"$3"
   read -ra extra_argv <<<"$4"
-  # @tsan_skip@ stands for a regex with spaces and `|`, which the fields cannot hold.
+  # @tsan_skip@ and @aarch64_labels@ stand for regexes with spaces or `|`, which the fields
+  # cannot hold.
   local i
   for i in "${!extra_argv[@]}"; do
     [ "${extra_argv[$i]}" = "@tsan_skip@" ] && extra_argv[$i]=$tsan_skip
+    [ "${extra_argv[$i]}" = "@aarch64_labels@" ] && extra_argv[$i]=$aarch64_labels
   done
   local t
   for t in $5; do target_argv+=(--target "$t"); done

@@ -34,6 +34,8 @@ def op_byte(name):
         return 254
     if name == "latch":
         return 255
+    if name == "io":
+        return 253
     i = OPS.index(name)
     return i if i < 15 else 240 + (i - 15)
 
@@ -59,6 +61,28 @@ def latch(sub, obj=0, us=0, n=1):
     return _sync(LATCH_OPS, "latch", sub, obj, us, n)
 
 
+# IO operations on the pipes (socket pairs): op byte 253 (or 252) when the trailer declares
+# pipes; the argument's bits 0-1 pick the pipe, bit 2 the end (a, b), bits 3-5 the
+# sub-operation from this table, bits 6-7 its parameter.
+IO_OPS = ["write", "read", "wait", "write", "read", "wait", "read", "shutdown"]
+IO_READ_BUFFERS = [1, 2, 4, 8]
+IO_MARK = 0x50  # trailer bits 4-7: the task byte, then the IO byte (bits 0-1: pipes) follow
+
+
+def io(sub, pipe=0, end="a", n=None, us=None):
+    """An IO operation on end `end` ("a" or "b") of pipe `pipe`: "write" (write_all of `n`
+    bytes, 1-4), "read" (read_some with a buffer of `n` bytes: 1, 2, 4 or 8), "wait"
+    (wait_readable with the limit `us`: 0, 500, 1000 or 2000) or "shutdown" (SHUT_WR)."""
+    arg = pipe | ("ab".index(end)) << 2 | IO_OPS.index(sub) << 3
+    if sub == "write":
+        arg |= (n - 1) << 6
+    elif sub == "read":
+        arg |= IO_READ_BUFFERS.index(n) << 6
+    elif sub == "wait":
+        arg |= TIMEOUTS_US.index(us) << 6
+    return ("io", arg)
+
+
 def timed(obj, us):
     """The argument of recv_for/send_for/wait_for/lock_for: object `obj`, limit `us`."""
     return obj | (TIMEOUTS_US.index(us) << 4)
@@ -78,10 +102,11 @@ TASK_MARK = 0xA0  # trailer bits 4-7: a task byte follows the semaphore and latc
 
 
 def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=True,
-           semaphores=(), latches=(), tasks=()):
+           semaphores=(), latches=(), tasks=(), pipes=0):
     """semaphores/latches: initial counts (from SEM_INITIAL / LATCH_INITIAL), 0-3 of each;
-    tasks: the indices of the programs whose actors run as weft::tasks. With none of the
-    three, no trailer is written (the input decodes as before they existed)."""
+    tasks: the indices of the programs whose actors run as weft::tasks; pipes: socket pairs,
+    0-3 (the trailer is then marked 0x5_: the task byte, then the IO byte follow). With none
+    of the four, no trailer is written (the input decodes as before they existed)."""
     out = [len(channels) - 1]
     out += [CAPS[c] for c in channels]
     out += [mutexes - 1, events - 1]
@@ -94,13 +119,17 @@ def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=T
         for item in prog:
             name, arg = (item, 0) if isinstance(item, str) else item
             out += [op_byte(name), arg]
-    if semaphores or latches or tasks:
-        out.append(len(semaphores) | len(latches) << 2 | (TASK_MARK if tasks else 0))
+    assert 0 <= pipes <= 3
+    if semaphores or latches or tasks or pipes:
+        mark = IO_MARK if pipes else TASK_MARK if tasks else 0
+        out.append(len(semaphores) | len(latches) << 2 | mark)
         out += [SEM_INITIAL.index(n) for n in semaphores]
         out += [LATCH_INITIAL.index(n) for n in latches]
-    if tasks:
+    if tasks or pipes:
         assert all(0 <= t < len(programs) for t in tasks)
         out.append(sum(1 << t for t in set(tasks)))
+    if pipes:
+        out.append(pipes)
     return bytes(out)
 
 
@@ -499,6 +528,83 @@ SEEDS = {
          ops(("send", 3), ("sleep", 2), ("recv", 3), ("try_recv", 3), ("spawn", 2),
              ("detach", 0), ("lock_for", timed(1, 500)), ("unlock", 1))],
         [0, 3, 1], mutexes=2, events=2, tasks=[0, 1, 2, 3]),
+
+    # ---- IO on socket pairs (the trailer's IO byte): write_all, read_some, wait_readable,
+    # shutdown(SHUT_WR).
+    # A reader blocked in read_some (the child runs first) woken by the writes; it reads what
+    # its buffer holds, in order.
+    "io-write-read": encode(
+        [0],
+        [ops(("spawn", 1), io("write", 0, "a", n=4), io("write", 0, "a", n=2), "join"),
+         ops(io("read", 0, "b", n=4), io("read", 0, "b", n=1), io("read", 0, "b", n=8))],
+        [0], pipes=1),
+    # shutdown(SHUT_WR): the reader gets the bytes, then the end of file (0) every time;
+    # wait_readable sees the end of file at once; a write after the shutdown throws
+    # broken_pipe; the other direction still works.
+    "io-shutdown-eof": encode(
+        [0],
+        [ops(("spawn", 1), io("write", 0, "a", n=3), io("shutdown", 0, "a"),
+             io("write", 0, "a", n=1), io("read", 0, "a", n=8), "join"),
+         ops(io("read", 0, "b", n=8), io("read", 0, "b", n=8), io("read", 0, "b", n=2),
+             io("wait", 0, "b", us=0), io("write", 0, "b", n=2))],
+        [0], pipes=1),
+    # wait_readable with each limit: 0 and nothing to read (false at once), woken by a write
+    # after a sleep, timed out, and true at once while bytes wait.
+    "io-wait-readable": encode(
+        [0],
+        [ops(("spawn", 1), ("sleep", 1), io("write", 0, "a", n=1), ("sleep", 4),
+             io("write", 0, "a", n=2), "join"),
+         ops(io("wait", 0, "b", us=0), io("wait", 0, "b", us=2000), io("wait", 0, "b", us=0),
+             io("read", 0, "b", n=1), io("wait", 0, "b", us=500), io("wait", 0, "b", us=1000),
+             io("wait", 0, "b", us=2000), io("read", 0, "b", n=8))],
+        [0], pipes=1),
+    # Two pipes, both directions, several readers waiting on one descriptor (every readiness
+    # wakes them all; one gets the bytes, the others wait again), replies back.
+    "io-many-readers": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), ("spawn", 3), io("write", 0, "a", n=4),
+             io("read", 0, "a", n=8), io("write", 1, "a", n=2), io("read", 0, "a", n=1),
+             "join", "join", "join"),
+         ops(io("read", 0, "b", n=2), io("write", 0, "b", n=1)),
+         ops(io("read", 0, "b", n=2), io("write", 0, "b", n=3)),
+         ops(io("read", 1, "b", n=1), io("read", 1, "b", n=1), io("read", 1, "b", n=8))],
+        [0], pipes=2),
+    # A reader nobody writes to: the closer shuts the write sides down (it reads 0), and the
+    # root, blocked on a channel nobody sends on, is then reported deadlocked.
+    "io-closer-then-deadlock": encode(
+        [0],
+        [ops(("spawn", 1), ("recv", 0)),
+         ops(io("read", 0, "b", n=4), io("wait", 0, "b", us=0), io("read", 0, "a", n=1))],
+        [0], pipes=1),
+    # Stop requests: a reader blocked in read_some and one in wait_readable are cancelled; one
+    # whose stop comes while bytes wait reads them, and its next read (nothing left) throws.
+    "io-stop": encode(
+        [0],
+        [ops(("spawn", 1), ("stop", 0), ("spawn", 2), ("stop", 0), io("write", 0, "a", n=2),
+             ("spawn", 3), io("write", 0, "b", n=1), ("stop", 0), "yield", "join", "join",
+             "join"),
+         ops(io("read", 0, "b", n=8), io("write", 0, "b", n=4)),
+         ops(io("wait", 0, "b", us=2000)),
+         ops("yield", io("read", 0, "a", n=8), io("read", 0, "a", n=8))],
+        [0], pipes=1),
+    # The same through the tasks' awaitable twins (async_write_all, async_read_some,
+    # async_wait_readable), beside fibers on the same descriptors.
+    "io-tasks": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), io("write", 0, "a", n=4), io("wait", 0, "a", us=2000),
+             io("read", 0, "a", n=8), io("shutdown", 0, "a"), "join", "join"),
+         ops(io("read", 0, "b", n=2), io("write", 0, "b", n=3), io("read", 0, "b", n=8),
+             io("read", 0, "b", n=8)),
+         ops(io("wait", 0, "b", us=1000), io("read", 0, "b", n=1), io("read", 1, "b", n=4))],
+        [0], pipes=2, tasks=[0, 1]),
+    # A stop request to a task in async_read_some, and a task reader nobody writes to (the
+    # closer ends it), with channels beside.
+    "io-tasks-stop-closer": encode(
+        [0],
+        [ops(("spawn", 1), ("stop", 0), ("spawn", 2), ("send", 0), "join", "join"),
+         ops(io("read", 0, "b", n=4), ("recv", 0)),
+         ops(("recv", 0), io("read", 0, "a", n=4), io("wait", 0, "a", us=500))],
+        [0], pipes=1, tasks=[1, 2]),
 }
 
 

@@ -3,13 +3,19 @@
 // are described in tests/fuzz/README.md.
 #include "schedule_harness.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <limits>
@@ -18,14 +24,17 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include <weft/weft.hpp>
 
+#include "../support/descriptors.hpp"
 #include "../support/sanitizers.hpp"
 
 namespace weft_fuzz {
@@ -56,6 +65,9 @@ enum class op : std::uint8_t {
   sem_acquire, sem_release, sem_try_acquire, sem_acquire_for, sem_acquire_until,
   latch_count_down, latch_wait, latch_wait_for, latch_wait_until, latch_try_wait,
   latch_arrive_and_wait,
+  // IO on the input's socket pairs (op bytes 252 and 253, when the trailer declares pipes; see
+  // decode_op): io::write_all, io::read_some, io::wait_readable, shutdown(SHUT_WR).
+  io_write, io_read, io_wait, io_shutdown,
   count
 };
 constexpr int classic_ops = static_cast<int>(op::recv_for);  // 15
@@ -71,7 +83,8 @@ const char* op_name(op o) {
                                       "sem_acquire_for", "sem_acquire_until",
                                       "latch_count_down", "latch_wait", "latch_wait_for",
                                       "latch_wait_until", "latch_try_wait",
-                                      "latch_arrive_and_wait"};
+                                      "latch_arrive_and_wait",
+                                      "io_write", "io_read", "io_wait_readable", "io_shutdown"};
   static_assert(std::size(names) == static_cast<std::size_t>(op::count));
   return o < op::count ? names[static_cast<int>(o)] : "?";
 }
@@ -86,16 +99,24 @@ constexpr op latch_ops[8] = {op::latch_count_down,      op::latch_wait,       op
                              op::latch_try_wait,        op::latch_arrive_and_wait,
                              op::latch_wait_until,      op::latch_count_down, op::latch_wait};
 
+// The IO operations' argument: bits 0-1 the pipe (% pipes), bit 2 the end (0: a, 1: b), bits
+// 3-5 the sub-operation (this table), bits 6-7 its parameter (io_write_length, io_read_buffer,
+// io_limit).
+constexpr op io_ops[8] = {op::io_write, op::io_read, op::io_wait,  op::io_write,
+                          op::io_read,  op::io_wait, op::io_read, op::io_shutdown};
+
 // Op bytes 0-239 are the first 15 operations (b % 15, as before they existed: older inputs
 // decode unchanged unless they used a byte of 240-255), 240-249 the timed ones and select,
 // 250-255 a stop request, except 254 (a semaphore operation) when the program has semaphores
 // and 255 (a latch operation) when it has latches: only inputs with a trailer declaring them
 // (written after these existed, or older ones with bytes left after their programs) decode
-// differently.
-op decode_op(std::uint8_t b, std::uint8_t arg, bool semaphores, bool latches) {
+// differently. 252 and 253 are IO operations when the program has pipes, which only a trailer
+// marked 0x5_ declares (no input written before IO existed has one).
+op decode_op(std::uint8_t b, std::uint8_t arg, bool semaphores, bool latches, bool pipes) {
   constexpr int first_timed = 240, first_stop = 250;
   if (b < first_timed) return static_cast<op>(b % classic_ops);
   if (b < first_stop) return static_cast<op>(classic_ops + (b - first_timed) % timed_ops);
+  if ((b == 252 || b == 253) && pipes) return io_ops[(arg >> 3) & 7];
   if (b == 254 && semaphores) return semaphore_ops[(arg >> 2) & 7];
   if (b == 255 && latches) return latch_ops[(arg >> 2) & 7];
   return op::stop;
@@ -103,12 +124,15 @@ op decode_op(std::uint8_t b, std::uint8_t arg, bool semaphores, bool latches) {
 
 bool is_semaphore_op(op o) { return o >= op::sem_acquire && o <= op::sem_acquire_until; }
 bool is_latch_op(op o) { return o >= op::latch_count_down && o <= op::latch_arrive_and_wait; }
+// The IO calls that a begin and an end surround (the model handles them on their own).
+bool is_io_wait_op(op o) { return o == op::io_read || o == op::io_wait; }
 // The timed semaphore and latch waits whose deadline is a time point (computed after the
 // begin is logged): one that has passed by the time the call converts it returns timed out
 // without blocking, and without looking at a stop request.
 bool is_until_op(op o) { return o == op::sem_acquire_until || o == op::latch_wait_until; }
 
-// Whether a stop request makes `o` throw operation_cancelled instead of blocking.
+// Whether a stop request makes `o` throw operation_cancelled instead of blocking. (io_read and
+// io_wait are interruption points too; the model treats them apart, see model::end_io.)
 bool interruption_point(op o) {
   switch (o) {
     case op::sleep: case op::send: case op::recv: case op::wait: case op::join:
@@ -132,6 +156,11 @@ constexpr int max_sleeps_per_fiber = 4;        // later sleeps become yields
 constexpr std::size_t max_program_length = 16;
 constexpr std::size_t max_programs = 8;
 constexpr std::uint8_t task_byte_mark = 0xA;   // trailer bits 4-7: a task byte follows
+constexpr std::uint8_t io_byte_mark = 0x5;     // trailer bits 4-7: a task byte, then the IO byte
+constexpr std::size_t max_pipes = 3;
+// Writes per direction of a pipe (later ones are skipped): with at most 4 bytes each, the
+// socket's buffer never fills, so write_all never waits.
+constexpr std::uint32_t max_io_writes = 64;
 constexpr std::size_t huge_capacity = std::size_t{1} << 40;
 constexpr std::size_t capacity_table[] = {0, 0, 1, 1, 2, 3, 5, 8, 16, huge_capacity};
 constexpr std::size_t stack_table[] = {16 * 1024, 32 * 1024, 64 * 1024, 256 * 1024};
@@ -157,6 +186,7 @@ struct program_set {
   std::vector<std::ptrdiff_t> semaphores;     // initial counts, 0..3 semaphores (trailer)
   std::vector<std::ptrdiff_t> latches;        // expected counts, 0..3 latches (trailer)
   std::vector<bool> tasks;                    // per program: its actors run as weft::tasks
+  std::size_t pipes = 0;                      // socket pairs, 0..3 (the IO byte)
 };
 
 class byte_reader {
@@ -204,14 +234,19 @@ program_set decode(const std::uint8_t* data, std::size_t size) {
   // Trailer bits 4-7 equal to 0xA (which no input written before tasks existed has): one more
   // byte, whose bit i set makes program i's actors weft::tasks instead of fibers.
   p.tasks.assign(programs, false);
-  if ((trailer >> 4) == task_byte_mark) {
+  // Bits 4-7 equal to 0x5 (which no input written before IO existed has): the task byte, then
+  // the IO byte, whose bits 0-1 are the number of pipes (socket pairs), 0-3.
+  const bool io_byte = (trailer >> 4) == io_byte_mark;
+  if ((trailer >> 4) == task_byte_mark || io_byte) {
     const std::uint8_t tasks = in.next();
     for (std::size_t i = 0; i < programs; ++i) p.tasks[i] = (tasks >> i) & 1;
   }
+  if (io_byte) p.pipes = in.next() & 3;
   for (const auto& r : raw) {
     std::vector<instr> prog;
     for (auto [code, arg] : r)
-      prog.push_back(instr{decode_op(code, arg, semaphores > 0, latches > 0), arg});
+      prog.push_back(
+          instr{decode_op(code, arg, semaphores > 0, latches > 0, p.pipes > 0), arg});
     p.programs.push_back(std::move(prog));
   }
   for (std::uint8_t b : root_bytes) p.roots.push_back(b % programs);
@@ -244,6 +279,36 @@ std::ptrdiff_t sync_amount(std::uint8_t arg) { return amount_table[(arg >> 5) & 
 // The semaphore or latch of a semaphore or latch operation: bits 0-1.
 std::uint32_t sync_object(std::uint8_t arg, std::size_t count) {
   return static_cast<std::uint32_t>((arg & 3) % count);
+}
+
+// IO: the end an IO operation acts on (bits 0-1 the pipe, bit 2 the end): pipe p's ends are
+// 2p (a) and 2p + 1 (b). What end x writes, end x ^ 1 reads: direction x is the bytes end x
+// wrote.
+std::uint32_t io_end(std::uint8_t arg, std::size_t pipes) {
+  return static_cast<std::uint32_t>(((arg & 3) % pipes) * 2 + ((arg >> 2) & 1));
+}
+std::string end_text(std::uint32_t end) {
+  return "p" + std::to_string(end / 2) + (end % 2 ? ".b" : ".a");
+}
+// The n bytes packed in v (byte j in bits 8j..8j+7), as text.
+std::string io_bytes_text(std::uint64_t v, std::size_t n) {
+  std::string s;
+  for (std::size_t j = 0; j < n && j < 8; ++j)
+    s += (j ? " " : "") + std::to_string(static_cast<std::uint8_t>(v >> (8 * j)));
+  return s;
+}
+// Bits 6-7: write_all's length (1-4 bytes), read_some's buffer, wait_readable's limit.
+std::size_t io_write_length(std::uint8_t arg) { return 1 + (arg >> 6); }
+std::size_t io_read_buffer(std::uint8_t arg) {
+  static constexpr std::size_t table[] = {1, 2, 4, 8};
+  return table[arg >> 6];
+}
+std::chrono::microseconds io_limit(std::uint8_t arg) {
+  return timed_duration(static_cast<std::uint8_t>(arg >> 2));
+}
+// Byte j of the k-th write on a direction: unique on it (k < max_io_writes, j < 4).
+std::uint8_t io_byte_of(std::uint32_t k, std::size_t j) {
+  return static_cast<std::uint8_t>(k * 4 + j);
 }
 
 std::string amount_text(std::ptrdiff_t n) {
@@ -294,6 +359,7 @@ std::string describe(const program_set& p) {
     s += "; latches:";
     for (std::ptrdiff_t n : p.latches) s += " " + amount_text(n);
   }
+  if (p.pipes > 0) s += "; pipes: " + std::to_string(p.pipes);
   s += "\n";
   for (std::size_t i = 0; i < p.programs.size(); ++i) {
     s += "  program " + std::to_string(i) + (p.tasks[i] ? " (tasks):" : ":");
@@ -356,6 +422,21 @@ std::string describe(const program_set& p) {
         case op::latch_wait_for: case op::latch_wait_until:
           s += "(l" + std::to_string(sync_object(in.arg, p.latches.size())) + ", " +
                std::to_string(timed_duration_sync(in.arg).count()) + "us)";
+          break;
+        case op::io_write:
+          s += "(" + end_text(io_end(in.arg, p.pipes)) + ", " +
+               std::to_string(io_write_length(in.arg)) + " bytes)";
+          break;
+        case op::io_read:
+          s += "(" + end_text(io_end(in.arg, p.pipes)) + ", buffer " +
+               std::to_string(io_read_buffer(in.arg)) + ")";
+          break;
+        case op::io_wait:
+          s += "(" + end_text(io_end(in.arg, p.pipes)) + ", " +
+               std::to_string(io_limit(in.arg).count()) + "us)";
+          break;
+        case op::io_shutdown:
+          s += "(" + end_text(io_end(in.arg, p.pipes)) + ")";
           break;
         case op::select: {
           const select_shape sh = decode_select(in.arg, p.channel_capacity.size());
@@ -458,8 +539,18 @@ struct log_entry {
   // (begin and end) carry their amount in `value` (a ptrdiff_t); their end or act says in
   // `thrown` what the call threw. sem_try_acquire, latch_try_wait (act) and the waits' ends:
   // result = what they returned (true for the untimed ones).
-  enum thrown_kind : std::uint8_t { none, invalid_argument, logic_error, other } thrown = none;
+  // IO (obj: the end, end_text): io_write (act) value = its bytes (byte j in bits 8j..8j+7),
+  // fired = how many, result = written, thrown = broken_pipe if it threw that; io_read begin
+  // fired = the buffer's size, end value = the bytes read, fired = how many; io_wait begin
+  // fired = the limit in microseconds, end result = what it returned; io_shutdown (act) result
+  // = shutdown(2) returned 0, fiber = closer_fiber when the closer did it.
+  enum thrown_kind : std::uint8_t {
+    none, invalid_argument, logic_error, other, broken_pipe
+  } thrown = none;
 };
+
+// The fiber index of the closer's entries (see closer_body).
+constexpr std::uint32_t closer_fiber = 0xffffffff;
 
 const char* thrown_name(log_entry::thrown_kind t) {
   switch (t) {
@@ -467,6 +558,7 @@ const char* thrown_name(log_entry::thrown_kind t) {
     case log_entry::invalid_argument: return "std::invalid_argument";
     case log_entry::logic_error: return "std::logic_error";
     case log_entry::other: return "another exception";
+    case log_entry::broken_pipe: return "std::system_error (broken_pipe)";
   }
   return "?";
 }
@@ -527,11 +619,31 @@ struct run_context {
   std::atomic<std::uint32_t> next_fiber{0};
   fiber_record records[max_fibers];
   std::atomic<int> tokens_live{0};
+  std::atomic<std::size_t> log_count{0};  // entries appended (the closer watches it)
+
+  // IO: the pipes' descriptors, end x at fds[x] (see io_end), made before the run and closed
+  // after it. Per direction (the end that writes it): whether its write side was shut down,
+  // the writes claimed (max_io_writes), the bytes written and not yet read (the harness's own
+  // count), and the actors in read_some on it.
+  std::vector<int> fds;
+  std::atomic<bool> shut[2 * max_pipes];
+  std::atomic<std::uint32_t> io_writes[2 * max_pipes];
+  std::atomic<std::int64_t> io_unread[2 * max_pipes];
+  std::atomic<int> io_readers[2 * max_pipes];
+  // A read_some waits until something is written or the write side is shut down, and weft
+  // reports no deadlock while a fiber waits on a descriptor: while an actor is in read_some,
+  // a closer fiber lives (closer_body), which shuts every write side down once the run has
+  // been quiet for a while.
+  std::mutex io_mutex;     // never held across a weft call
+  int io_blocking = 0;     // actors in read_some
+  bool closer_alive = false;
+  bool io_all_shut = false;  // the closer shut everything down: no read waits any more
 
   void append(log_entry e) {
     std::lock_guard g(log_mutex);
     e.time_ns = steady_now_ns();  // under the lock: the log's times never decrease
     log.push_back(e);
+    log_count.fetch_add(1, std::memory_order_relaxed);
   }
   void fail(std::string what) {
     std::lock_guard g(log_mutex);
@@ -690,6 +802,135 @@ WEFT_FUZZ_COROUTINE weft::task<void> throw_in_task(std::uint32_t self, bool yiel
   throw std::runtime_error(own_exception_text(self));
 }
 
+// ---- IO: the closer ----------------------------------------------------------------------------
+
+// How long the log must stay unchanged, with an actor in read_some, before the closer shuts
+// every write side down (longer than any sleep or timed wait of a program, so that those
+// usually end first); and for how many of its rounds after that (0.5 ms sleeps, in each of
+// which the executor looks at its descriptors: counted in rounds, not time, so that a process
+// the system does not run for a while is no lost wakeup) a reader may stay blocked with bytes
+// to read before that is a lost wakeup.
+constexpr auto closer_quiet = 3ms;
+constexpr int lost_wakeup_rounds = 200;
+
+// Shuts down the write side of every end not shut down yet (each reader then sees its
+// direction's bytes, then the end of file), logging each.
+void shut_down_all(run_context* ctx) {
+  for (std::uint32_t x = 0; x < ctx->fds.size(); ++x) {
+    if (ctx->shut[x].exchange(true)) continue;
+    const int r = ::shutdown(ctx->fds[x], SHUT_WR);
+    log_entry act{ev::act, op::io_shutdown, closer_fiber, x, 0, false, r == 0};
+    if (r != 0) act.thrown = log_entry::other;
+    ctx->append(act);
+  }
+}
+
+// The closer: a harness fiber (not an actor: not in the model, never counted among the
+// program's fibers) alive while some actor is in read_some, so that every input ends. It
+// sleeps in steps of 0.5 ms; when no actor is in read_some any more it ends (weft can then
+// report a deadlock of the rest: it never does while a fiber waits on a descriptor, nor while
+// the closer sleeps); when the log has not changed for closer_quiet it shuts every write side
+// down, logged (io_shutdown by closer_fiber), and ends: every read then returns. Before that it
+// checks that no reader is blocked on a direction with unread bytes (weft wakes every fiber
+// waiting on a descriptor that becomes readable), which after lost_wakeup_rounds is a failure.
+void closer_body(run_context* ctx, capture_token) {
+  weft::this_fiber::set_name("<fz-closer>");
+  std::size_t seen = ctx->log_count.load();
+  auto quiet_since = std::chrono::steady_clock::now();
+  int stuck_rounds = 0;
+  try {
+    for (;;) {
+      weft::this_fiber::sleep_for(500us);
+      {
+        std::lock_guard g(ctx->io_mutex);
+        if (ctx->io_blocking == 0) {
+          ctx->closer_alive = false;
+          return;
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (const std::size_t n = ctx->log_count.load(); n != seen) {
+        seen = n;
+        quiet_since = now;
+        stuck_rounds = 0;
+        continue;
+      }
+      if (now - quiet_since < closer_quiet) continue;
+      std::string stuck;
+      for (std::uint32_t d = 0; d < ctx->fds.size(); ++d)
+        if (ctx->io_readers[d].load() > 0 && ctx->io_unread[d].load() > 0)
+          stuck += " " + std::to_string(ctx->io_readers[d].load()) + " in read_some on " +
+                   end_text(d ^ 1) + " with " + std::to_string(ctx->io_unread[d].load()) +
+                   " bytes to read;";
+      if (!stuck.empty() && ++stuck_rounds < lost_wakeup_rounds) continue;
+      if (!stuck.empty())
+        ctx->fail("lost wakeup: nothing happened for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     now - quiet_since).count()) +
+                  " ms, and actors are blocked while there is something to read:" + stuck);
+      {
+        std::lock_guard g(ctx->io_mutex);
+        ctx->io_all_shut = true;
+        ctx->closer_alive = false;
+      }
+      shut_down_all(ctx);
+      return;
+    }
+  } catch (const weft::operation_cancelled&) {
+    ctx->fail("the closer's sleep was cancelled (nobody requests a stop for it)");
+    {
+      std::lock_guard g(ctx->io_mutex);
+      ctx->io_all_shut = true;
+      ctx->closer_alive = false;
+    }
+    shut_down_all(ctx);
+  }
+}
+
+// Around an actor's read_some on direction d (made before its begin is logged): a closer is
+// alive while it lasts.
+class io_read_guard {
+ public:
+  io_read_guard(run_context* ctx, std::uint32_t direction) : ctx_(ctx), direction_(direction) {
+    bool spawn = false;
+    {
+      std::lock_guard g(ctx->io_mutex);
+      ++ctx->io_blocking;
+      if (!ctx->closer_alive && !ctx->io_all_shut) spawn = ctx->closer_alive = true;
+    }
+    ctx->io_readers[direction].fetch_add(1);
+    // Detached: it ends by itself (above). weft::spawn runs it first, up to its sleep.
+    if (!spawn) return;
+    try {
+      weft::spawn(&closer_body, ctx, capture_token(ctx)).detach();
+    } catch (...) {
+      {
+        std::lock_guard g(ctx->io_mutex);
+        ctx->closer_alive = false;
+        --ctx->io_blocking;
+      }
+      ctx->io_readers[direction].fetch_sub(1);
+      throw;
+    }
+  }
+  io_read_guard(const io_read_guard&) = delete;
+  io_read_guard& operator=(const io_read_guard&) = delete;
+  ~io_read_guard() {
+    ctx_->io_readers[direction_].fetch_sub(1);
+    std::lock_guard g(ctx_->io_mutex);
+    --ctx_->io_blocking;
+  }
+
+ private:
+  run_context* ctx_;
+  std::uint32_t direction_;
+};
+
+// What an IO call threw: broken_pipe (a write after shutdown), or something else.
+log_entry::thrown_kind io_thrown(const std::system_error& e) {
+  return e.code() == std::errc::broken_pipe ? log_entry::broken_pipe : log_entry::other;
+}
+
 // ---- the actors: fibers and tasks -------------------------------------------------------------
 
 // Each actor (a root, or spawned by a `spawn` op) runs one program, as a fiber (fiber_body) or,
@@ -718,7 +959,8 @@ weft::join_handle<std::uint64_t> spawn_actor(run_context* ctx, std::uint32_t sel
 
 // The instructions whose wait a task makes through an awaitable twin.
 enum class twin : std::uint8_t {
-  none, yield, sleep, send, recv, lock, wait, join, select, throw_catch
+  none, yield, sleep, send, recv, lock, wait, join, select, throw_catch, io_write, io_read,
+  io_wait
 };
 
 class actor {
@@ -746,6 +988,9 @@ class actor {
       case op::join: return children_.empty() ? twin::none : twin::join;
       case op::select: return twin::select;
       case op::throw_catch: return twin::throw_catch;
+      case op::io_write: return twin::io_write;
+      case op::io_read: return twin::io_read;
+      case op::io_wait: return twin::io_wait;
       default: return twin::none;
     }
   }
@@ -848,6 +1093,84 @@ class actor {
       end.has_value = s.out.got.has_value();
     }
     ctx_->append(end);
+  }
+
+  // IO. io_write: write_all of the next message of the end's direction (its k-th write: the
+  // bytes io_byte_of(k, j)), unless max_io_writes were claimed (skipped: nothing logged); an
+  // act, logged after the call (it never waits: see max_io_writes).
+  struct io_writing {
+    std::uint32_t end;
+    int fd;
+    bool skipped;
+    std::size_t length;
+    std::uint64_t packed;  // the bytes, byte j in bits 8j..8j+7
+    std::array<std::byte, 4> bytes;
+    std::span<const std::byte> data() const { return {bytes.data(), length}; }
+  };
+  io_writing begin_io_write(const instr& in) {
+    io_writing w{};
+    w.end = io_end(in.arg, ps_.pipes);
+    w.fd = ctx_->fds[w.end];
+    w.length = io_write_length(in.arg);
+    const std::uint32_t k = ctx_->io_writes[w.end].fetch_add(1);
+    w.skipped = k >= max_io_writes;
+    for (std::size_t j = 0; j < w.length; ++j) {
+      w.bytes[j] = std::byte{io_byte_of(k, j)};
+      w.packed |= std::uint64_t{io_byte_of(k, j)} << (8 * j);
+    }
+    return w;
+  }
+  void end_io_write(const io_writing& w, log_entry::thrown_kind t) {
+    if (t == log_entry::none) ctx_->io_unread[w.end].fetch_add(static_cast<std::int64_t>(w.length));
+    log_entry act{ev::act, op::io_write, self_, w.end, w.packed, false, t == log_entry::none,
+                  static_cast<std::uint32_t>(w.length)};
+    act.thrown = t;
+    ctx_->append(act);
+  }
+
+  // io_read: read_some into a buffer of 1-8 bytes, inside an io_read_guard for the direction
+  // it reads (read_direction).
+  struct io_reading {
+    std::uint32_t end;
+    int fd;
+    std::size_t size;
+    std::array<std::byte, 8> buffer;
+    std::span<std::byte> space() { return {buffer.data(), size}; }
+  };
+  std::uint32_t read_direction(const instr& in) const { return io_end(in.arg, ps_.pipes) ^ 1; }
+  io_reading begin_io_read(const instr& in) {
+    io_reading r{};
+    r.end = io_end(in.arg, ps_.pipes);
+    r.fd = ctx_->fds[r.end];
+    r.size = io_read_buffer(in.arg);
+    log_begin({ev::begin, op::io_read, self_, r.end, 0, false, false,
+               static_cast<std::uint32_t>(r.size)});
+    return r;
+  }
+  void end_io_read(const io_reading& r, std::size_t n) {
+    std::uint64_t packed = 0;
+    for (std::size_t j = 0; j < n && j < r.size; ++j)
+      packed |= std::uint64_t{std::to_integer<std::uint8_t>(r.buffer[j])} << (8 * j);
+    ctx_->io_unread[r.end ^ 1].fetch_sub(static_cast<std::int64_t>(n));
+    ctx_->append({ev::end, op::io_read, self_, r.end, packed, false, false,
+                  static_cast<std::uint32_t>(n)});
+  }
+
+  // io_wait: wait_readable(end, limit).
+  struct io_waiting {
+    std::uint32_t end;
+    int fd;
+    std::chrono::microseconds limit;
+  };
+  io_waiting begin_io_wait(const instr& in) {
+    io_waiting w{io_end(in.arg, ps_.pipes), 0, io_limit(in.arg)};
+    w.fd = ctx_->fds[w.end];
+    log_begin({ev::begin, op::io_wait, self_, w.end, 0, false, false,
+               static_cast<std::uint32_t>(w.limit.count())});
+    return w;
+  }
+  void end_io_wait(const io_waiting& w, bool ready) {
+    ctx_->append({ev::end, op::io_wait, self_, w.end, 0, false, ready});
   }
 
   // throw_catch: bit 0 of the argument, yield in the handler; bit 1 (tasks only), the nested
@@ -1088,6 +1411,17 @@ void actor::step(const instr& in) {
       ctx->append(end);
       break;
     }
+    case op::io_shutdown: {
+      const std::uint32_t x = io_end(in.arg, ps.pipes);
+      ctx->shut[x].store(true);
+      const int r = ::shutdown(ctx->fds[x], SHUT_WR);
+      log_entry act{ev::act, op::io_shutdown, self, x, 0, false, r == 0};
+      if (r != 0) act.thrown = log_entry::other;
+      ctx->append(act);
+      break;
+    }
+    case op::io_write: case op::io_read: case op::io_wait:  // twins
+      break;
     case op::join:  // without a child to join (twin_of)
     case op::yield: case op::sleep: case op::send: case op::recv: case op::lock: case op::wait:
     case op::select: case op::throw_catch:  // twins: the interpreters do them
@@ -1142,6 +1476,29 @@ std::uint64_t fiber_body(run_context* ctx, std::uint32_t self, std::size_t progr
         case twin::throw_catch:
           throw_and_catch(ctx, self, a.yield_in_handler(in));
           break;
+        case twin::io_write: {
+          const actor::io_writing w = a.begin_io_write(in);
+          if (w.skipped) break;
+          log_entry::thrown_kind t = log_entry::none;
+          try {
+            weft::io::write_all(w.fd, w.data());
+          } catch (const std::system_error& e) {
+            t = io_thrown(e);
+          }
+          a.end_io_write(w, t);
+          break;
+        }
+        case twin::io_read: {
+          io_read_guard guard(ctx, a.read_direction(in));
+          actor::io_reading r = a.begin_io_read(in);
+          a.end_io_read(r, weft::io::read_some(r.fd, r.space()));
+          break;
+        }
+        case twin::io_wait: {
+          const actor::io_waiting w = a.begin_io_wait(in);
+          a.end_io_wait(w, weft::io::wait_readable(w.fd, w.limit));
+          break;
+        }
       }
     }
   } catch (const weft::operation_cancelled&) {
@@ -1205,6 +1562,30 @@ WEFT_FUZZ_COROUTINE weft::task<std::uint64_t> task_body(run_context* ctx, std::u
           }
           break;
         }
+        case twin::io_write: {
+          const actor::io_writing w = a.begin_io_write(in);
+          if (w.skipped) break;
+          log_entry::thrown_kind t = log_entry::none;
+          try {
+            co_await weft::io::async_write_all(w.fd, w.data());
+          } catch (const std::system_error& e) {
+            t = io_thrown(e);
+          }
+          a.end_io_write(w, t);
+          break;
+        }
+        case twin::io_read: {
+          io_read_guard guard(ctx, a.read_direction(in));
+          actor::io_reading r = a.begin_io_read(in);
+          const std::size_t n = co_await weft::io::async_read_some(r.fd, r.space());
+          a.end_io_read(r, n);
+          break;
+        }
+        case twin::io_wait: {
+          const actor::io_waiting w = a.begin_io_wait(in);
+          a.end_io_wait(w, co_await weft::io::async_wait_readable(w.fd, w.limit));
+          break;
+        }
       }
     }
   } catch (const weft::operation_cancelled&) {
@@ -1240,7 +1621,8 @@ struct choice_log {
 class model {
  public:
   model(const program_set& p) : channels_(p.channel_capacity.size()), mutexes_(p.mutexes),
-        events_(p.events), semaphores_(p.semaphores.size()), latches_(p.latches.size()) {
+        events_(p.events), semaphores_(p.semaphores.size()), latches_(p.latches.size()),
+        directions_(2 * p.pipes) {
     for (std::size_t i = 0; i < channels_.size(); ++i) channels_[i].capacity = p.channel_capacity[i];
     for (std::size_t i = 0; i < semaphores_.size(); ++i) semaphores_[i].count = p.semaphores[i];
     for (std::size_t i = 0; i < latches_.size(); ++i) latches_[i].count = p.latches[i];
@@ -1298,11 +1680,13 @@ class model {
         fibers_[e.fiber].pending_obj = e.obj;
         fibers_[e.fiber].pending_value = e.value;
         fibers_[e.fiber].deadline_ns = e.time_ns + limit_ns(e);
+        if (is_io_wait_op(e.code)) return begin_io(e);
         return begin(e);
       case ev::end: {
         mfiber& f = fibers_[e.fiber];
         if (f.pending != e.code || f.pending_obj != e.obj)
           return fail(e, "end of an operation that was not pending");
+        if (is_io_wait_op(e.code)) return end_io(e, f);
         if (!f.predicted) {
           if (!f.timed) return fail(e, "completed, but the model says it must still be waiting");
           time_out(e.fiber);  // nothing reached it: its timer fired
@@ -1322,7 +1706,7 @@ class model {
         return;
       }
       case ev::act:
-        require_running(e.fiber);
+        if (e.fiber != closer_fiber) require_running(e.fiber);
         return act(e);
     }
   }
@@ -1336,6 +1720,18 @@ class model {
       failures_.push_back("channel " + std::to_string(c) + ": " + std::to_string(drained.size()) +
                           " values left after the run, the model expects " +
                           std::to_string(expected.size()) + " (or other values)");
+  }
+
+  // What is left unread in direction d must be what was drained from it after the run.
+  void check_io_drained(std::size_t d, const std::vector<std::uint8_t>& drained) {
+    if (!failures_.empty()) return;
+    const std::vector<std::uint8_t> expected(directions_[d].bytes.begin(),
+                                             directions_[d].bytes.end());
+    if (expected != drained)
+      failures_.push_back("what " + end_text(static_cast<std::uint32_t>(d)) + " wrote: " +
+                          std::to_string(drained.size()) + " bytes left unread after the run, "
+                          "the model expects " + std::to_string(expected.size()) +
+                          " (or other bytes)");
   }
 
   // The counters of the semaphores and latches after the run must be the ones measured.
@@ -1384,6 +1780,11 @@ class model {
         why_not = "fiber " + std::to_string(i) + " is not waiting on anything";
         return false;
       }
+      if (is_io_wait_op(f.pending)) {
+        why_not = "fiber " + std::to_string(i) + " waits on a descriptor (" + op_name(f.pending) +
+                  "), which is never a deadlock";
+        return false;
+      }
       if (f.predicted) {
         why_not = "fiber " + std::to_string(i) + "'s " + op_name(f.pending) +
                   " can complete (" + describe_prediction(f) + ")";
@@ -1424,7 +1825,22 @@ class model {
     bool predicted_cancel = false;  // the pending operation ends by operation_cancelled
     // latch_arrive_and_wait: its count_down throws this (and it does not wait).
     log_entry::thrown_kind predicted_thrown = log_entry::none;
+    // io_read, io_wait: whether its direction had bytes or its end of file when it began (it
+    // then returns at once), whether it had since (io_wait may return true), the buffer size
+    // or limit (us), and its begin's time and position in the log.
+    bool io_ready_at_begin = false;
+    bool io_seen_ready = false;
+    std::uint32_t io_param = 0;
+    std::int64_t io_begin_ns = 0;
+    std::size_t io_begin_step = 0;
     bool operator==(const mfiber&) const = default;
+  };
+  // A direction of a pipe: the bytes end d wrote that end d ^ 1 has not read, in order, and
+  // whether end d's write side was shut down (the reader sees the end of file after them).
+  struct mdirection {
+    std::deque<std::uint8_t> bytes;
+    bool eof = false;
+    bool operator==(const mdirection&) const = default;
   };
   struct qsender {
     std::uint32_t fiber;
@@ -1822,6 +2238,82 @@ class model {
     fibers_[f].timed = sh.extra == select_shape::with_timeout;
   }
 
+  // io_read, io_wait begin: what they return depends only on their direction when they end
+  // (io_read: its bytes, in order, at most the buffer's size, or 0 at the end of file;
+  // io_wait: true if it became readable meanwhile), checked by end_io. They are interruption
+  // points that look for data first: read_some throws operation_cancelled only when it would
+  // wait (after a stop requested before it began: it must), wait_readable the same unless its
+  // limit is 0 (then it returns false).
+  void begin_io(const log_entry& e) {
+    mfiber& f = fibers_[e.fiber];
+    const mdirection& d = directions_[e.obj ^ 1];
+    f.io_ready_at_begin = f.io_seen_ready = !d.bytes.empty() || d.eof;
+    f.io_param = e.fired;
+    f.io_begin_ns = e.time_ns;
+    f.io_begin_step = step_;
+    f.predicted_cancel =
+        f.stop && !f.io_ready_at_begin && (e.code == op::io_read || f.io_param > 0);
+  }
+
+  void end_io(const log_entry& e, mfiber& f) {
+    const std::string what = std::string(e.code == op::io_read ? "read_some" : "wait_readable") +
+                             " on " + end_text(e.obj);
+    mdirection& d = directions_[e.obj ^ 1];
+    if (f.io_ready_at_begin && step_ != f.io_begin_step + 1)
+      return fail(e, what + " could return at once (something to read when it began), but "
+                            "other entries came before its end");
+    if (e.cancelled) {
+      if (!f.stop) return fail(e, what + " was cancelled, but no stop was requested");
+      if (f.io_ready_at_begin)
+        return fail(e, what + " was cancelled, but it had something to read when it began");
+      if (e.code == op::io_wait && f.io_param == 0)
+        return fail(e, what + " with a limit of 0 was cancelled (it must return false)");
+    } else if (f.predicted_cancel) {
+      return fail(e, what + " returned, but a stop was requested before it began with "
+                            "nothing to read: it must throw operation_cancelled");
+    } else if (e.code == op::io_read) {
+      const std::size_t n = e.fired;
+      if (d.bytes.empty() && !d.eof)
+        return fail(e, what + " returned " + std::to_string(n) +
+                           " bytes, but the model has nothing to read there (it must wait)");
+      const std::size_t expected = std::min<std::size_t>(d.bytes.size(), f.io_param);
+      bool same = n == expected;
+      for (std::size_t j = 0; same && j < n; ++j)
+        same = static_cast<std::uint8_t>(e.value >> (8 * j)) == d.bytes[j];
+      if (!same) {
+        std::string want;
+        for (std::size_t j = 0; j < expected; ++j) want += " " + std::to_string(d.bytes[j]);
+        return fail(e, what + " returned " + std::to_string(n) + " bytes (" +
+                           io_bytes_text(e.value, n) + "), the model expects " +
+                           std::to_string(expected) + (expected ? " (" + want.substr(1) + ")"
+                                                                : std::string(" (end of file)")));
+      }
+      d.bytes.erase(d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    } else {
+      if (e.result && !f.io_seen_ready)
+        return fail(e, what + " returned true, but nothing was written there and its write "
+                              "side was not shut down since it began (nothing to read)");
+      if (!e.result && f.io_ready_at_begin)
+        return fail(e, what + " returned false, but there was something to read when it began");
+      const std::int64_t limit = std::int64_t{f.io_param} * 1000;
+      if (!e.result && e.time_ns - f.io_begin_ns < limit)
+        return fail(e, what + " returned false after " +
+                           std::to_string(e.time_ns - f.io_begin_ns) + " ns, before its limit");
+    }
+    f.pending = op::count;
+    f.predicted_cancel = false;
+    f.io_ready_at_begin = f.io_seen_ready = false;
+    f.io_param = 0;
+    f.io_begin_ns = 0;
+    f.io_begin_step = 0;
+  }
+
+  // Direction d got bytes or its end of file: the wait_readable calls on it may return true.
+  void readable(std::uint32_t d) {
+    for (auto& [i, f] : fibers_)
+      if (f.pending == op::io_wait && (f.pending_obj ^ 1) == d) f.io_seen_ready = true;
+  }
+
   void act(const log_entry& e) {
     switch (e.code) {
       case op::try_send: {
@@ -1931,6 +2423,22 @@ class model {
                       " with the counter at " + amount_text(l.count));
         return;
       }
+      case op::io_write: {
+        mdirection& d = directions_[e.obj];
+        const log_entry::thrown_kind expected = d.eof ? log_entry::broken_pipe : log_entry::none;
+        if (e.thrown != expected || e.result != (expected == log_entry::none))
+          return fail(e, "write_all on " + end_text(e.obj) + " threw " + thrown_name(e.thrown) +
+                             ", the model expects " + thrown_name(expected) +
+                             (d.eof ? " (its write side was shut down)" : ""));
+        if (e.thrown != log_entry::none) return;
+        for (std::uint32_t j = 0; j < e.fired; ++j)
+          d.bytes.push_back(static_cast<std::uint8_t>(e.value >> (8 * j)));
+        return readable(e.obj);
+      }
+      case op::io_shutdown:
+        if (!e.result) return fail(e, "shutdown(" + end_text(e.obj) + ", SHUT_WR) failed");
+        directions_[e.obj].eof = true;
+        return readable(e.obj);
       case op::stop: {
         mfiber& child = fibers_[e.obj];
         if (e.result == child.stop)
@@ -1971,6 +2479,7 @@ class model {
   std::vector<mevent> events_;
   std::vector<msemaphore> semaphores_;
   std::vector<mlatch> latches_;
+  std::vector<mdirection> directions_;
   std::map<std::uint32_t, std::vector<std::uint32_t>> joiners_;
   std::size_t step_ = 0;
 };
@@ -2046,6 +2555,18 @@ class model_set {
     worlds_ = std::move(kept);
   }
 
+  // Keeps the worlds whose directions hold what was drained from the pipes after the run.
+  void check_io_drained(const std::vector<std::vector<std::uint8_t>>& drained) {
+    if (gave_up_ || worlds_.empty()) return;
+    std::vector<model> kept;
+    for (model& w : worlds_) {
+      for (std::size_t d = 0; d < drained.size(); ++d) w.check_io_drained(d, drained[d]);
+      if (w.failures_.empty()) kept.push_back(std::move(w));
+      else failure_ = w.failures_.front();
+    }
+    worlds_ = std::move(kept);
+  }
+
   // Keeps the worlds whose semaphore and latch counters are the ones measured after the run.
   void check_counters(const std::vector<std::ptrdiff_t>& semaphores,
                       const std::vector<std::ptrdiff_t>& latches) {
@@ -2076,6 +2597,22 @@ std::string format_log(const std::vector<log_entry>& log) {
   for (std::size_t i = 0; i < log.size(); ++i) {
     const log_entry& e = log[i];
     char line[200];
+    if (e.code == op::io_write || e.code == op::io_read || e.code == op::io_wait ||
+        e.code == op::io_shutdown) {
+      std::string what = end_text(e.obj);
+      if (e.code == op::io_write || (e.code == op::io_read && e.kind == ev::end && !e.cancelled))
+        what += " bytes [" + io_bytes_text(e.value, e.fired) + "]";
+      if (e.kind == ev::begin) what += " param=" + std::to_string(e.fired);
+      if (e.result) what += " ok";
+      if (e.kind == ev::end && e.cancelled) what += " cancelled";
+      if (e.thrown != log_entry::none) what += std::string(" threw ") + thrown_name(e.thrown);
+      const std::string who = e.fiber == closer_fiber ? std::string("closer")
+                                                      : "f" + std::to_string(e.fiber);
+      std::snprintf(line, sizeof line, "  %4zu %-4s %-6s %-11s %s\n", i, who.c_str(),
+                    kinds[static_cast<int>(e.kind)], op_name(e.code), what.c_str());
+      s += line;
+      continue;
+    }
     std::snprintf(line, sizeof line, "  %4zu f%-3u %-6s %-11s obj=%u value=%llu%s%s", i,
                   e.fiber, kinds[static_cast<int>(e.kind)],
                   e.kind == ev::start || e.kind == ev::finish ? "" : op_name(e.code), e.obj,
@@ -2161,6 +2698,69 @@ void check_values(const run_context& ctx, const std::vector<std::vector<std::uin
       failures.push_back("value " + std::to_string(v) + " was delivered to channel " +
                          std::to_string(c) + " but received " + std::to_string(received[v]) +
                          " times");
+}
+
+// IO checks that hold whatever the schedule: every byte read or drained from a direction was
+// written on it by a write_all that returned, exactly once (written bytes are unique per
+// direction); the bytes one read returns that come from one write are in that write's order;
+// a read returns 0 (end of file), or a write_all throws broken_pipe, only if that direction's
+// write side was shut down (somewhere in the log); no IO call threw anything else.
+void check_io(const run_context& ctx, const std::vector<std::vector<std::uint8_t>>& drained,
+              std::vector<std::string>& failures) {
+  const std::size_t directions = ctx.fds.size();
+  std::vector<std::vector<int>> written(directions, std::vector<int>(256, 0));
+  std::vector<std::vector<int>> got(directions, std::vector<int>(256, 0));
+  std::vector<bool> shut(directions, false);
+  for (const log_entry& e : ctx.log) {
+    if (e.code == op::io_shutdown && e.kind == ev::act && e.result) shut[e.obj] = true;
+    if (e.code == op::io_write && e.kind == ev::act && e.thrown == log_entry::none)
+      for (std::uint32_t j = 0; j < e.fired; ++j)
+        ++written[e.obj][static_cast<std::uint8_t>(e.value >> (8 * j))];
+  }
+  const auto take = [&](std::uint32_t d, std::uint8_t b, const char* where) {
+    if (written[d][b] != 1)
+      failures.push_back(std::string(where) + " byte " + std::to_string(b) + " from what " +
+                         end_text(d) + " wrote, which it never wrote");
+    else if (++got[d][b] > 1)
+      failures.push_back(std::string(where) + " byte " + std::to_string(b) + " from what " +
+                         end_text(d) + " wrote a second time");
+  };
+  for (const log_entry& e : ctx.log) {
+    if (e.fiber != closer_fiber && (e.code == op::io_write || e.code == op::io_read ||
+                                    e.code == op::io_wait || e.code == op::io_shutdown) &&
+        e.thrown == log_entry::other)
+      failures.push_back("fiber " + std::to_string(e.fiber) + ": " + op_name(e.code) + " on " +
+                         end_text(e.obj) + " threw an unexpected exception");
+    if (e.code == op::io_shutdown && !e.result)
+      failures.push_back(std::string("shutdown(") + end_text(e.obj) + ", SHUT_WR) failed");
+    if (e.code == op::io_write && e.thrown == log_entry::broken_pipe && !shut[e.obj])
+      failures.push_back("fiber " + std::to_string(e.fiber) + ": write_all on " +
+                         end_text(e.obj) + " threw broken_pipe, but its write side was never "
+                         "shut down");
+    if (e.code != op::io_read || e.kind != ev::end || e.cancelled) continue;
+    const std::uint32_t d = e.obj ^ 1;
+    if (e.fired == 0 && !shut[d])
+      failures.push_back("fiber " + std::to_string(e.fiber) + ": read_some on " +
+                         end_text(e.obj) + " returned 0 (end of file), but " + end_text(d) +
+                         " was never shut down");
+    for (std::uint32_t j = 0; j < e.fired && j < 8; ++j) {
+      const auto b = static_cast<std::uint8_t>(e.value >> (8 * j));
+      take(d, b, "read_some read");
+      if (j > 0) {
+        const auto before = static_cast<std::uint8_t>(e.value >> (8 * (j - 1)));
+        if (before / 4 == b / 4 && before + 1 != b)
+          failures.push_back("read_some on " + end_text(e.obj) + " returned the bytes of one "
+                             "write out of order: " + io_bytes_text(e.value, e.fired));
+      }
+    }
+  }
+  for (std::uint32_t d = 0; d < directions; ++d)
+    for (std::uint8_t b : drained[d]) take(d, b, "the drain after the run read");
+  for (std::uint32_t d = 0; d < directions; ++d)
+    for (int b = 0; b < 256; ++b)
+      if (written[d][b] == 1 && got[d][b] != 1)
+        failures.push_back("byte " + std::to_string(b) + " written by " + end_text(d) +
+                           " was read " + std::to_string(got[d][b]) + " times");
 }
 
 // The semaphore and latch counters after the run, from the log (whatever the schedule): a
@@ -2326,6 +2926,9 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
   const program_set programs = decode(data, size);
   const std::string description = describe(programs);
   if (o.verbose) std::fprintf(stderr, "%s", description.c_str());
+  // Every run leaves as many descriptors open as it found (the pipes, the executor's epoll set
+  // and eventfd are closed).
+  const std::size_t descriptors_before = weft_test::open_fd_count();
 
   auto ctx = std::make_unique<run_context>();
   ctx->programs = &programs;
@@ -2340,6 +2943,15 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
   for (std::ptrdiff_t n : programs.semaphores)
     ctx->semaphores.push_back(std::make_unique<weft::counting_semaphore<>>(n));
   for (std::ptrdiff_t n : programs.latches) ctx->latches.push_back(std::make_unique<weft::latch>(n));
+  for (std::size_t i = 0; i < programs.pipes; ++i) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+      std::fprintf(stderr, "schedule fuzzer: socketpair: %s\n", std::strerror(errno));
+      std::abort();
+    }
+    ctx->fds.push_back(sv[0]);
+    ctx->fds.push_back(sv[1]);
+  }
 
   watchdog::instance().arm(o.watchdog_seconds, description);
 
@@ -2406,6 +3018,39 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
   for (std::size_t c = 0; c < ctx->channels.size(); ++c)
     while (auto v = ctx->channels[c]->try_recv()) drained[c].push_back(*v);
 
+  // The pipes: every write side shut down, what is left read (up to the end of file), each
+  // descriptor closed with io::close.
+  std::vector<std::vector<std::uint8_t>> io_drained(ctx->fds.size());
+  for (std::uint32_t x = 0; x < ctx->fds.size(); ++x)
+    if (!ctx->shut[x].exchange(true) && ::shutdown(ctx->fds[x], SHUT_WR) != 0)
+      failures.push_back("shutdown(" + end_text(x) + ", SHUT_WR) after the run failed: " +
+                         std::strerror(errno));
+  for (std::uint32_t x = 0; x < ctx->fds.size(); ++x) {
+    for (;;) {
+      std::uint8_t buf[64];
+      const ssize_t n = ::read(ctx->fds[x ^ 1], buf, sizeof buf);
+      if (n > 0) {
+        io_drained[x].insert(io_drained[x].end(), buf, buf + n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0)
+        failures.push_back("draining what " + end_text(x) + " wrote after the run: " +
+                           std::strerror(errno));
+      break;
+    }
+  }
+  for (std::uint32_t x = 0; x < ctx->fds.size(); ++x) {
+    try {
+      weft::io::close(ctx->fds[x]);
+    } catch (const std::system_error& e) {
+      failures.push_back("io::close(" + end_text(x) + ") after the run threw: " + e.what());
+    }
+  }
+  if (const std::size_t after = weft_test::open_fd_count(); after != descriptors_before)
+    failures.push_back("the run leaves " + std::to_string(after) + " descriptors open, it found " +
+                       std::to_string(descriptors_before) + " (a leak, or one closed twice)");
+
   // No fiber lost: each one either ended or (after a deadlock only) was unwound, exactly once;
   // every callable was destroyed.
   const std::uint32_t created = std::min<std::uint32_t>(ctx->next_fiber.load(), max_fibers);
@@ -2425,6 +3070,7 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
                        " copies of fibers' callables are still alive after the executor");
 
   check_values(*ctx, drained, failures);
+  check_io(*ctx, io_drained, failures);
 
   // Semaphore and latch counters: what the log says they must be (any schedule), measured.
   const sync_expectations sync = expected_counters(*ctx);
@@ -2497,6 +3143,7 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
       ms.apply(ctx->log[i], i + 1 < ctx->log.size() ? ctx->log[i + 1].time_ns
                                                     : std::numeric_limits<std::int64_t>::max());
     ms.check_drained(drained);
+    ms.check_io_drained(io_drained);
     if (failures.empty()) ms.check_counters(semaphore_counters, latch_counters);
     worlds = ms.worlds().size();
     model_gave_up = ms.gave_up();

@@ -13,7 +13,7 @@ import gdb
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from gdb_helpers import check, frames, problems, quit_with, run, unwinding_problems  # noqa: E402
+from gdb_helpers import check, frames, problems, quit_with, run, start, unwinding_problems  # noqa: E402
 
 BREAK_MARKER = "// weft-gdb-inline: break here"
 CALL_MARKER = "// weft-gdb-inline: the inspector's call"
@@ -69,7 +69,7 @@ def main():
     gdb.execute("set confirm off")
     gdb.execute("source " + os.environ["WEFT_GDB_SCRIPT"])
     gdb.execute("break gdb_inline.cpp:%d" % marker_line(BREAK_MARKER))
-    gdb.execute("run")
+    start()
 
     # The case under test: frame 0 is the inlined function's inline frame.
     newest = gdb.newest_frame()

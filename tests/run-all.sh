@@ -34,11 +34,13 @@ cd "$root"
 tsan_skip='the default guarded-stack budget keeps more fibers|when mappings run out before the budget'
 clang=(-DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_ASM_COMPILER=clang-14)
 # aarch64-asm and aarch64-boost cross-build for 64-bit ARM (cmake/toolchains/aarch64-linux-gnu.cmake)
-# and run the tests under qemu-aarch64 (user-mode emulation): the context tests and the
-# executor tests (the scheduler, sync primitives, stress, the std vocabulary and tasks; asm
-# builds all four executables, boost the first two). Under emulation the tests run at full
-# scale (about 25 s each); the rest (IO, tracing, gdb, fuzz, exhaustion) runs on x86-64 only.
-aarch64_labels='context|executor'
+# and run the tests under qemu-aarch64 (user-mode emulation): the context tests, the executor
+# tests (the scheduler, sync primitives, stress, the std vocabulary and tasks; asm builds all
+# four executables, boost the first two) and the gdb tests (gdb-multiarch on qemu's gdb stub).
+# Under emulation the tests run at full scale (about 25 s each); the rest (IO, tracing, fuzz,
+# exhaustion, overflow reports) runs on x86-64 only.
+aarch64_labels='context|executor|gdb'
+aarch64_gdb='gdb_backtrace gdb_fibers gdb_inline'
 aarch64=(-DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release
          -DWEFT_BUILD_BENCH=OFF)
 configs=(
@@ -65,9 +67,9 @@ configs=(
                     | ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
                     | -L fuzz | schedule_fuzzer schedule_replay"
   "aarch64-asm      | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=asm |  | -L @aarch64_labels@
-                    | context_tests executor_tests vocabulary_tests task_tests"
+                    | context_tests executor_tests vocabulary_tests task_tests ${aarch64_gdb}"
   "aarch64-boost    | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=boost |  | -L @aarch64_labels@
-                    | context_tests executor_tests"
+                    | context_tests executor_tests ${aarch64_gdb}"
 )
 
 jobs=$(nproc)

@@ -20,8 +20,9 @@ packages=(
 )
 # --aarch64 adds the aarch64 cross builds of tests/run-all.sh: compiler, emulator, and the arm64
 # libraries (multiarch: `dpkg --add-architecture arm64` below), whose libc6:arm64 the programs
-# run on under qemu-aarch64.
-aarch64_packages=(g++-aarch64-linux-gnu qemu-user libboost-context-dev:arm64 libfmt-dev:arm64)
+# run on under qemu-aarch64, and gdb-multiarch for the gdb tests there.
+aarch64_packages=(g++-aarch64-linux-gnu qemu-user gdb-multiarch libboost-context-dev:arm64
+                  libfmt-dev:arm64)
 case "${1:-}" in
   --aarch64) packages+=("${aarch64_packages[@]}") ;;
   "") ;;

@@ -1,7 +1,10 @@
 # What the gdb test scripts (tests/gdb_backtrace.py, gdb_fibers.py, gdb_inline.py) share, for gdb's
 # embedded Python: stopping the program under test, reading a backtrace's frames, checking
 # how an unwinding ends, and making a script's result gdb's exit status.
+import os
 import re
+import socket
+import subprocess
 
 import gdb
 
@@ -30,7 +33,37 @@ def stop_at(function, sources=()):
     for script in sources:
         gdb.execute("source " + script)
     gdb.execute("break " + function)
-    gdb.execute("run")
+    start()
+
+
+def start():
+    """Runs the program from its start until a breakpoint. In a cross build
+    (WEFT_GDB_EMULATOR, e.g. qemu-aarch64), the emulator runs it with a gdb stub on a free
+    local port, and gdb attaches there; `kill` ends it as usual."""
+    emulator = os.environ.get("WEFT_GDB_EMULATOR")
+    if not emulator:
+        gdb.execute("run")
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.Popen([emulator, "-g", str(port), gdb.current_progspace().filename],
+                     stdout=subprocess.DEVNULL)
+    gdb.execute("set sysroot /")
+    # Breakpoints set before the program is loaded would stay at unrelocated (PIE) addresses:
+    # set them again once attached.
+    locations = [b.location for b in gdb.breakpoints() if b.location]
+    for b in gdb.breakpoints():
+        b.delete()
+    for _ in range(50):  # the stub listens a moment after the emulator starts
+        try:
+            gdb.execute("target remote 127.0.0.1:%d" % port, to_string=True)
+            break
+        except gdb.error:
+            subprocess.run(["sleep", "0.1"])
+    for location in locations:
+        gdb.execute("break " + location)
+    gdb.execute("continue")
 
 
 def frames(bt):

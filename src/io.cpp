@@ -140,18 +140,29 @@ namespace weft::io {
 
 using detail::io_direction;
 
+namespace {
+
+// What the public waits answer: whether `fd` is ready now. It may be ready with no change left
+// to report (edge-triggered epoll), so look first; and the reactor may answer with an edge
+// that came while nobody waited, which a read or write may have consumed since (the internal
+// loops just retry their call then), so look again after every answer.
+bool wait_until_ready(int fd, io_direction direction, std::chrono::nanoseconds timeout,
+                      const char* call) {
+  const detail::io_deadline deadline = detail::io_deadline_after(timeout);
+  for (;;) {
+    if (detail::ready_now(fd, direction, call)) return true;
+    if (!detail::wait_ready(fd, direction, deadline, call)) return false;
+  }
+}
+
+}  // namespace
+
 bool wait_readable(int fd, std::chrono::nanoseconds timeout) {
-  // A descriptor may be readable with no change left to report (edge-triggered epoll): look
-  // first.
-  if (detail::ready_now(fd, io_direction::read, "wait_readable")) return true;
-  return detail::wait_ready(fd, io_direction::read, detail::io_deadline_after(timeout),
-                            "wait_readable");
+  return wait_until_ready(fd, io_direction::read, timeout, "wait_readable");
 }
 
 bool wait_writable(int fd, std::chrono::nanoseconds timeout) {
-  if (detail::ready_now(fd, io_direction::write, "wait_writable")) return true;
-  return detail::wait_ready(fd, io_direction::write, detail::io_deadline_after(timeout),
-                            "wait_writable");
+  return wait_until_ready(fd, io_direction::write, timeout, "wait_writable");
 }
 
 std::size_t read_some(int fd, std::span<std::byte> buf) {

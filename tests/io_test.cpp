@@ -222,6 +222,30 @@ TEST_CASE("io::close wakes the fibers waiting on the descriptor", "[io]") {
   CHECK(canceled == 3);
 }
 
+// Readiness that arrived while nobody waited, and that a read consumed since, is not an answer:
+// a descriptor a weft object owns stays registered between calls, so the edge is remembered.
+TEST_CASE("wait_readable does not answer with readiness that a read consumed", "[io]") {
+  const std::size_t workers = GENERATE(1, 2);
+  CAPTURE(workers);
+  fd_pair p = make_socketpair();
+  weft::net::tcp_stream owned(std::exchange(p.read_end, -1));  // registered from its first wait
+  weft::run(
+      [&] {
+        std::byte b[8];
+        auto first = weft::spawn([&] { return owned.read_some(b); });  // waits: registered
+        weft::this_fiber::sleep_for(2ms);
+        weft::io::write_all(p.write_end, bytes_of("x"));
+        CHECK(first.join() == 1);
+        weft::io::write_all(p.write_end, bytes_of("y"));  // nobody waits: the edge is kept
+        // The reactor polls while some fiber waits on a descriptor: one does, meanwhile.
+        fd_pair other = make_socketpair();
+        CHECK_FALSE(weft::io::wait_readable(other.read_end, 5ms));
+        CHECK(owned.read_some(b) == 1);                   // consumes it without waiting
+        CHECK_FALSE(weft::io::wait_readable(owned.native_handle(), 20ms));
+      },
+      with_workers(workers));
+}
+
 TEST_CASE("two fibers reading one descriptor are both served", "[io]") {
   const std::size_t workers = GENERATE(1, 2);
   CAPTURE(workers);

@@ -43,7 +43,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+#if defined(__x86_64__)
 #include <xmmintrin.h>
+#endif
 
 #include <weft/context.hpp>
 #include <weft/stack.hpp>
@@ -114,7 +116,7 @@ template <raw_switch* Switch>
 class raw_asm_candidate final : public candidate {
  public:
   explicit raw_asm_candidate(std::string name) : candidate("weft-raw", std::move(name)) {
-    s_.other_sp = weft::asm_x86_64::backend::make(stack_.span(), &raw_other<Switch>, &s_);
+    s_.other_sp = weft::asm_switch::backend::make(stack_.span(), &raw_other<Switch>, &s_);
   }
   __attribute__((noinline)) void run(std::uint64_t n) override {
     for (std::uint64_t i = 0; i < n; ++i) Switch(&s_.main_sp, s_.other_sp);
@@ -148,7 +150,7 @@ template <raw_switch* Switch>
 class same_site_candidate final : public candidate {
  public:
   explicit same_site_candidate(std::string name) : candidate("weft-raw", std::move(name)) {
-    s_.other_sp = weft::asm_x86_64::backend::make(stack_.span(), &same_site_other<Switch>, &s_);
+    s_.other_sp = weft::asm_switch::backend::make(stack_.span(), &same_site_other<Switch>, &s_);
   }
   void run(std::uint64_t n) override {
     same_site_loop<Switch>(&s_.main_sp, &s_.other_sp, n, &main_visits_);
@@ -318,10 +320,13 @@ class coroutine_candidate final : public candidate {
 };
 
 // ---- the run -------------------------------------------------------------------------------
-// The caller's MXCSR with its six status flags cleared, or with only "inexact" set.
-void set_caller_mxcsr_flags(bool inexact) {
+// The caller's MXCSR with its six status flags cleared, or with only "inexact" set (x86-64;
+// elsewhere the status flags are apart from the control register, and nothing is done).
+void set_caller_mxcsr_flags([[maybe_unused]] bool inexact) {
+#if defined(__x86_64__)
   constexpr unsigned status_flags = 0x3f, inexact_flag = 0x20;
   _mm_setcsr((_mm_getcsr() & ~status_flags) | (inexact ? inexact_flag : 0));
+#endif
 }
 
 double time_run(candidate& c, std::uint64_t round_trips, bool caller_flags_set = false) {

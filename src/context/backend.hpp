@@ -45,14 +45,9 @@ concept context_backend_impl = requires(context& from, context& to, stack_span s
 
 }  // namespace weft
 
-#if defined(WEFT_CONTEXT_BACKEND_ASM) && defined(__x86_64__)
-#include "asm_x86_64_sysv.hpp"
-namespace weft { using context_backend_type = asm_x86_64::backend; }
-#elif defined(WEFT_CONTEXT_BACKEND_ASM) && defined(__aarch64__)
-#include "asm_aarch64_aapcs64.hpp"
-namespace weft { using context_backend_type = asm_aarch64::backend; }
-#elif defined(WEFT_CONTEXT_BACKEND_ASM)
-#error "the asm backend supports x86-64 and AArch64 only: configure WEFT_CONTEXT_BACKEND=boost"
+#if defined(WEFT_CONTEXT_BACKEND_ASM)
+#include "asm_backend.hpp"
+namespace weft { using context_backend_type = asm_switch::backend; }
 #elif defined(WEFT_CONTEXT_BACKEND_BOOST)
 #include "boost_fcontext.hpp"
 namespace weft { using context_backend_type = boost_fcontext::backend; }

@@ -347,12 +347,14 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<candidate>> candidates;
 #if WEFT_BENCH_HAVE_ASM
   candidates.push_back(std::make_unique<raw_asm_candidate<&weft_asm_switch>>("weft_asm_switch"));
+#if defined(__x86_64__)  // AArch64 has one build of the public switch (it resumes with ret)
   candidates.push_back(
       std::make_unique<raw_asm_candidate<&weft_asm_switch_ret>>("weft_asm_switch_ret"));
   candidates.push_back(
       std::make_unique<raw_asm_candidate<&weft_asm_switch_jmp>>("weft_asm_switch_jmp"));
   candidates.push_back(std::make_unique<same_site_candidate<&weft_asm_switch_ret>>(
       "weft_asm_switch_ret@same-site"));
+#endif
   candidates.push_back(std::make_unique<same_site_candidate<&weft_asm_switch_fiber>>(
       "weft_asm_switch_fiber@same-site"));
 #endif
@@ -372,7 +374,7 @@ int main(int argc, char** argv) {
               "library backend: %.*s\n",
               opt.reps, static_cast<unsigned long long>(opt.iters),
               static_cast<int>(weft::context_backend().size()), weft::context_backend().data());
-#if WEFT_BENCH_HAVE_ASM
+#if WEFT_BENCH_HAVE_ASM && defined(__x86_64__)
   {
     // Which variant the chosen name is bound to (laundered: the compiler would otherwise
     // assume distinct functions have distinct addresses).
@@ -424,9 +426,13 @@ int main(int argc, char** argv) {
   weft::bench::set_ratios(rows, "jump_fcontext");
   weft::bench::set_ratios(rows_flags_differ, "jump_fcontext");
 
-  std::printf("\nflags equal: both sides hold the same MXCSR\n");
+  std::printf("\nflags equal: both sides hold the same FP status flags\n");
   weft::bench::print_table(rows, "ns/rt", "x jump_fcontext");
+#if defined(__x86_64__)
   std::printf("\nflags differ: the caller's MXCSR inexact flag is set, the other side's is not\n");
+#else
+  std::printf("\nflags differ: a second run (the FP status flags live apart from the FPCR here)\n");
+#endif
   weft::bench::print_table(rows_flags_differ, "ns/rt", "x jump_fcontext");
   for (auto& c : candidates)
     if (c->iters_divisor != 1)

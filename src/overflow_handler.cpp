@@ -29,7 +29,9 @@ std::uintptr_t guard_size = 4096;  // page_size(), read once outside the handler
 #if defined(__x86_64__)
 constexpr std::uintptr_t red_zone = 128;  // x86-64 SysV: leaf code may write below rsp
 #else
-constexpr std::uintptr_t red_zone = 0;  // AAPCS64: nothing lives below sp
+// AArch64: a prologue's pre-indexed `stp x29, x30, [sp, #-N]!` writes up to 512 bytes below
+// the sp it faults with (after a `sub sp` that skipped the guard page without touching it).
+constexpr std::uintptr_t red_zone = 512;
 #endif
 
 // The stack pointer of the interrupted code.

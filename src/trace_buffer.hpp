@@ -51,15 +51,17 @@ struct trace_clock {
 #elif defined(__aarch64__)
     // No isb before it: a read may be reordered with its neighbours by a few instructions,
     // which a thread's trace (kept in the thread's own order) does not notice.
-    std::uint64_t count;
-    asm volatile("mrs %0, cntvct_el0" : "=r"(count));
-    return count;
+    if (use_tsc) [[likely]] {
+      std::uint64_t count;
+      asm volatile("mrs %0, cntvct_el0" : "=r"(count));
+      return count;
+    }
 #endif
     return steady_ns();
   }
 
  private:
-  static bool use_tsc;  // x86-64: the CPU's TSC is invariant (set by choose)
+  static bool use_tsc;  // now() reads the counter (set by choose)
   static std::uint64_t steady_ns() noexcept;
 };
 

@@ -29,9 +29,14 @@ case "${1:-}" in
   *) echo "usage: install-deps.sh [--aarch64]" >&2; exit 2 ;;
 esac
 
-# A name without an architecture lists every architecture's copy dpkg knows (one line each).
+# A name without an architecture means the host's copy (or an architecture-independent one):
+# dpkg-query lists every architecture's copy it knows, one line each.
 is_installed() {
-  dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed
+  case "$1" in
+    *:*) dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed ;;
+    *) dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$1" 2>/dev/null |
+         grep -Eqx "installed ($(dpkg --print-architecture)|all)" ;;
+  esac
 }
 
 missing=()

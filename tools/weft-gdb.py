@@ -71,7 +71,8 @@ class Layout:
         self.vector = values.get("vector", "unknown")
         self.wait_kinds = values.get("wait_kinds", "").split("|")
         # The registers a switch saves, the pc first (x86-64: rip, ...; AArch64: pc, x29, ...).
-        self.frame_registers = values.get("frame_registers", "rip").split("|")
+        self.frame_registers = values.get("frame_registers",
+                                          "rip|rbp|rbx|r12|r13|r14|r15").split("|")
         self.offsets = {k: int(v) for k, v in values.items() if v.isdigit()}
 
     def __getitem__(self, key):

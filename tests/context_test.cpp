@@ -198,6 +198,14 @@ TEST_CASE("the FP control state (MXCSR and x87 control word, or FPCR) is per con
   fiber child([&](fiber&) { seen_by_child = current_fp_modes(); });
   child.resume();
   CHECK(seen_by_child == main_modes);
+
+  // Created in one mode, first resumed from another: it starts in its creator's.
+  fp_modes seen_by_late{};
+  fiber late([&](fiber&) { seen_by_late = current_fp_modes(); });
+  set_fp_modes(default_modes);
+  late.resume();
+  CHECK(seen_by_late == main_modes);
+  CHECK(current_fp_modes() == default_modes);
 }
 
 // ---- 4. alignment -----------------------------------------------------------------------

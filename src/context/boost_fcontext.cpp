@@ -21,6 +21,11 @@ namespace {
 struct start_record {
   void* entry;
   void* arg;
+#if defined(__aarch64__)
+  // The creator's FPCR, which a context made by make() starts in (Boost's arm64 make_fcontext
+  // records none; on x86-64 it records MXCSR and the x87 control word itself).
+  std::uint64_t fpcr;
+#endif
 };
 
 start_record* record_of(stack_span s) noexcept {
@@ -57,6 +62,9 @@ WEFT_NO_ASAN WEFT_NO_TSAN void trampoline(fc::transfer_t t) noexcept {
   asm volatile(WEFT_CFI_UNDEFINED_RETURN_ADDRESS);
   start_record start;
   begin_context(t, start);
+#if defined(__aarch64__)
+  asm volatile("msr fpcr, %0" : : "r"(start.fpcr));
+#endif
   reinterpret_cast<context_entry>(start.entry)(start.arg);
   __builtin_trap();  // entry must never return
 }
@@ -73,6 +81,9 @@ WEFT_NO_ASAN WEFT_NO_TSAN void trampoline_fiber(fc::transfer_t t) noexcept {
 void* make_with(stack_span s, void* entry, void* arg, void (*trampoline)(fc::transfer_t)) noexcept {
   start_record* record = record_of(s);
   *record = start_record{entry, arg};
+#if defined(__aarch64__)
+  asm volatile("mrs %0, fpcr" : "=r"(record->fpcr));
+#endif
   auto usable = static_cast<std::size_t>(reinterpret_cast<char*>(record) - static_cast<char*>(s.low));
   return fc::make_fcontext(record, usable, trampoline);
 }

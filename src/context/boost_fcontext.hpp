@@ -35,8 +35,8 @@ struct backend {
   }
   // The public switch keeps the FP control state per context. Boost's x86-64 jump_fcontext
   // saves MXCSR and the x87 control word itself; its AArch64 one does not save the FPCR, so it
-  // is kept here (written back only when the contexts' differ). A new context starts in the
-  // FPCR of the context that first resumes it.
+  // is kept here (written back only when the contexts' differ); a new context starts in its
+  // creator's (boost_fcontext.cpp).
 #if defined(__aarch64__)
   WEFT_NO_ASAN static void jump(context& from, context& to) noexcept {
     std::uint64_t fpcr, now;

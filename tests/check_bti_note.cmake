@@ -1,4 +1,4 @@
-# Checks an AArch64 object built with -mbranch-protection=standard (tests/CMakeLists.txt):
+# Checks the AArch64 switch's object (tests/CMakeLists.txt):
 # its GNU property note says BTI and PAC, and each of the switch's four entry points starts
 # with a landing pad (bti c for the switches, bti j for the trampolines).
 execute_process(COMMAND ${READELF} -n ${OBJECT} OUTPUT_VARIABLE notes RESULT_VARIABLE rc)

@@ -34,30 +34,18 @@
  * `br` to the trampoline's `bti j` pad: the `bl` entry stays for the fiber's final `ret`, as in
  * the x86 switch.
  *
- * Built with -mbranch-protection=standard (__ARM_FEATURE_BTI_DEFAULT), every symbol reached
- * indirectly starts with a landing pad and the object carries a GNU property note marking it
- * BTI (and, with pac-ret, PAC) compatible, so linking it does not switch BTI off for the
- * whole program. Return addresses are not signed here: the switch stores and reloads x30
+ * Every symbol starts with a landing pad, and the object carries a GNU property note marking it
+ * BTI and PAC compatible, whatever flags it is assembled with: linking it never switches BTI
+ * off for a program built with -mbranch-protection=standard (the pads are no-ops on cores
+ * without BTI). Return addresses are not signed here: the switch stores and reloads x30
  * unchanged, and pac-ret code signs its own link register in its own frame.
  */
 #define WEFT_BUILD_ASM 1
 #include "asm_aarch64_aapcs64_frame.h"
 
 /* The landing pads are HINT-space instructions (no-ops before ARMv8.5, on any assembler). */
-#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT == 1
 #define WEFT_BTI_C hint #34   /* bti c: reached by a call (blr) */
 #define WEFT_BTI_J hint #36   /* bti j: reached by a jump (br) */
-#define WEFT_PROPERTY_BTI 1
-#else
-#define WEFT_BTI_C
-#define WEFT_BTI_J
-#define WEFT_PROPERTY_BTI 0
-#endif
-#if defined(__ARM_FEATURE_PAC_DEFAULT) && __ARM_FEATURE_PAC_DEFAULT != 0
-#define WEFT_PROPERTY_PAC 2
-#else
-#define WEFT_PROPERTY_PAC 0
-#endif
 
 .text
 
@@ -200,7 +188,6 @@ weft_asm_trampoline_fiber:
     .cfi_endproc
 .size weft_asm_trampoline_fiber, .-weft_asm_trampoline_fiber
 
-#if WEFT_PROPERTY_BTI || WEFT_PROPERTY_PAC
 /* GNU_PROPERTY_AARCH64_FEATURE_1_AND: this object keeps BTI (bit 0) and PAC (bit 1) working. */
 .pushsection .note.gnu.property, "a"
 .balign 8
@@ -210,9 +197,8 @@ weft_asm_trampoline_fiber:
 .asciz "GNU"
 .long 0xc0000000                     /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
 .long 4                              /* its data size */
-.long WEFT_PROPERTY_BTI | WEFT_PROPERTY_PAC
+.long 3                              /* BTI | PAC */
 .long 0                              /* padding to 8 bytes */
 .popsection
-#endif
 
 .section .note.GNU-stack,"",%progbits

@@ -14,11 +14,7 @@
  * ordinary ABI-conforming function; only while it is suspended inside fn do the registers hold
  * the test's values.
  */
-#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT == 1
-#define PROBE_BTI_C hint #34
-#else
-#define PROBE_BTI_C
-#endif
+#define PROBE_BTI_C hint #34  /* bti c (a no-op without BTI), as in the switch */
 
 #define PROBE_FRAME 192  /* x29/x30, x19-x28, d8-d15, out, FPCR, sp before the call, padding */
 
@@ -101,13 +97,11 @@ weft_probe_call:
     .cfi_endproc
 .size weft_probe_call, .-weft_probe_call
 
-#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT == 1
 .pushsection .note.gnu.property, "a"
 .balign 8
 .long 4, 16, 5
 .asciz "GNU"
-.long 0xc0000000, 4, 1, 0            /* GNU_PROPERTY_AARCH64_FEATURE_1_AND: BTI */
+.long 0xc0000000, 4, 3, 0            /* GNU_PROPERTY_AARCH64_FEATURE_1_AND: BTI | PAC */
 .popsection
-#endif
 
 .section .note.GNU-stack,"",%progbits

@@ -37,7 +37,9 @@ clang=(-DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_ASM_COMPILER=clang-14)
 # and run the tests under qemu-aarch64 (user-mode emulation): the context tests, the executor
 # tests (the scheduler, sync primitives, stress, the std vocabulary and tasks; asm builds all
 # four executables, boost the first two) and the gdb tests (gdb-multiarch on qemu's gdb stub).
-# Under emulation the tests run at full scale (about 25 s each); the rest (IO, tracing, fuzz,
+# Under emulation the tests run at full scale, one at a time (-j1, the later -j wins: an
+# emulated core is slow enough that two test programs, each with several worker threads, on
+# two cores made a sleep-ordering test miss its 0.5 ms margin); the rest (IO, tracing, fuzz,
 # exhaustion, overflow reports) runs on x86-64 only.
 aarch64_labels='context|executor|gdb'
 aarch64_gdb='gdb_backtrace gdb_fibers gdb_inline'
@@ -66,9 +68,9 @@ configs=(
                       -DWEFT_FUZZ_RUNS=5000 -DWEFT_BUILD_BENCH=OFF
                     | ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
                     | -L fuzz | schedule_fuzzer schedule_replay"
-  "aarch64-asm      | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=asm |  | -L @aarch64_labels@
+  "aarch64-asm      | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=asm |  | -L @aarch64_labels@ -j1
                     | context_tests executor_tests vocabulary_tests task_tests ${aarch64_gdb}"
-  "aarch64-boost    | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=boost |  | -L @aarch64_labels@
+  "aarch64-boost    | ${aarch64[*]} -DWEFT_CONTEXT_BACKEND=boost |  | -L @aarch64_labels@ -j1
                     | context_tests executor_tests ${aarch64_gdb}"
 )
 

@@ -5,6 +5,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 
 import gdb
 
@@ -44,26 +45,39 @@ def start():
     if not emulator:
         gdb.execute("run")
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.Popen([emulator, "-g", str(port), gdb.current_progspace().filename],
-                     stdout=subprocess.DEVNULL)
     gdb.execute("set sysroot /")
     # Breakpoints set before the program is loaded would stay at unrelocated (PIE) addresses:
     # set them again once attached.
     locations = [b.location for b in gdb.breakpoints() if b.location]
     for b in gdb.breakpoints():
         b.delete()
-    for _ in range(50):  # the stub listens a moment after the emulator starts
-        try:
-            gdb.execute("target remote 127.0.0.1:%d" % port, to_string=True)
-            break
-        except gdb.error:
-            subprocess.run(["sleep", "0.1"])
+    attach_under(emulator)
     for location in locations:
         gdb.execute("break " + location)
     gdb.execute("continue")
+
+
+def attach_under(emulator):
+    """Starts the program under `emulator`'s gdb stub on a free local port and attaches to it.
+    The port is free when chosen, not reserved: if the emulator cannot listen there (another
+    test took it meanwhile), it exits, and another port is tried."""
+    program = gdb.current_progspace().filename
+    for _ in range(5):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        stub = subprocess.Popen([emulator, "-g", str(port), program], stdout=subprocess.DEVNULL)
+        for _ in range(100):  # the stub listens a moment after the emulator starts
+            if stub.poll() is not None:
+                break
+            try:
+                gdb.execute("target remote 127.0.0.1:%d" % port, to_string=True)
+                return
+            except gdb.error:
+                time.sleep(0.1)
+        if stub.poll() is None:
+            stub.kill()
+    raise gdb.GdbError("could not attach to %s -g PORT %s" % (emulator, program))
 
 
 def frames(bt):

@@ -1,11 +1,14 @@
 // The floating-point control state (x86-64: MXCSR's control bits and the x87 control word;
-// AArch64: the FPCR; other targets: the C <fenv.h> environment). The scheduler's switch leaves it to the thread: fibers
-// share the state of the worker thread they run on, and only a fiber spawned with
-// spawn_options::own_fp_env has its own, handed over around its switches (worker.cpp).
+// AArch64: the FPCR; other targets: the C <fenv.h> environment). The scheduler's switch leaves
+// it to the thread: fibers share the state of the worker thread they run on, and only a fiber
+// spawned with spawn_options::own_fp_env has its own, handed over around its switches
+// (worker.cpp).
 #pragma once
 
 #include <cstdint>
-#if !defined(__x86_64__) && !defined(__aarch64__)
+#if defined(__aarch64__)
+#include "context/fpcr.hpp"
+#elif !defined(__x86_64__)
 #include <cfenv>
 #endif
 
@@ -41,12 +44,8 @@ struct fp_env {
   // status flags are in the FPSR, which belongs to whoever raises them.
   std::uint64_t fpcr = 0;  // the ABI's initial value: round to nearest, nothing trapped
 
-  static fp_env current() noexcept {
-    fp_env e;
-    asm volatile("mrs %0, fpcr" : "=r"(e.fpcr));
-    return e;
-  }
-  void make_current() const noexcept { asm volatile("msr fpcr, %0" : : "r"(fpcr)); }
+  static fp_env current() noexcept { return fp_env{read_fpcr()}; }
+  void make_current() const noexcept { write_fpcr(fpcr); }
   bool same_control(const fp_env& other) const noexcept { return fpcr == other.fpcr; }
 #else
   // Elsewhere the whole <fenv.h> environment is handed over, and checks compare the rounding

@@ -52,9 +52,9 @@ struct spawn_options {
   // for it and unmapped at its end, guarded as the executor's stacks are).
   std::size_t stack_size = 0;
   // Its own floating-point control state (x86-64: MXCSR's control modes and the x87 control
-  // word; AArch64: the FPCR), starting as the spawner's and kept across its switches. Other fibers share their
-  // worker thread's and must leave it as they found it whenever they block, yield or end
-  // (checked builds stop the process otherwise).
+  // word; AArch64: the FPCR), starting as the spawner's and kept across its switches. Other
+  // fibers share their worker thread's and must leave it as they found it whenever they block,
+  // yield or end (checked builds stop the process otherwise).
   bool own_fp_env = false;
 };
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "asm_aarch64_aapcs64_frame.h"
+#include "fpcr.hpp"
 
 namespace weft::asm_switch {
 
@@ -15,14 +16,12 @@ inline void* build_frame(stack_span s, void* entry, void* arg, void (*trampoline
   auto top = reinterpret_cast<std::uintptr_t>(s.top()) & ~std::uintptr_t{15};
   // 16 spare bytes above the frame, as on x86-64: the trampoline starts at top - 16.
   auto* frame = reinterpret_cast<saved_frame*>(top - 16 - sizeof(saved_frame));
-  std::uint64_t fpcr;
-  asm volatile("mrs %0, fpcr" : "=r"(fpcr));
   *frame = saved_frame{};
   frame->x19 = reinterpret_cast<std::uint64_t>(entry);
   frame->x20 = reinterpret_cast<std::uint64_t>(arg);
   frame->fp = 0;  // x29 = 0 ends frame-pointer chains
   frame->lr = reinterpret_cast<void*>(trampoline);
-  frame->fpcr = fpcr;
+  frame->fpcr = detail::read_fpcr();
   reinterpret_cast<void**>(top - 16)[0] = nullptr;  // a null frame record above the trampoline
   reinterpret_cast<void**>(top - 16)[1] = nullptr;
   return frame;

@@ -63,7 +63,7 @@ WEFT_NO_ASAN WEFT_NO_TSAN void trampoline(fc::transfer_t t) noexcept {
   start_record start;
   begin_context(t, start);
 #if defined(__aarch64__)
-  asm volatile("msr fpcr, %0" : : "r"(start.fpcr));
+  detail::write_fpcr(start.fpcr);
 #endif
   reinterpret_cast<context_entry>(start.entry)(start.arg);
   __builtin_trap();  // entry must never return
@@ -80,9 +80,10 @@ WEFT_NO_ASAN WEFT_NO_TSAN void trampoline_fiber(fc::transfer_t t) noexcept {
 
 void* make_with(stack_span s, void* entry, void* arg, void (*trampoline)(fc::transfer_t)) noexcept {
   start_record* record = record_of(s);
-  *record = start_record{entry, arg};
 #if defined(__aarch64__)
-  asm volatile("mrs %0, fpcr" : "=r"(record->fpcr));
+  *record = start_record{entry, arg, detail::read_fpcr()};
+#else
+  *record = start_record{entry, arg};
 #endif
   auto usable = static_cast<std::size_t>(reinterpret_cast<char*>(record) - static_cast<char*>(s.low));
   return fc::make_fcontext(record, usable, trampoline);

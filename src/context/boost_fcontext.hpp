@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fpcr.hpp"
 #include "sanitizer_attributes.hpp"
 
 namespace weft::boost_fcontext {
@@ -39,11 +40,9 @@ struct backend {
   // creator's (boost_fcontext.cpp).
 #if defined(__aarch64__)
   WEFT_NO_ASAN static void jump(context& from, context& to) noexcept {
-    std::uint64_t fpcr, now;
-    asm volatile("mrs %0, fpcr" : "=r"(fpcr));
+    const std::uint64_t fpcr = detail::read_fpcr();
     jump_balanced(from, to);
-    asm volatile("mrs %0, fpcr" : "=r"(now));
-    if (now != fpcr) asm volatile("msr fpcr, %0" : : "r"(fpcr));
+    if (detail::read_fpcr() != fpcr) detail::write_fpcr(fpcr);
   }
 #else
   WEFT_NO_ASAN static void jump(context& from, context& to) noexcept { jump_balanced(from, to); }

@@ -19,6 +19,7 @@
 #include <weft/stack.hpp>
 #include <weft/stack_pool.hpp>
 
+#include "support/alignment.hpp"
 #include "support/child_process.hpp"
 #include "support/fp_modes.hpp"
 #include "support/maps.hpp"

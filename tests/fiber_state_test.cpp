@@ -1,9 +1,9 @@
 // The scheduler's own switch (the backend's make_fiber / jump_balanced pair, with the fiber
-// trampoline's final resume) keeps callee-saved registers and the stack pointer, and 16-byte alignment at a
-// fiber's entry. The floating-point control state (MXCSR's control bits and the x87 control
-// word; AArch64's FPCR) is the worker thread's, except for fibers spawned with spawn_options::own_fp_env, and
-// checked builds stop a fiber that leaves the thread's changed. Both backends, one and two
-// workers.
+// trampoline's final resume) keeps callee-saved registers and the stack pointer, and 16-byte
+// alignment at a fiber's entry. The floating-point control state (MXCSR's control bits and the
+// x87 control word; AArch64's FPCR) is the worker thread's, except for fibers spawned with
+// spawn_options::own_fp_env, and checked builds stop a fiber that leaves the thread's changed.
+// Both backends, one and two workers.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 
 #include <weft/weft.hpp>
 
+#include "support/alignment.hpp"
 #include "support/child_process.hpp"
 #include "support/fp_modes.hpp"
 #include "support/register_probe.hpp"

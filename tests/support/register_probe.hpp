@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "fp_modes.hpp"
+
 #if defined(__x86_64__)
 inline constexpr const char* probe_register_names[] = {"rbx", "rbp", "r12", "r13", "r14", "r15"};
 inline constexpr int probe_fp_control_slot = -1;  // MXCSR is checked by the fp tests instead
@@ -43,9 +45,7 @@ extern "C" void weft_probe_call(probe_fn fn, void* a, void* b, const std::uint64
 // The FP control register the probe loads (AArch64's FPCR), or 0 where it loads none.
 inline std::uint64_t probe_fp_control() {
 #if defined(__aarch64__)
-  std::uint64_t fpcr;
-  asm volatile("mrs %0, fpcr" : "=r"(fpcr));
-  return fpcr;
+  return weft_test::fpcr();
 #else
   return 0;
 #endif

@@ -32,8 +32,14 @@ void wake_for_stop(fiber& f) noexcept {
 bool request_stop(fiber& f) noexcept {
   std::stop_source source{std::nostopstate};
   if (!mark_stop(f, source)) return false;
-  heavy_barrier();  // between the flag's store and the token's claim (see the header)
-  wake_for_stop(f);
+  // A fiber already waiting with its token open needs no barrier: claimed, it is ours to
+  // wake, and its worker's own claim fails. Otherwise the barrier first (see the header).
+  bool claimed = f.token.claim_for_stop();
+  if (!claimed) {
+    heavy_barrier();
+    claimed = f.token.claim_for_stop();
+  }
+  if (claimed) f.owner->schedule(&f);
   source.request_stop();  // the callbacks, after the wake
   return true;
 }

@@ -295,9 +295,15 @@ worker::visible_work executor_core::work_visible() noexcept {
 
 bool executor_core::nothing_can_wake() const noexcept {
   const reactor* io = reactor_.load(std::memory_order_acquire);
-  return sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0 &&
+  return !timers_armed() && pending_awaits.load() == 0 && work_guards.load() == 0 &&
          (!io || io->waiting() == 0) && threads_blocked_in_weft() == 0 &&
          plain_thread_holds(runner_) == 0;
+}
+
+bool executor_core::timers_armed() const noexcept {
+  for (const auto& w : workers_)
+    if (!w->timers().empty()) return true;
+  return false;
 }
 
 // ---- file descriptors --------------------------------------------------------------------
@@ -391,7 +397,7 @@ executor_core::park_end executor_core::park(worker& w, bool have_timers,
   } else if (all_idle && !have_timers) {
     // Plain threads leaving weft calls do not notify us: re-check now and then while they
     // are the only thing that could wake a fiber.
-    if (sleepers.load() == 0 && pending_awaits.load() == 0 && work_guards.load() == 0)
+    if (!timers_armed() && pending_awaits.load() == 0 && work_guards.load() == 0)
       deadline = std::chrono::steady_clock::now() + 50ms;
   }
   // Another worker's timers are fired here if it is stuck past worker::stall_bound

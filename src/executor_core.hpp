@@ -171,9 +171,10 @@ class executor_core {
   std::size_t live() const noexcept;
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
 
+  // Whether any worker's heap holds a timer (a sleep or a timed wait's timeout).
+  bool timers_armed() const noexcept;
   std::atomic<std::size_t> pending_awaits{0};
   std::atomic<std::size_t> work_guards{0};
-  std::atomic<std::size_t> sleepers{0};  // fibers in any worker's timer heap
   // Threads registered to steal continuations right now (deque_thief).
   std::atomic<std::uint32_t> continuation_thieves{0};
 

@@ -1,6 +1,7 @@
 // A worker's timers (timer_heap.hpp).
 #include "timer_heap.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace weft::detail {
@@ -11,10 +12,21 @@ bool earlier(const Entry& a, const Entry& b) noexcept {
 }
 }  // namespace
 
-void timer_heap::reserve_one() {
+void timer_heap::nothing_due_at(std::uint64_t ticks, time_point now) noexcept {
+  const double rate = tick_counter::ticks_per_ns_at_least();
+  const time_point earliest = this->earliest();
+  if (rate <= 0 || earliest <= now) return;
+  // At most a second ahead: the product stays far from overflowing.
+  const auto quiet = std::min<std::chrono::nanoseconds>(earliest - now, std::chrono::seconds(1));
+  quiet_until_ = ticks + static_cast<std::uint64_t>(static_cast<double>(quiet.count()) * rate);
+  quiet_for_ = earliest;
+}
+
+void timer_heap::make_room() {
   spin_guard guard(lock_);
   if (entries_.size() == entries_.capacity())
     entries_.reserve(entries_.size() < 16 ? 16 : 2 * entries_.size());
+  room_ = entries_.capacity() - entries_.size();
 }
 
 void timer_heap::arm(timer_slot& slot) noexcept {
@@ -22,9 +34,10 @@ void timer_heap::arm(timer_slot& slot) noexcept {
   slot.seq = next_seq_++;
   slot.heap = this;
   entries_.push_back(entry{slot.deadline, slot.seq, &slot});  // cannot throw: reserve_one()
+  --room_;
+  if (slot.deadline < quiet_for_) quiet_until_ = 0;
   sift_up(entries_.size() - 1);
   note_earliest();
-  armed_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool timer_heap::cancel(timer_slot& slot) noexcept {
@@ -56,7 +69,6 @@ void timer_heap::take_out(std::size_t i) noexcept {
     else sift_down(i);
   }
   note_earliest();
-  armed_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void timer_heap::sift_up(std::size_t i) noexcept {

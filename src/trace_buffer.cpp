@@ -4,29 +4,11 @@
 #include <chrono>
 #include <mutex>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
-
 #include "spin.hpp"
 
 namespace weft::detail {
 
 namespace {
-
-bool constant_rate_counter() noexcept {
-#if defined(__x86_64__)
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000007u) return false;
-  __cpuid(0x80000007u, a, b, c, d);
-  return (d >> 8) & 1u;  // CPUID.80000007H:EDX[8], invariant TSC
-#elif defined(__aarch64__)
-  return true;  // the generic timer's virtual count runs at a constant rate (cntfrq_el0)
-#else
-  return false;
-#endif
-}
-
 
 // Chunks that may still be allocated before threads start dropping their oldest.
 std::atomic<std::int64_t> chunk_budget{0};
@@ -119,7 +101,7 @@ void trace_buffer::clear() noexcept {
   names_.clear();
 }
 
-void trace_clock::choose() noexcept { use_tsc = constant_rate_counter(); }
+void trace_clock::choose() noexcept { use_tsc = tick_counter::available(); }
 
 namespace trace_buffers {
 

@@ -16,10 +16,8 @@
 #include <weft/trace.hpp>
 
 #include "asymmetric_barrier.hpp"
+#include "tick_counter.hpp"
 
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
 
 namespace weft::detail {
 
@@ -46,17 +44,7 @@ struct trace_clock {
   static void choose() noexcept;  // as a trace starts, before anything reads the clock
   static bool counts_cycles() noexcept { return use_tsc; }  // whether now() is the counter
   static std::uint64_t now() noexcept {
-#if defined(__x86_64__)
-    if (use_tsc) [[likely]] return __rdtsc();
-#elif defined(__aarch64__)
-    // No isb before it: a read may be reordered with its neighbours by a few instructions,
-    // which a thread's trace (kept in the thread's own order) does not notice.
-    if (use_tsc) [[likely]] {
-      std::uint64_t count;
-      asm volatile("mrs %0, cntvct_el0" : "=r"(count));
-      return count;
-    }
-#endif
+    if (use_tsc) [[likely]] return tick_counter::read();
     return steady_ns();
   }
 

@@ -20,7 +20,6 @@ worker::worker(executor_core& core, std::uint32_t index, bool alone)
       index_(index),
       alone_(alone),
       continuations_(core.continuation_thieves),
-      timers_(core.sleepers),
       steal_licence_(core.continuation_thieves) {}
 
 // Its region cache is empty by now: cached regions hold references to the core, so the core
@@ -30,8 +29,13 @@ worker::~worker() = default;
 // ---- timers ------------------------------------------------------------------------------
 
 void worker::collect_due_timers() noexcept {
+  if (!timers_.may_be_due()) return;
+  const std::uint64_t ticks = tick_counter::read();
   const auto now = std::chrono::steady_clock::now();
-  if (timers_.earliest() > now) return;
+  if (timers_.earliest() > now) {
+    timers_.nothing_due_at(ticks, now);
+    return;
+  }
   while (fiber* f = timers_.fire_due(now)) {
     WEFT_TRACE_EVENT(trace::event_kind::wake, f, "timer");
     make_ready(f);

@@ -111,6 +111,7 @@ class worker {
   // This worker's timers: armed by its own thread (after_switch_actions::arm, after the fiber
   // reserved room), fired by it or, when overdue, by another worker; cancelled by anyone.
   timer_heap& timers() noexcept { return timers_; }
+  const timer_heap& timers() const noexcept { return timers_; }
   std::uint64_t launched() const noexcept { return launched_.load(std::memory_order_acquire); }
   std::uint64_t finished() const noexcept { return finished_.load(std::memory_order_acquire); }
   bool searching() const noexcept { return searching_.load(std::memory_order_relaxed); }

@@ -233,7 +233,7 @@ TEST_CASE("timed waits from plain threads", "[timed]") {
 
 TEST_CASE("waits that complete before their deadline leave no timer behind", "[timed]") {
   const int fibers = weft_test::under_tsan ? 2000 : weft_test::under_asan ? 20000 : 100000;
-  std::size_t armed_at_end = 1;
+  bool armed_at_end = true;
   weft::run([&] {
     weft::channel<int> ch(0);
     std::vector<weft::join_handle<void>> receivers;
@@ -242,7 +242,58 @@ TEST_CASE("waits that complete before their deadline leave no timer behind", "[t
       receivers.push_back(weft::spawn([&] { CHECK(ch.recv_for(1h).has_value()); }));
     for (int i = 0; i < fibers; ++i) ch.send(i);
     for (auto& r : receivers) r.join();
-    armed_at_end = weft::detail::current_core()->sleepers.load();
+    armed_at_end = weft::detail::current_core()->timers_armed();
   });
-  CHECK(armed_at_end == 0);
+  CHECK_FALSE(armed_at_end);
+}
+
+TEST_CASE("timeouts count from no earlier than the clock's now", "[timed]") {
+  // The carried clock reading (weft/detail/deadline.hpp) is checked against fresh readings of
+  // the steady clock: on several threads at once, with gaps below and above the millisecond
+  // after which the clock is read again.
+  auto check = [](int rounds) {
+    int early = 0;
+    for (int i = 0; i < rounds; ++i) {
+      const auto before = clock_type::now();
+      const auto counted_from = weft::detail::now_for_deadline();
+      if (counted_from < before) ++early;
+      if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50 * (i % 41)));
+    }
+    return early;
+  };
+  const int rounds = 20000;
+  std::atomic<int> early{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) threads.emplace_back([&] { early += check(rounds); });
+  early += check(rounds);
+  for (auto& t : threads) t.join();
+  CHECK(early.load() == 0);
+  const auto before = clock_type::now();
+  CHECK(weft::detail::deadline_after(1ns) > before);
+}
+
+TEST_CASE("a near timeout armed while a far timer is armed fires on time", "[timed]") {
+  // The far sleep lets the worker skip clock reads on its switches (timer_heap::may_be_due);
+  // the near timeout must end that, while a busy fiber keeps the worker switching.
+  const std::size_t workers = GENERATE(1, 2);
+  CAPTURE(workers);
+  weft::run(
+      [] {
+        weft::scope s;
+        s.spawn([] { weft::this_fiber::sleep_for(10s); });
+        std::atomic<bool> done{false};
+        s.spawn([&] {
+          while (!done.load()) weft::this_fiber::yield();
+        });
+        weft::this_fiber::sleep_for(20ms);  // the far sleep's shortcut is in place
+        weft::channel<int> ch(0);
+        const auto start = clock_type::now();
+        CHECK_FALSE(ch.recv_for(5ms).has_value());
+        const auto waited = clock_type::now() - start;
+        done = true;
+        s.request_stop();
+        CHECK(waited >= 5ms);
+        CHECK(waited < 500ms);  // not held until the far sleep's shortcut ran out (1 s)
+      },
+      with_workers(workers));
 }

@@ -3,11 +3,19 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <ratio>
 #include <type_traits>
 
 namespace weft::detail {
 
 using deadline = std::chrono::steady_clock::time_point;
+
+// The steady clock's now, or later by at most a few microseconds: what timeouts count from.
+// Cheaper than steady_clock::now() where a constant-rate counter exists: the calling thread's
+// last reading of the clock is carried forward with the counter, and the clock read again
+// once a millisecond has passed (src/deadline.cpp).
+deadline now_for_deadline() noexcept;
 
 // now + d, rounded up (a wait is never short) and saturating at time_point::max() (no
 // deadline); time_point::min() for d <= 0, a deadline already passed (the clock is not read).
@@ -15,10 +23,19 @@ template <class Rep, class Period>
 deadline deadline_after(std::chrono::duration<Rep, Period> d) {
   using steady = std::chrono::steady_clock;
   if (d <= d.zero()) return deadline::min();
-  const auto now = steady::now();
+  const auto now = now_for_deadline();
+  const auto left = deadline::max() - now;  // what can still be added
+  if constexpr (std::is_integral_v<Rep> && std::ratio_greater_equal_v<Period, steady::period>) {
+    // Whole nanoseconds per unit of d: compared in d's units, nothing overflows.
+    using per_unit = std::ratio_divide<Period, steady::period>;
+    if constexpr (per_unit::den == 1) {
+      if (static_cast<std::intmax_t>(d.count()) > left.count() / per_unit::num)
+        return deadline::max();
+      return now + std::chrono::duration_cast<steady::duration>(d);
+    }
+  }
   using seconds_d = std::chrono::duration<long double>;
-  if (std::chrono::duration_cast<seconds_d>(d) >=
-      std::chrono::duration_cast<seconds_d>(deadline::max() - now))
+  if (std::chrono::duration_cast<seconds_d>(d) >= std::chrono::duration_cast<seconds_d>(left))
     return deadline::max();
   return now + std::chrono::ceil<steady::duration>(d);
 }

@@ -16,6 +16,7 @@
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
+#include "fiber_local_table.hpp"
 #include "fp_env.hpp"
 
 namespace weft::detail {
@@ -24,7 +25,6 @@ class executor_core;
 class worker;
 class live_list;
 class scope_state;
-struct local_table;
 
 struct fiber : fiber_head {
   // Each field is written once (this runs on every spawn).
@@ -77,7 +77,7 @@ struct fiber : fiber_head {
     unsigned int uncaught = 0;
   } eh;
   fp_env fp;
-  local_table* locals = nullptr;  // its fiber_local values, made on first use
+  local_table locals;             // its fiber_local values, made on first use
 
   fiber* next_ready = nullptr;   // run-queue link
   fiber* prev_live = nullptr;    // the live list it joined at its first suspension

@@ -138,7 +138,7 @@ context& run_fiber(fiber* f) {
   if (f->unwind_requested) f->ops->drop(f->task);  // never started: destroy the callable unrun
   else f->ops->run(f->task, *f);                   // stores the result or the exception
   if (f->unwind_requested) [[unlikely]] set_unwound_error(*f);
-  if (f->locals) destroy_local_table(f->locals);  // on the fiber, before its end is published
+  if (f->locals.size) destroy_local_table(f->locals);  // on the fiber, before its end is published
   f->resumed_by->leave_fp_env(*f);  // the rest of its end runs in the thread's
   f->own_fp_env = false;
   if (f->scope) f->scope->child_returned(*f);

@@ -1,8 +1,9 @@
 // Storage of weft::fiber_local (include/weft/fiber_local.hpp).
 #include <weft/fiber_local.hpp>
 
+#include <algorithm>
 #include <atomic>
-#include <vector>
+#include <utility>
 
 #include "current.hpp"
 #include "fiber.hpp"
@@ -14,21 +15,22 @@ namespace {
 std::atomic<std::size_t> next_key{0};
 
 // A plain thread's table, and what destroys it at thread exit (touched only when the table is
-// made, so that reading the pointer needs no TLS initialisation check).
-constinit __attribute__((tls_model("initial-exec"))) thread_local local_table* thread_table = nullptr;
+// made, so that reading it needs no TLS initialisation check).
+constinit __attribute__((tls_model("initial-exec"))) thread_local local_table thread_table;
 struct thread_table_owner {
   ~thread_table_owner() { destroy_local_table(thread_table); }
 };
 thread_local thread_table_owner thread_table_destroyer;
 
 [[gnu::noinline]] local_slot& make_local_slot(fiber* f, std::size_t key) {
-  local_table*& table = f ? f->locals : thread_table;
-  if (!table) {
-    if (!f) (void)&thread_table_destroyer;  // registers its destructor for this thread
-    table = new local_table;
-  }
-  if (key >= table->slots.size()) table->slots.resize(key + 1);
-  return table->slots[key];
+  local_table& table = f ? f->locals : thread_table;
+  if (!f && !table.slots) (void)&thread_table_destroyer;  // registers its destructor
+  const std::size_t size = std::max({key + 1, 2 * table.size, std::size_t{4}});
+  auto* slots = new local_slot[size];  // value-initialised: empty
+  std::copy(table.slots, table.slots + table.size, slots);
+  delete[] std::exchange(table.slots, slots);
+  table.size = size;
+  return table.slots[key];
 }
 }  // namespace
 
@@ -37,17 +39,19 @@ std::size_t new_local_key() noexcept { return next_key.fetch_add(1, std::memory_
 local_slot& local_slot_of(std::size_t key) {
   // No switch can happen in here, so reading the position directly is safe (current.hpp).
   fiber* f = this_thread_position.current_fiber;
-  local_table* table = f ? f->locals : thread_table;
-  if (table && key < table->slots.size()) [[likely]] return table->slots[key];
+  const local_table& table = f ? f->locals : thread_table;
+  if (key < table.size) [[likely]] return table.slots[key];
   return make_local_slot(f, key);
 }
 
-void destroy_local_table(local_table*& table) noexcept {
-  // A destructor may use a fiber_local again, which makes a new table: destroyed in turn.
-  while (local_table* t = std::exchange(table, nullptr)) {
-    for (auto it = t->slots.rbegin(); it != t->slots.rend(); ++it)
-      if (it->value) it->destroy(std::exchange(it->value, nullptr));
-    delete t;
+void destroy_local_table(local_table& table) noexcept {
+  // A destructor may use a fiber_local again, which makes new slots: destroyed in turn.
+  while (table.slots) {
+    local_slot* slots = std::exchange(table.slots, nullptr);
+    const std::size_t size = std::exchange(table.size, 0);
+    for (std::size_t i = size; i-- > 0;)
+      if (slots[i].value) slots[i].destroy(std::exchange(slots[i].value, nullptr));
+    delete[] slots;
   }
 }
 

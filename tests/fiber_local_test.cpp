@@ -2,6 +2,7 @@
 // fiber's end, following the fiber across workers; each plain thread has its own. And
 // channels as ranges.
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,6 +58,66 @@ TEST_CASE("fiber_local values are destroyed when their fiber ends, before its jo
     unused.join();
     CHECK(live_values == 0);
   });
+}
+
+TEST_CASE("fiber_local: values survive the growth of a fiber's slots, and destructors may use others", "[executor][fiber_local]") {
+  // Keys made after a fiber's first value grow its slots (4, then doubling): values made
+  // earlier stay where their references point. A destructor that reads another fiber_local
+  // at the fiber's end gets a fresh value, destroyed in turn.
+  std::vector<std::unique_ptr<weft::fiber_local<int>>> locals;
+  for (int i = 0; i < 3; ++i) locals.push_back(std::make_unique<weft::fiber_local<int>>());
+  weft::fiber_local<counted> watched;
+  struct uses_another {
+    weft::fiber_local<counted>* other = nullptr;
+    ~uses_another() {
+      if (other) (*other)->value = 7;
+    }
+  };
+  weft::fiber_local<uses_another> last;
+  int wrong = 0;
+  weft::run([&] {
+    auto h = weft::spawn([&] {
+      int& first = locals[0]->get();
+      first = 100;
+      for (int i = 3; i < 40; ++i) locals.push_back(std::make_unique<weft::fiber_local<int>>());
+      for (int i = 0; i < 40; ++i) {
+        if (i > 0) locals[static_cast<std::size_t>(i)]->get() = 100 + i;
+        weft::this_fiber::yield();
+      }
+      if (&first != &locals[0]->get()) ++wrong;  // the value did not move
+      for (int i = 0; i < 40; ++i)
+        if (locals[static_cast<std::size_t>(i)]->get() != 100 + i) ++wrong;
+      last->other = &watched;  // its destructor makes watched's value again
+      watched->value = 1;
+    });
+    h.join();
+  });
+  CHECK(wrong == 0);
+  CHECK(live_values == 0);
+}
+
+TEST_CASE("fiber_local: a value's constructor may use other fiber_locals", "[executor][fiber_local]") {
+  // The inner key is beyond the fiber's first slots, so the outer value's construction grows
+  // them: the outer value must land in the grown slots (AddressSanitizer would see a write to
+  // the freed ones).
+  static weft::fiber_local<int>* inner = nullptr;
+  struct outer_value {
+    int seen;
+    outer_value() : seen(++inner->get()) {}
+  };
+  weft::fiber_local<outer_value> outer;
+  std::vector<std::unique_ptr<weft::fiber_local<int>>> spacers;
+  for (int i = 0; i < 20; ++i) spacers.push_back(std::make_unique<weft::fiber_local<int>>());
+  weft::fiber_local<int> inner_local;
+  inner = &inner_local;
+  weft::run([&] {
+    weft::spawn([&] {
+      CHECK(outer->seen == 1);
+      CHECK(*inner_local == 1);
+      CHECK(outer->seen == 1);  // made once
+    }).join();
+  });
+  inner = nullptr;
 }
 
 TEST_CASE("fiber_local outside fibers: each thread has its own", "[executor][fiber_local]") {

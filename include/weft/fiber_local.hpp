@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 namespace weft {
 namespace detail {
@@ -32,16 +33,19 @@ class fiber_local {
 
   T& get() {
     detail::local_slot& slot = detail::local_slot_of(key_);
-    if (!slot.value) [[unlikely]] create(slot);
+    if (!slot.value) [[unlikely]] return create();
     return *static_cast<T*>(slot.value);
   }
   T* operator->() { return &get(); }
   T& operator*() { return get(); }
 
  private:
-  static void create(detail::local_slot& slot) {
-    slot.value = new T();
+  T& create() {
+    std::unique_ptr<T> value(new T());  // its constructor may use other fiber_locals
+    detail::local_slot& slot = detail::local_slot_of(key_);  // so the slot is looked up after
+    slot.value = value.get();
     slot.destroy = [](void* p) noexcept { delete static_cast<T*>(p); };
+    return *value.release();
   }
 
   std::size_t key_;

@@ -83,6 +83,54 @@ def io(sub, pipe=0, end="a", n=None, us=None):
     return ("io", arg)
 
 
+# The vocabulary (promise/future, barrier, shared_mutex, recursive_mutex, fiber_local): op
+# bytes 250 and 251 when the IO byte (after a 0x5_ trailer) is marked 0xA_ and declares such
+# objects. The argument's bits 0-1 pick the object, bits 2-4 the sub-operation from these
+# tables; op byte 250: bit 7 futures (0) or barriers (1) among those declared, bits 5-6
+# future_wait_for's limit; op byte 251: bits 5-6 shared mutexes, recursive mutexes, fiber_locals
+# among those declared. encode() resolves the kind bits once it knows what is declared.
+FUTURE_OPS = ["set", "get", "wait", "wait_for", "set", "get", "drop", "get"]
+BARRIER_OPS = ["arrive_and_wait", "arrive_and_wait", "arrive_and_drop", "arrive_and_wait",
+               "arrive_and_wait", "arrive_and_drop", "arrive_and_wait", "arrive_and_wait"]
+SHARED_OPS = ["lock", "lock_shared", "unlock", "unlock_shared", "try_lock", "try_lock_shared",
+              "lock_shared", "unlock_shared"]
+RMUTEX_OPS = ["lock", "unlock", "try_lock", "lock", "unlock", "lock", "unlock", "try_lock"]
+LOCAL_OPS = ["write", "read", "write", "read", "read", "write", "read", "read"]
+BARRIER_EXPECTED = [2, 1, 3, 0]  # barrier byte bits 0-1; bit 2: with a completion function
+VOCAB_MARK = 0xA0  # IO byte bits 4-7: the vocabulary's bytes follow
+
+
+def fut(sub, obj=0, us=0):
+    """A future operation on promise/future `obj`: "set" (set_value of a unique value), "drop"
+    (destroy the promise), "get", "wait", "wait_for" (limit `us`)."""
+    arg = obj | FUTURE_OPS.index(sub) << 2
+    if sub == "wait_for":
+        arg |= TIMEOUTS_US.index(us) << 5
+    return ("v250", "future", arg)
+
+
+def bar(sub, obj=0):
+    """A barrier operation: "arrive_and_wait" or "arrive_and_drop" on barrier `obj`."""
+    return ("v250", "barrier", obj | BARRIER_OPS.index(sub) << 2)
+
+
+def shm(sub, obj=0):
+    """A shared_mutex operation (SHARED_OPS); unlocks only what the actor holds that way."""
+    return ("v251", "shared", obj | SHARED_OPS.index(sub) << 2)
+
+
+def rmx(sub, obj=0):
+    """A recursive_mutex operation: "lock", "try_lock", "unlock" (also when not the owner:
+    must throw std::logic_error)."""
+    return ("v251", "rmutex", obj | RMUTEX_OPS.index(sub) << 2)
+
+
+def local(sub, obj=0):
+    """A fiber_local operation: "write" (a unique value) or "read" (must be the actor's own
+    last write)."""
+    return ("v251", "local", obj | LOCAL_OPS.index(sub) << 2)
+
+
 def timed(obj, us):
     """The argument of recv_for/send_for/wait_for/lock_for: object `obj`, limit `us`."""
     return obj | (TIMEOUTS_US.index(us) << 4)
@@ -102,11 +150,19 @@ TASK_MARK = 0xA0  # trailer bits 4-7: a task byte follows the semaphore and latc
 
 
 def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=True,
-           semaphores=(), latches=(), tasks=(), pipes=0):
+           semaphores=(), latches=(), tasks=(), pipes=0, futures=0, barriers=(),
+           shared_mutexes=0, rmutexes=0, locals=0):
     """semaphores/latches: initial counts (from SEM_INITIAL / LATCH_INITIAL), 0-3 of each;
     tasks: the indices of the programs whose actors run as weft::tasks; pipes: socket pairs,
     0-3 (the trailer is then marked 0x5_: the task byte, then the IO byte follow). With none
-    of the four, no trailer is written (the input decodes as before they existed)."""
+    of the four, no trailer is written (the input decodes as before they existed).
+    futures, shared_mutexes, rmutexes, locals: 0-3 each; barriers: (expected, completion)
+    pairs, expected from BARRIER_EXPECTED. With any of them the trailer is marked 0x5_ and
+    the IO byte 0xA_, followed by the vocabulary byte, a byte per barrier, the locals byte."""
+    vocab = bool(futures or barriers or shared_mutexes or rmutexes or locals)
+    kinds250 = [k for k, n in (("future", futures), ("barrier", len(barriers))) if n]
+    kinds251 = [k for k, n in (("shared", shared_mutexes), ("rmutex", rmutexes),
+                               ("local", locals)) if n]
     out = [len(channels) - 1]
     out += [CAPS[c] for c in channels]
     out += [mutexes - 1, events - 1]
@@ -117,19 +173,38 @@ def encode(channels, programs, roots, mutexes=1, events=1, stack_kib=64, guard=T
         assert len(prog) <= 16, "at most 16 instructions a program"
         out.append(len(prog))
         for item in prog:
+            if isinstance(item, tuple) and item[0] in ("v250", "v251"):
+                byte, kind, arg = item
+                if byte == "v250":
+                    assert kind in kinds250, kind + " not declared"
+                    out += [250, arg | kinds250.index(kind) << 7]
+                else:
+                    assert kind in kinds251, kind + " not declared"
+                    out += [251, arg | kinds251.index(kind) << 5]
+                continue
             name, arg = (item, 0) if isinstance(item, str) else item
-            out += [op_byte(name), arg]
+            byte = op_byte(name)
+            if name == "stop" and vocab:  # 250 and 251 may be vocabulary ops: a byte still stop
+                taken = {250: bool(kinds250), 251: bool(kinds251), 252: bool(pipes),
+                         253: bool(pipes), 254: bool(semaphores), 255: bool(latches)}
+                byte = min(b for b in taken if not taken[b])
+            out += [byte, arg]
     assert 0 <= pipes <= 3
-    if semaphores or latches or tasks or pipes:
-        mark = IO_MARK if pipes else TASK_MARK if tasks else 0
+    if semaphores or latches or tasks or pipes or vocab:
+        mark = IO_MARK if pipes or vocab else TASK_MARK if tasks else 0
         out.append(len(semaphores) | len(latches) << 2 | mark)
         out += [SEM_INITIAL.index(n) for n in semaphores]
         out += [LATCH_INITIAL.index(n) for n in latches]
-    if tasks or pipes:
+    if tasks or pipes or vocab:
         assert all(0 <= t < len(programs) for t in tasks)
         out.append(sum(1 << t for t in set(tasks)))
-    if pipes:
-        out.append(pipes)
+    if pipes or vocab:
+        out.append(pipes | (VOCAB_MARK if vocab else 0))
+    if vocab:
+        assert all(0 <= n <= 3 for n in (futures, len(barriers), shared_mutexes, rmutexes, locals))
+        out.append(futures | len(barriers) << 2 | shared_mutexes << 4 | rmutexes << 6)
+        out += [BARRIER_EXPECTED.index(n) | (4 if completion else 0) for n, completion in barriers]
+        out.append(locals)
     return bytes(out)
 
 
@@ -605,6 +680,125 @@ SEEDS = {
          ops(io("read", 0, "b", n=4), ("recv", 0)),
          ops(("recv", 0), io("read", 0, "a", n=4), io("wait", 0, "a", us=500))],
         [0], pipes=1, tasks=[1, 2]),
+
+    # ---- the vocabulary: promise/future, barrier, shared_mutex, recursive_mutex, fiber_local
+    # A child waits in get() until the root sets the value; a second set throws
+    # promise_already_satisfied; the getter's second get and wait throw no_state (its future was
+    # consumed); another child's get finds the future claimed (no_state); a dropped promise's
+    # future throws broken_promise and a set after the drop no_state; a wait_for times out, then
+    # one sees the value.
+    "future-set-get": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), "yield", fut("set", 0), fut("set", 0), fut("drop", 1),
+             fut("set", 1), ("sleep", 2), fut("set", 2), fut("drop", 2), "join", "join"),
+         ops(fut("get", 0), fut("get", 0), fut("wait", 0), fut("wait_for", 2, us=500),
+             fut("wait_for", 2, us=2000), fut("get", 2)),
+         ops(fut("wait", 1), fut("get", 1), fut("get", 0), fut("wait_for", 1, us=0))],
+        [0], futures=3),
+    # Waiters on unset futures whose promise is dropped wake with broken_promise (get) or ready
+    # (wait); a stop request cancels a get and a wait_for in progress (the cancelled get's
+    # future is consumed: its next get throws no_state).
+    "future-broken-stop": encode(
+        [0],
+        [ops(("spawn", 1), ("spawn", 2), ("stop", 0), ("spawn", 3), ("stop", 0), "yield",
+             fut("drop", 0), "join", "join", "join"),
+         ops(fut("get", 0)),
+         ops(fut("get", 1), fut("get", 1)),
+         ops(fut("wait_for", 2, us=2000), fut("wait_for", 2, us=0), fut("wait", 2))],
+        [0], futures=3),
+    # get() on a future nobody sets or drops: deadlock_error, waiting on "future".
+    "deadlock-future": encode(
+        [0],
+        [ops(("spawn", 1), fut("wait", 1), fut("get", 0)),
+         ops(fut("get", 1))],
+        [0], futures=2),
+    # Three participants through several phases, with a completion function (it runs on the
+    # completing arrival's fiber before anybody is released); one drops out, so later phases
+    # need two; a barrier of one completes at every arrival.
+    "barrier-phases": encode(
+        [0],
+        [ops(bar("arrive_and_wait", 0), bar("arrive_and_wait", 0), bar("arrive_and_wait", 1),
+             bar("arrive_and_wait", 0), bar("arrive_and_wait", 1)),
+         ops(bar("arrive_and_wait", 0), "yield", bar("arrive_and_drop", 0), bar("arrive_and_wait", 1)),
+         ops(("sleep", 1), bar("arrive_and_wait", 0), bar("arrive_and_wait", 0),
+             bar("arrive_and_wait", 0), bar("arrive_and_wait", 1))],
+        [0, 1, 2], barriers=[(3, True), (1, True)]),
+    # Errors: a barrier expecting 0 throws std::logic_error at every arrival; once all of a
+    # barrier's participants dropped, so do later arrivals. Without a completion function.
+    "barrier-errors": encode(
+        [0],
+        [ops(bar("arrive_and_wait", 0), bar("arrive_and_drop", 0), bar("arrive_and_drop", 1),
+             bar("arrive_and_drop", 1), bar("arrive_and_wait", 1), ("spawn", 1), "join"),
+         ops(bar("arrive_and_wait", 1), bar("arrive_and_drop", 1))],
+        [0], barriers=[(0, False), (2, False)]),
+    # Two of three participants arrive, the first cancelled by a stop request while it waits
+    # (its arrival still counts), the second waiting; the root joins it: deadlock_error, on
+    # "barrier" and "join".
+    "deadlock-barrier": encode(
+        [0],
+        [ops(("spawn", 1), ("stop", 0), ("spawn", 1), "join"),
+         ops(bar("arrive_and_wait", 0))],
+        [0], barriers=[(3, True)]),
+    # Readers share it, a writer waits for them; a reader arriving while a writer waits queues
+    # behind it (try_lock_shared false), and the writer's unlock admits every waiting reader.
+    "shared-mutex-rw": encode(
+        [0],
+        [ops(shm("lock_shared"), ("spawn", 1), ("spawn", 2), shm("try_lock"),
+             shm("try_lock_shared"), shm("unlock_shared"), "yield", shm("lock_shared"),
+             shm("unlock_shared"), "join", "join"),
+         ops(shm("lock"), "yield", shm("unlock"), shm("try_lock"), shm("lock_shared")),
+         ops(shm("lock_shared"), shm("lock_shared"), shm("try_lock_shared"), "yield",
+             shm("unlock_shared"), shm("unlock_shared"), shm("unlock_shared"), shm("lock"))],
+        [0], shared_mutexes=1),
+    # A fiber holding it shared asks for it exclusively (waits forever), another reader then
+    # queues behind the waiting writer: deadlock_error, both on "shared_mutex".
+    "deadlock-shared-mutex": encode(
+        [0],
+        [ops(shm("lock_shared", 0), ("spawn", 1), shm("lock", 0)),
+         ops(shm("lock", 1), shm("lock_shared", 0))],
+        [0], shared_mutexes=2),
+    # The owner locks again (depth 3) and unlocks as often; another fiber's try_lock fails, its
+    # unlock throws std::logic_error, its lock waits for the last unlock (FIFO hand-off).
+    "recursive-mutex": encode(
+        [0],
+        [ops(rmx("lock"), rmx("try_lock"), rmx("lock"), ("spawn", 1), ("spawn", 2),
+             rmx("unlock"), "yield", rmx("unlock"), rmx("unlock"), rmx("unlock"), "join",
+             "join"),
+         ops(rmx("try_lock"), rmx("unlock"), rmx("lock"), rmx("lock"), "yield", rmx("unlock")),
+         ops(rmx("lock"), rmx("unlock"), rmx("unlock"))],
+        [0], rmutexes=1),
+    # Two fibers take two recursive mutexes in opposite orders: deadlock_error on "mutex".
+    "deadlock-recursive-mutex": encode(
+        [0],
+        [ops(rmx("lock", 0), rmx("lock", 0), ("spawn", 1), rmx("lock", 1)),
+         ops(rmx("lock", 1), "yield", rmx("lock", 0))],
+        [0], rmutexes=2),
+    # Each fiber writes and reads its own values of three fiber_locals across yields and sleeps
+    # (with two workers they migrate); a value never written reads 0; the children's values
+    # are destroyed (holding their last writes) before their joins return.
+    "fiber-local": encode(
+        [0],
+        [ops(local("write", 0), ("spawn", 1), ("spawn", 1), ("spawn", 2), local("read", 0),
+             "yield", local("read", 1), local("write", 1), ("sleep", 1), local("read", 1),
+             local("read", 0), "join", "join", "join", local("read", 2)),
+         ops(local("read", 0), local("write", 0), "yield", local("read", 0), ("sleep", 1),
+             local("write", 2), local("read", 0), "yield", local("read", 2)),
+         ops(local("write", 1), ("spawn", 1), local("read", 1), "join", local("write", 1),
+             ("sleep", 2), local("read", 1))],
+        [0, 2], locals=3),
+    # Everything above run by tasks (the plain calls: none of these has an awaitable twin; a
+    # task runs on a fiber of its own), beside fibers, including fiber_local reads after a
+    # co_await of a join, and the mutexes' unlocks after one.
+    "vocab-tasks": encode(
+        [0],
+        [ops(local("write", 0), rmx("lock", 0), ("spawn", 1), ("spawn", 2), "yield",
+             fut("set", 0), "join", local("read", 0), rmx("unlock", 0), "join",
+             local("read", 0), shm("lock_shared", 0), shm("unlock_shared", 0)),
+         ops(local("write", 0), fut("get", 0), "yield", local("read", 0), shm("lock", 0),
+             ("sleep", 1), shm("unlock", 0), bar("arrive_and_wait", 0)),
+         ops(bar("arrive_and_wait", 0), local("read", 0), rmx("try_lock", 0), rmx("unlock", 0))],
+        [0], futures=1, barriers=[(2, True)], shared_mutexes=1, rmutexes=1, locals=1,
+        tasks=[0, 1]),
 }
 
 

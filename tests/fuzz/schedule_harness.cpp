@@ -18,6 +18,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
@@ -68,6 +69,14 @@ enum class op : std::uint8_t {
   // IO on the input's socket pairs (op bytes 252 and 253, when the trailer declares pipes; see
   // decode_op): io::write_all, io::read_some, io::wait_readable, shutdown(SHUT_WR).
   io_write, io_read, io_wait, io_shutdown,
+  // The vocabulary (op bytes 250 and 251, when a trailer marked 0xC_ declares the objects; see
+  // decode_op): promise/future, barrier (bar_completion is only logged, by the completion
+  // function), shared_mutex, recursive_mutex, fiber_local.
+  fut_set, fut_get, fut_wait, fut_wait_for, fut_drop,
+  bar_arrive_and_wait, bar_arrive_and_drop, bar_completion,
+  sm_lock, sm_lock_shared, sm_unlock, sm_unlock_shared, sm_try_lock, sm_try_lock_shared,
+  rm_lock, rm_unlock, rm_try_lock,
+  fl_write, fl_read,
   count
 };
 constexpr int classic_ops = static_cast<int>(op::recv_for);  // 15
@@ -84,7 +93,16 @@ const char* op_name(op o) {
                                       "latch_count_down", "latch_wait", "latch_wait_for",
                                       "latch_wait_until", "latch_try_wait",
                                       "latch_arrive_and_wait",
-                                      "io_write", "io_read", "io_wait_readable", "io_shutdown"};
+                                      "io_write", "io_read", "io_wait_readable", "io_shutdown",
+                                      "future_set", "future_get", "future_wait",
+                                      "future_wait_for", "promise_drop",
+                                      "barrier_arrive_and_wait", "barrier_arrive_and_drop",
+                                      "barrier_completion",
+                                      "shared_lock", "shared_lock_shared", "shared_unlock",
+                                      "shared_unlock_shared", "shared_try_lock",
+                                      "shared_try_lock_shared",
+                                      "rmutex_lock", "rmutex_unlock", "rmutex_try_lock",
+                                      "local_write", "local_read"};
   static_assert(std::size(names) == static_cast<std::size_t>(op::count));
   return o < op::count ? names[static_cast<int>(o)] : "?";
 }
@@ -105,6 +123,31 @@ constexpr op latch_ops[8] = {op::latch_count_down,      op::latch_wait,       op
 constexpr op io_ops[8] = {op::io_write, op::io_read, op::io_wait,  op::io_write,
                           op::io_read,  op::io_wait, op::io_read, op::io_shutdown};
 
+// The vocabulary operations' argument: bits 0-1 the object (% count), bits 2-4 the
+// sub-operation (these tables). Op byte 250: bit 7 picks futures (0) or barriers (1) among the
+// kinds the input declares (% the number declared), bits 5-6 future_wait_for's limit. Op byte
+// 251: bits 5-6 pick shared_mutex, recursive_mutex, fiber_local among those declared (%).
+constexpr op future_ops[8] = {op::fut_set,  op::fut_get,      op::fut_wait, op::fut_wait_for,
+                              op::fut_set,  op::fut_get,      op::fut_drop, op::fut_get};
+constexpr op barrier_ops[8] = {op::bar_arrive_and_wait, op::bar_arrive_and_wait,
+                               op::bar_arrive_and_drop, op::bar_arrive_and_wait,
+                               op::bar_arrive_and_wait, op::bar_arrive_and_drop,
+                               op::bar_arrive_and_wait, op::bar_arrive_and_wait};
+constexpr op shared_mutex_ops[8] = {op::sm_lock,     op::sm_lock_shared,     op::sm_unlock,
+                                    op::sm_unlock_shared, op::sm_try_lock,
+                                    op::sm_try_lock_shared, op::sm_lock_shared,
+                                    op::sm_unlock_shared};
+constexpr op recursive_mutex_ops[8] = {op::rm_lock, op::rm_unlock, op::rm_try_lock, op::rm_lock,
+                                       op::rm_unlock, op::rm_lock, op::rm_unlock,
+                                       op::rm_try_lock};
+constexpr op fiber_local_ops[8] = {op::fl_write, op::fl_read, op::fl_write, op::fl_read,
+                                   op::fl_read,  op::fl_write, op::fl_read, op::fl_read};
+
+// How many of each vocabulary object the input declares (the 0xC_ trailer's bytes).
+struct vocab_counts {
+  std::size_t futures = 0, barriers = 0, shared_mutexes = 0, recursive_mutexes = 0, locals = 0;
+};
+
 // Op bytes 0-239 are the first 15 operations (b % 15, as before they existed: older inputs
 // decode unchanged unless they used a byte of 240-255), 240-249 the timed ones and select,
 // 250-255 a stop request, except 254 (a semaphore operation) when the program has semaphores
@@ -112,10 +155,30 @@ constexpr op io_ops[8] = {op::io_write, op::io_read, op::io_wait,  op::io_write,
 // (written after these existed, or older ones with bytes left after their programs) decode
 // differently. 252 and 253 are IO operations when the program has pipes, which only a trailer
 // marked 0x5_ declares (no input written before IO existed has one).
-op decode_op(std::uint8_t b, std::uint8_t arg, bool semaphores, bool latches, bool pipes) {
+//
+// 250 and 251 are vocabulary operations when the program has such objects, which only a
+// trailer marked 0xC_ declares (no input written before they existed has one): 250 on futures
+// and barriers, 251 on shared mutexes, recursive mutexes and fiber_locals.
+op decode_op(std::uint8_t b, std::uint8_t arg, bool semaphores, bool latches, bool pipes,
+             const vocab_counts& v) {
   constexpr int first_timed = 240, first_stop = 250;
   if (b < first_timed) return static_cast<op>(b % classic_ops);
   if (b < first_stop) return static_cast<op>(classic_ops + (b - first_timed) % timed_ops);
+  if (b == 250 && v.futures + v.barriers > 0) {
+    const op* kinds[2];
+    std::size_t n = 0;
+    if (v.futures) kinds[n++] = future_ops;
+    if (v.barriers) kinds[n++] = barrier_ops;
+    return kinds[(arg >> 7) % n][(arg >> 2) & 7];
+  }
+  if (b == 251 && v.shared_mutexes + v.recursive_mutexes + v.locals > 0) {
+    const op* kinds[3];
+    std::size_t n = 0;
+    if (v.shared_mutexes) kinds[n++] = shared_mutex_ops;
+    if (v.recursive_mutexes) kinds[n++] = recursive_mutex_ops;
+    if (v.locals) kinds[n++] = fiber_local_ops;
+    return kinds[((arg >> 5) & 3) % n][(arg >> 2) & 7];
+  }
   if ((b == 252 || b == 253) && pipes) return io_ops[(arg >> 3) & 7];
   if (b == 254 && semaphores) return semaphore_ops[(arg >> 2) & 7];
   if (b == 255 && latches) return latch_ops[(arg >> 2) & 7];
@@ -130,6 +193,11 @@ bool is_io_wait_op(op o) { return o == op::io_read || o == op::io_wait; }
 // begin is logged): one that has passed by the time the call converts it returns timed out
 // without blocking, and without looking at a stop request.
 bool is_until_op(op o) { return o == op::sem_acquire_until || o == op::latch_wait_until; }
+bool is_future_op(op o) { return o >= op::fut_set && o <= op::fut_drop; }
+bool is_barrier_op(op o) { return o >= op::bar_arrive_and_wait && o <= op::bar_completion; }
+bool is_shared_mutex_op(op o) { return o >= op::sm_lock && o <= op::sm_try_lock_shared; }
+bool is_recursive_mutex_op(op o) { return o >= op::rm_lock && o <= op::rm_try_lock; }
+bool is_local_op(op o) { return o == op::fl_write || o == op::fl_read; }
 
 // Whether a stop request makes `o` throw operation_cancelled instead of blocking. (io_read and
 // io_wait are interruption points too; the model treats them apart, see model::end_io.)
@@ -140,9 +208,10 @@ bool interruption_point(op o) {
     case op::sem_acquire: case op::sem_acquire_for: case op::sem_acquire_until:
     case op::latch_wait: case op::latch_wait_for: case op::latch_wait_until:
     case op::latch_arrive_and_wait:
+    case op::fut_get: case op::fut_wait: case op::fut_wait_for: case op::bar_arrive_and_wait:
       return true;
     default:
-      return false;  // lock and lock_for among them
+      return false;  // lock and lock_for among them, the shared and recursive mutexes' too
   }
 }
 
@@ -157,6 +226,9 @@ constexpr std::size_t max_program_length = 16;
 constexpr std::size_t max_programs = 8;
 constexpr std::uint8_t task_byte_mark = 0xA;   // trailer bits 4-7: a task byte follows
 constexpr std::uint8_t io_byte_mark = 0x5;     // trailer bits 4-7: a task byte, then the IO byte
+// IO byte bits 4-7 (after a trailer marked 0x5_): the vocabulary's bytes follow. (Every value
+// of the trailer's bits 4-7 occurs in the corpus; of the IO byte's, only 0 and 6.)
+constexpr std::uint8_t vocab_byte_mark = 0xA;
 constexpr std::size_t max_pipes = 3;
 // Writes per direction of a pipe (later ones are skipped): with at most 4 bytes each, the
 // socket's buffer never fills, so write_all never waits.
@@ -171,6 +243,9 @@ constexpr std::ptrdiff_t semaphore_initial_table[] = {0, 0, 1, 1, 2, 3, ptrdiff_
                                                       ptrdiff_max};
 constexpr std::ptrdiff_t latch_initial_table[] = {0, 1, 1, 2, 2, 3, 5, ptrdiff_max};
 constexpr std::ptrdiff_t amount_table[] = {1, 1, 2, 3, 1, 0, -1, ptrdiff_max};
+// A barrier's expected count (bits 0-1 of its byte; bit 2: with a completion function).
+constexpr std::ptrdiff_t barrier_expected_table[] = {2, 1, 3, 0};
+constexpr std::size_t max_locals = 3;  // fiber_local objects
 // AddressSanitizer's redzones make frames several times larger: the select and timed ops'
 // frames overflowed 16 KiB under gcc's ASan. Stacks scale with it.
 constexpr std::size_t stack_scale = weft_test::under_asan ? 4 : 1;
@@ -187,6 +262,10 @@ struct program_set {
   std::vector<std::ptrdiff_t> latches;        // expected counts, 0..3 latches (trailer)
   std::vector<bool> tasks;                    // per program: its actors run as weft::tasks
   std::size_t pipes = 0;                      // socket pairs, 0..3 (the IO byte)
+  // The vocabulary (a trailer marked 0xC_): promise/future pairs, barriers (expected count,
+  // whether it has a completion function), shared mutexes, recursive mutexes, fiber_locals.
+  vocab_counts vocab;
+  std::vector<std::pair<std::ptrdiff_t, bool>> barriers;
 };
 
 class byte_reader {
@@ -241,12 +320,33 @@ program_set decode(const std::uint8_t* data, std::size_t size) {
     const std::uint8_t tasks = in.next();
     for (std::size_t i = 0; i < programs; ++i) p.tasks[i] = (tasks >> i) & 1;
   }
-  if (io_byte) p.pipes = in.next() & 3;
+  std::uint8_t io = 0;
+  if (io_byte) {
+    io = in.next();
+    p.pipes = io & 3;
+  }
+  // The IO byte's bits 4-7 equal to 0xA (no input written before the vocabulary existed has
+  // that): the vocabulary byte (bits 0-1 futures, 2-3 barriers, 4-5 shared mutexes, 6-7
+  // recursive mutexes, 0-3 each), one byte per barrier (bits 0-1 its expected count,
+  // barrier_expected_table; bit 2 set: with a completion function), then the locals byte
+  // (bits 0-1: fiber_locals, 0-3).
+  if (io_byte && (io >> 4) == vocab_byte_mark) {
+    const std::uint8_t v = in.next();
+    p.vocab.futures = v & 3;
+    p.vocab.barriers = (v >> 2) & 3;
+    p.vocab.shared_mutexes = (v >> 4) & 3;
+    p.vocab.recursive_mutexes = (v >> 6) & 3;
+    for (std::size_t i = 0; i < p.vocab.barriers; ++i) {
+      const std::uint8_t b = in.next();
+      p.barriers.emplace_back(barrier_expected_table[b & 3], (b & 4) != 0);
+    }
+    p.vocab.locals = in.next() & 3;
+  }
   for (const auto& r : raw) {
     std::vector<instr> prog;
     for (auto [code, arg] : r)
       prog.push_back(
-          instr{decode_op(code, arg, semaphores > 0, latches > 0, p.pipes > 0), arg});
+          instr{decode_op(code, arg, semaphores > 0, latches > 0, p.pipes > 0, p.vocab), arg});
     p.programs.push_back(std::move(prog));
   }
   for (std::uint8_t b : root_bytes) p.roots.push_back(b % programs);
@@ -311,6 +411,19 @@ std::uint8_t io_byte_of(std::uint32_t k, std::size_t j) {
   return static_cast<std::uint8_t>(k * 4 + j);
 }
 
+// The object of a vocabulary operation (bits 0-1, % the count of its kind).
+std::uint32_t vocab_object(const program_set& p, const instr& in) {
+  std::size_t n = 1;
+  if (is_future_op(in.code)) n = p.vocab.futures;
+  else if (is_barrier_op(in.code)) n = p.vocab.barriers;
+  else if (is_shared_mutex_op(in.code)) n = p.vocab.shared_mutexes;
+  else if (is_recursive_mutex_op(in.code)) n = p.vocab.recursive_mutexes;
+  else if (is_local_op(in.code)) n = p.vocab.locals;
+  return sync_object(in.arg, n == 0 ? 1 : n);
+}
+// future_wait_for's limit: bits 5-6, as the timed semaphore and latch waits.
+std::chrono::microseconds future_limit(std::uint8_t arg) { return timed_duration_sync(arg); }
+
 std::string amount_text(std::ptrdiff_t n) {
   return n == ptrdiff_max ? std::string("PTRDIFF_MAX")
          : n == ptrdiff_max - 1 ? std::string("PTRDIFF_MAX-1")
@@ -360,6 +473,17 @@ std::string describe(const program_set& p) {
     for (std::ptrdiff_t n : p.latches) s += " " + amount_text(n);
   }
   if (p.pipes > 0) s += "; pipes: " + std::to_string(p.pipes);
+  if (p.vocab.futures > 0) s += "; futures: " + std::to_string(p.vocab.futures);
+  if (!p.barriers.empty()) {
+    s += "; barriers:";
+    for (auto [n, completion] : p.barriers)
+      s += " " + std::to_string(n) + (completion ? "+completion" : "");
+  }
+  if (p.vocab.shared_mutexes > 0)
+    s += "; shared mutexes: " + std::to_string(p.vocab.shared_mutexes);
+  if (p.vocab.recursive_mutexes > 0)
+    s += "; recursive mutexes: " + std::to_string(p.vocab.recursive_mutexes);
+  if (p.vocab.locals > 0) s += "; fiber_locals: " + std::to_string(p.vocab.locals);
   s += "\n";
   for (std::size_t i = 0; i < p.programs.size(); ++i) {
     s += "  program " + std::to_string(i) + (p.tasks[i] ? " (tasks):" : ":");
@@ -437,6 +561,26 @@ std::string describe(const program_set& p) {
           break;
         case op::io_shutdown:
           s += "(" + end_text(io_end(in.arg, p.pipes)) + ")";
+          break;
+        case op::fut_set: case op::fut_get: case op::fut_wait: case op::fut_drop:
+          s += "(f" + std::to_string(vocab_object(p, in)) + ")";
+          break;
+        case op::fut_wait_for:
+          s += "(f" + std::to_string(vocab_object(p, in)) + ", " +
+               std::to_string(future_limit(in.arg).count()) + "us)";
+          break;
+        case op::bar_arrive_and_wait: case op::bar_arrive_and_drop:
+          s += "(b" + std::to_string(vocab_object(p, in)) + ")";
+          break;
+        case op::sm_lock: case op::sm_lock_shared: case op::sm_unlock: case op::sm_unlock_shared:
+        case op::sm_try_lock: case op::sm_try_lock_shared:
+          s += "(sm" + std::to_string(vocab_object(p, in)) + ")";
+          break;
+        case op::rm_lock: case op::rm_unlock: case op::rm_try_lock:
+          s += "(rm" + std::to_string(vocab_object(p, in)) + ")";
+          break;
+        case op::fl_write: case op::fl_read:
+          s += "(fl" + std::to_string(vocab_object(p, in)) + ")";
           break;
         case op::select: {
           const select_shape sh = decode_select(in.arg, p.channel_capacity.size());
@@ -544,13 +688,22 @@ struct log_entry {
   // fired = the buffer's size, end value = the bytes read, fired = how many; io_wait begin
   // fired = the limit in microseconds, end result = what it returned; io_shutdown (act) result
   // = shutdown(2) returned 0, fiber = closer_fiber when the closer did it.
+  // Vocabulary: fut_set, fut_drop (act) value = the value set; fut_get (end) value = what it
+  // returned, thrown = the future_error; fut_wait_for (end) result = ready. bar_completion
+  // (act, fiber = vocab_fiber) value = weft's id of the fiber that ran it. sm_try_lock*,
+  // rm_try_lock (act) result = what they returned; rm_unlock (act) thrown = logic_error when
+  // not the owner. fl_write (act) value = the value written; fl_read value = the value read.
   enum thrown_kind : std::uint8_t {
-    none, invalid_argument, logic_error, other, broken_pipe
+    none, invalid_argument, logic_error, other, broken_pipe, no_state, broken_promise,
+    already_satisfied
   } thrown = none;
 };
 
 // The fiber index of the closer's entries (see closer_body).
 constexpr std::uint32_t closer_fiber = 0xffffffff;
+// The fiber index of a barrier's completion function's entries (it does not know its actor:
+// the entry names weft's id of the fiber it ran on).
+constexpr std::uint32_t completion_fiber = 0xfffffffe;
 
 const char* thrown_name(log_entry::thrown_kind t) {
   switch (t) {
@@ -559,6 +712,9 @@ const char* thrown_name(log_entry::thrown_kind t) {
     case log_entry::logic_error: return "std::logic_error";
     case log_entry::other: return "another exception";
     case log_entry::broken_pipe: return "std::system_error (broken_pipe)";
+    case log_entry::no_state: return "std::future_error (no_state)";
+    case log_entry::broken_promise: return "std::future_error (broken_promise)";
+    case log_entry::already_satisfied: return "std::future_error (promise_already_satisfied)";
   }
   return "?";
 }
@@ -568,6 +724,12 @@ template <class F>
 log_entry::thrown_kind what_throws(F&& f) {
   try {
     f();
+  } catch (const std::future_error& e) {
+    if (e.code() == std::future_errc::no_state) return log_entry::no_state;
+    if (e.code() == std::future_errc::broken_promise) return log_entry::broken_promise;
+    if (e.code() == std::future_errc::promise_already_satisfied)
+      return log_entry::already_satisfied;
+    return log_entry::other;
   } catch (const std::invalid_argument&) {
     return log_entry::invalid_argument;
   } catch (const std::logic_error&) {
@@ -601,6 +763,37 @@ struct fiber_record {
   std::size_t program = 0;
   std::atomic<int> ended{0};    // the body's guard was destroyed by a normal return
   std::atomic<int> unwound{0};  // ... by unwinding (executor destruction)
+  // fiber_local: the values the actor saw constructed (its first get() of each object), and
+  // the ones destroyed (local_value's destructor), per object; the last value it wrote.
+  std::atomic<int> locals_made[max_locals] = {};
+  std::atomic<int> locals_destroyed[max_locals] = {};
+  std::atomic<std::uint64_t> local_last[max_locals] = {};
+};
+
+// A barrier's completion function: logs that it ran (bar_completion, with the weft id of the
+// fiber it runs on: the model checks it is the completing arrival's).
+struct run_context;
+struct barrier_completion {
+  run_context* ctx;
+  std::uint32_t index;
+  void operator()() noexcept;
+};
+// A barrier with or without a completion function (two types).
+struct barrier_object {
+  std::unique_ptr<weft::barrier<>> plain;
+  std::unique_ptr<weft::barrier<barrier_completion>> with;
+  void arrive_and_wait() { plain ? plain->arrive_and_wait() : with->arrive_and_wait(); }
+  void arrive_and_drop() { plain ? plain->arrive_and_drop() : with->arrive_and_drop(); }
+};
+// A promise and its future. The promise's calls are made under `mutex` (two actors may set or
+// drop it at once: a promise object is not thread-safe); the future is claimed (moved out,
+// under `mutex`) by the first actor that gets or waits on it, which keeps it; the others then
+// use an empty future (no_state).
+struct future_object {
+  std::mutex mutex;  // never held across a blocking weft call
+  std::optional<weft::promise<std::uint64_t>> promise;
+  weft::future<std::uint64_t> future;
+  bool claimed = false;
 };
 
 struct run_context {
@@ -611,6 +804,18 @@ struct run_context {
   std::vector<std::unique_ptr<weft::event>> events;
   std::vector<std::unique_ptr<weft::counting_semaphore<>>> semaphores;
   std::vector<std::unique_ptr<weft::latch>> latches;
+  std::vector<std::unique_ptr<future_object>> futures;
+  std::vector<barrier_object> barriers;
+  std::vector<std::unique_ptr<weft::shared_mutex>> shared_mutexes;
+  std::vector<std::unique_ptr<weft::recursive_mutex>> recursive_mutexes;
+  std::atomic<int> locals_constructed{0}, locals_destructed{0};  // every local_value
+  // The future_errors the actors caught, kept until after the executor: the stored
+  // broken_promise is one object, rethrown to every getter, and freed by whoever lets go of the
+  // shared state last. libstdc++ counts an exception's references with atomics that
+  // ThreadSanitizer does not see (it is not instrumented), so a getter still in its handler
+  // while another worker drops the promise reads as a race on the exception object.
+  std::mutex kept_mutex;
+  std::vector<std::exception_ptr> kept_exceptions;
 
   std::mutex log_mutex;  // never held across a weft call
   std::vector<log_entry> log;
@@ -650,6 +855,63 @@ struct run_context {
     failures.push_back(std::move(what));
   }
 };
+
+void barrier_completion::operator()() noexcept {
+  log_entry act{ev::act, op::bar_completion, completion_fiber, index, weft::this_fiber::id(),
+                false, true};
+  ctx->append(act);
+}
+
+// fiber_local: the value type of the input's fiber_locals (one process-wide object each, so
+// that keys are not used up: weft never reuses one). The run in progress is current_run (one
+// at a time). A value is made by a fiber's first get() (fresh: the actor then claims it, see
+// actor::local), and destroyed at the fiber's end: on that fiber (its weft id), once, holding
+// what the actor last wrote.
+std::atomic<run_context*> current_run{nullptr};
+struct local_value {
+  run_context* ctx = current_run.load();
+  std::size_t index;
+  std::uint64_t weft_id = weft::this_fiber::id();
+  std::uint32_t actor = closer_fiber;  // none yet
+  std::uint64_t value = 0;
+  bool fresh = true;
+  explicit local_value(std::size_t i) : index(i) { ctx->locals_constructed.fetch_add(1); }
+  local_value(const local_value&) = delete;
+  local_value& operator=(const local_value&) = delete;
+  ~local_value();
+};
+template <std::size_t I>
+struct local_value_of : local_value {
+  local_value_of() : local_value(I) {}
+};
+weft::fiber_local<local_value_of<0>> local_0;
+weft::fiber_local<local_value_of<1>> local_1;
+weft::fiber_local<local_value_of<2>> local_2;
+local_value& local_get(std::size_t i) {
+  switch (i) {
+    case 0: return local_0.get();
+    case 1: return local_1.get();
+    default: return local_2.get();
+  }
+}
+
+local_value::~local_value() {
+  ctx->locals_destructed.fetch_add(1);
+  if (actor == closer_fiber) {
+    ctx->fail("fiber_local " + std::to_string(index) + ": a value nobody claimed was destroyed "
+              "(made by a get() outside the actors?)");
+    return;
+  }
+  ctx->records[actor].locals_destroyed[index].fetch_add(1);
+  if (const std::uint64_t id = weft::this_fiber::id(); id != weft_id)
+    ctx->fail("fiber_local " + std::to_string(index) + ": fiber " + std::to_string(actor) +
+              "'s value, made on weft fiber " + std::to_string(weft_id) +
+              ", was destroyed on weft fiber " + std::to_string(id));
+  if (const std::uint64_t last = ctx->records[actor].local_last[index].load(); value != last)
+    ctx->fail("fiber_local " + std::to_string(index) + ": fiber " + std::to_string(actor) +
+              "'s value holds " + std::to_string(value) + " when destroyed, but it last wrote " +
+              std::to_string(last));
+}
 
 // Passed by value into every spawned fiber: counts the copies alive, so the check can see
 // that every fiber's callable was destroyed (run or unwound, never leaked).
@@ -973,6 +1235,17 @@ class actor {
   }
   actor(const actor&) = delete;
   actor& operator=(const actor&) = delete;
+  // After finish() it holds nothing; when the executor unwinds it (after a deadlock), what it
+  // holds of the shared and recursive mutexes is released here, unlogged (weft::mutex's by
+  // locks_).
+  ~actor() {
+    for (std::uint32_t i = 0; i < ps_.vocab.shared_mutexes; ++i) {
+      if (sm_exclusive_[i]) ctx_->shared_mutexes[i]->unlock();
+      for (; sm_shared_[i] > 0; --sm_shared_[i]) ctx_->shared_mutexes[i]->unlock_shared();
+    }
+    for (std::uint32_t i = 0; i < ps_.vocab.recursive_mutexes; ++i)
+      for (; rm_depth_[i] > 0; --rm_depth_[i]) ctx_->recursive_mutexes[i]->unlock();
+  }
 
   const std::vector<instr>& instructions() const { return ps_.programs[program_]; }
 
@@ -1057,6 +1330,16 @@ class actor {
     return j;
   }
   void end_join(const joining& j, std::uint64_t r) {
+    // The child's fiber_local values are destroyed before its join returns.
+    for (std::size_t i = 0; i < max_locals; ++i) {
+      const int made = ctx_->records[j.child].locals_made[i].load();
+      const int destroyed = ctx_->records[j.child].locals_destroyed[i].load();
+      if (made != destroyed)
+        ctx_->fail("fiber " + std::to_string(self_) + ": the join of fiber " +
+                   std::to_string(j.child) + " returned with " + std::to_string(made) +
+                   " of its fiber_local " + std::to_string(i) + " values made and " +
+                   std::to_string(destroyed) + " destroyed");
+    }
     ctx_->append({ev::end, op::join, self_, j.child, r, true, false});
   }
 
@@ -1205,6 +1488,13 @@ class actor {
       locks_[i].unlock();
       ctx_->append({ev::act, op::unlock, self_, static_cast<std::uint32_t>(i), 0, false, false});
     }
+    // The shared and recursive mutexes it holds, as unlock ops would (logged).
+    for (std::uint32_t i = 0; i < ps_.vocab.shared_mutexes; ++i) {
+      if (sm_exclusive_[i]) step({op::sm_unlock, static_cast<std::uint8_t>(i)});
+      while (sm_shared_[i] > 0) step({op::sm_unlock_shared, static_cast<std::uint8_t>(i)});
+    }
+    for (std::uint32_t i = 0; i < ps_.vocab.recursive_mutexes; ++i)
+      while (rm_depth_[i] > 0) step({op::rm_unlock, static_cast<std::uint8_t>(i)});
     const std::uint64_t result = expected_result(self_);
     ctx_->append({ev::finish, op::count, self_, 0, result, false, false});
     return result;
@@ -1240,6 +1530,47 @@ class actor {
   std::uint32_t seq_ = 0;
   int sleeps_ = 0;
   log_entry pending_{};
+  // The vocabulary: the futures it claimed (an empty one if another actor had), what it holds
+  // of each shared mutex (exclusively, how many times shared) and recursive mutex (depth), and
+  // per fiber_local whether its value was made and what it last wrote.
+  std::array<bool, 4> future_tried_{};
+  std::array<weft::future<std::uint64_t>, 4> futures_{};
+  std::array<bool, 4> sm_exclusive_{};
+  std::array<int, 4> sm_shared_{};
+  std::array<int, 4> rm_depth_{};
+  std::array<bool, max_locals> local_made_{};
+  std::array<std::uint64_t, max_locals> local_written_{};
+
+  weft::future<std::uint64_t>& claim_future(std::uint32_t i) {
+    if (!future_tried_[i]) {
+      future_tried_[i] = true;
+      future_object& f = *ctx_->futures[i];
+      std::lock_guard g(f.mutex);
+      if (!f.claimed) {
+        f.claimed = true;
+        futures_[i] = std::move(f.future);
+      }
+    }
+    return futures_[i];
+  }
+  // The actor's value of fiber_local i: made by this get() (fresh: claimed for this actor, the
+  // first time only), or the one it made before, never another actor's.
+  local_value& local(std::uint32_t i) {
+    local_value& v = local_get(i);
+    if (v.fresh) {
+      v.fresh = false;
+      v.actor = self_;
+      if (local_made_[i])
+        ctx_->fail("fiber " + std::to_string(self_) + ": fiber_local " + std::to_string(i) +
+                   " made a second value for it (the first one is lost)");
+      local_made_[i] = true;
+      ctx_->records[self_].locals_made[i].fetch_add(1);
+    } else if (v.actor != self_) {
+      ctx_->fail("fiber " + std::to_string(self_) + ": fiber_local " + std::to_string(i) +
+                 " gave it fiber " + std::to_string(v.actor) + "'s value");
+    }
+    return v;
+  }
 };
 
 void actor::step(const instr& in) {
@@ -1418,6 +1749,150 @@ void actor::step(const instr& in) {
       log_entry act{ev::act, op::io_shutdown, self, x, 0, false, r == 0};
       if (r != 0) act.thrown = log_entry::other;
       ctx->append(act);
+      break;
+    }
+    case op::fut_set: case op::fut_drop: {
+      const std::uint32_t i = vocab_object(ps, in);
+      future_object& f = *ctx->futures[i];
+      log_entry act{ev::act, in.code, self, i, 0, false, false};
+      std::lock_guard g(f.mutex);  // logged under it: the log has the promise's calls in order
+      if (in.code == op::fut_set) {
+        act.value = make_value(self, seq_++);
+        act.thrown = what_throws([&] { f.promise->set_value(act.value); });
+        act.result = act.thrown == log_entry::none;
+      } else {
+        weft::promise<std::uint64_t> dropped = std::move(*f.promise);  // moved-from: no_state
+        act.result = true;
+      }  // `dropped` is destroyed here: broken_promise if nothing was set
+      ctx->append(act);
+      break;
+    }
+    case op::fut_get: case op::fut_wait: case op::fut_wait_for: {
+      const std::uint32_t i = vocab_object(ps, in);
+      weft::future<std::uint64_t>& f = claim_future(i);
+      log_entry begin{ev::begin, in.code, self, i, f.valid(), false, false};
+      if (in.code == op::fut_wait_for)
+        begin.fired = static_cast<std::uint32_t>(future_limit(in.arg).count());
+      log_begin(begin);
+      log_entry end{ev::end, in.code, self, i, 0, false, false};
+      end.thrown = what_throws([&] {
+        try {
+          if (in.code == op::fut_get) {
+            end.value = f.get();
+            end.has_value = true;
+            end.result = true;
+          } else if (in.code == op::fut_wait) {
+            f.wait();
+            end.result = true;
+          } else {
+            end.result = f.wait_for(future_limit(in.arg)) == std::future_status::ready;
+          }
+        } catch (const std::future_error&) {
+          std::lock_guard g(ctx->kept_mutex);  // see run_context::kept_exceptions
+          ctx->kept_exceptions.push_back(std::current_exception());
+          throw;
+        }
+      });
+      ctx->append(end);
+      break;
+    }
+    case op::bar_arrive_and_wait: case op::bar_arrive_and_drop: {
+      const std::uint32_t i = vocab_object(ps, in);
+      log_begin({ev::begin, in.code, self, i, 0, false, false});
+      log_entry end{ev::end, in.code, self, i, 0, false, false};
+      end.thrown = what_throws([&] {
+        if (in.code == op::bar_arrive_and_wait) ctx->barriers[i].arrive_and_wait();
+        else ctx->barriers[i].arrive_and_drop();
+      });
+      end.result = end.thrown == log_entry::none;
+      ctx->append(end);
+      break;
+    }
+    case op::bar_completion:  // only logged, by the completion function
+      break;
+    case op::sm_lock: case op::sm_lock_shared: {
+      const std::uint32_t i = vocab_object(ps, in);
+      log_begin({ev::begin, in.code, self, i, 0, false, false});
+      if (in.code == op::sm_lock) {
+        ctx->shared_mutexes[i]->lock();
+        sm_exclusive_[i] = true;
+      } else {
+        ctx->shared_mutexes[i]->lock_shared();
+        ++sm_shared_[i];
+      }
+      ctx->append({ev::end, in.code, self, i, 0, false, true});
+      break;
+    }
+    case op::sm_unlock: case op::sm_unlock_shared: {
+      // Only what it holds (unlocking a lock another actor holds would take it from them:
+      // weft's shared_mutex has no owner).
+      const std::uint32_t i = vocab_object(ps, in);
+      const bool exclusive = in.code == op::sm_unlock;
+      if (exclusive ? !sm_exclusive_[i] : sm_shared_[i] == 0) break;
+      log_entry act{ev::act, in.code, self, i, 0, false, false};
+      act.thrown = what_throws([&] {
+        if (exclusive) ctx->shared_mutexes[i]->unlock();
+        else ctx->shared_mutexes[i]->unlock_shared();
+      });
+      act.result = act.thrown == log_entry::none;
+      if (exclusive) sm_exclusive_[i] = false;
+      else --sm_shared_[i];
+      ctx->append(act);
+      break;
+    }
+    case op::sm_try_lock: case op::sm_try_lock_shared: {
+      const std::uint32_t i = vocab_object(ps, in);
+      const bool exclusive = in.code == op::sm_try_lock;
+      const bool ok = exclusive ? ctx->shared_mutexes[i]->try_lock()
+                                : ctx->shared_mutexes[i]->try_lock_shared();
+      if (ok && exclusive) sm_exclusive_[i] = true;
+      if (ok && !exclusive) ++sm_shared_[i];
+      ctx->append({ev::act, in.code, self, i, 0, false, ok});
+      break;
+    }
+    case op::rm_lock: {
+      const std::uint32_t i = vocab_object(ps, in);
+      log_begin({ev::begin, op::rm_lock, self, i, 0, false, false});
+      ctx->recursive_mutexes[i]->lock();
+      ++rm_depth_[i];
+      ctx->append({ev::end, op::rm_lock, self, i, 0, false, true});
+      break;
+    }
+    case op::rm_try_lock: {
+      const std::uint32_t i = vocab_object(ps, in);
+      const bool ok = ctx->recursive_mutexes[i]->try_lock();
+      if (ok) ++rm_depth_[i];
+      ctx->append({ev::act, op::rm_try_lock, self, i, 0, false, ok});
+      break;
+    }
+    case op::rm_unlock: {
+      // Also when it holds none: then another owner's lock (or none) must make it throw
+      // std::logic_error, and nothing changes.
+      const std::uint32_t i = vocab_object(ps, in);
+      log_entry act{ev::act, op::rm_unlock, self, i, 0, false, false};
+      act.thrown = what_throws([&] { ctx->recursive_mutexes[i]->unlock(); });
+      act.result = act.thrown == log_entry::none;
+      if (act.result && rm_depth_[i] > 0) --rm_depth_[i];
+      ctx->append(act);
+      break;
+    }
+    case op::fl_write: {
+      const std::uint32_t i = vocab_object(ps, in);
+      local_value& v = local(i);
+      // Never 0 (what a fresh value holds): the top bit set.
+      v.value = local_written_[i] = make_value(self, seq_++) | (std::uint64_t{1} << 63);
+      ctx->records[self].local_last[i].store(v.value);
+      ctx->append({ev::act, op::fl_write, self, i, v.value, false, true});
+      break;
+    }
+    case op::fl_read: {
+      const std::uint32_t i = vocab_object(ps, in);
+      const std::uint64_t got = local(i).value;
+      if (got != local_written_[i])
+        ctx->fail("fiber " + std::to_string(self) + ": fiber_local " + std::to_string(i) +
+                  " reads " + std::to_string(got) + ", but the fiber last wrote " +
+                  std::to_string(local_written_[i]));
+      ctx->append({ev::act, op::fl_read, self, i, got, true, got == local_written_[i]});
       break;
     }
     case op::io_write: case op::io_read: case op::io_wait:  // twins
@@ -1622,7 +2097,12 @@ class model {
  public:
   model(const program_set& p) : channels_(p.channel_capacity.size()), mutexes_(p.mutexes),
         events_(p.events), semaphores_(p.semaphores.size()), latches_(p.latches.size()),
-        directions_(2 * p.pipes) {
+        directions_(2 * p.pipes), futures_(p.vocab.futures), barriers_(p.barriers.size()),
+        shared_mutexes_(p.vocab.shared_mutexes), recursive_mutexes_(p.vocab.recursive_mutexes) {
+    for (std::size_t i = 0; i < barriers_.size(); ++i) {
+      barriers_[i].expected = barriers_[i].remaining = p.barriers[i].first;
+      barriers_[i].completion = p.barriers[i].second;
+    }
     for (std::size_t i = 0; i < channels_.size(); ++i) channels_[i].capacity = p.channel_capacity[i];
     for (std::size_t i = 0; i < semaphores_.size(); ++i) semaphores_[i].count = p.semaphores[i];
     for (std::size_t i = 0; i < latches_.size(); ++i) latches_[i].count = p.latches[i];
@@ -1669,6 +2149,12 @@ class model {
         for (std::size_t m = 0; m < mutexes_.size(); ++m)
           if (mutexes_[m].owner == static_cast<int>(e.fiber))
             return fail(e, "finished holding mutex " + std::to_string(m));
+        for (std::size_t m = 0; m < recursive_mutexes_.size(); ++m)
+          if (recursive_mutexes_[m].owner == static_cast<int>(e.fiber))
+            return fail(e, "finished holding recursive mutex " + std::to_string(m));
+        for (std::size_t m = 0; m < shared_mutexes_.size(); ++m)
+          if (f.sm_exclusive[m] || f.sm_shared[m] > 0)
+            return fail(e, "finished holding shared mutex " + std::to_string(m));
         f.finished = true;
         for (std::uint32_t joiner : joiners_[e.fiber]) complete(joiner, e.value, true, false);
         joiners_.erase(e.fiber);
@@ -1696,6 +2182,9 @@ class model {
                                      : "completed, but the model says a stop request ended it");
         if (!e.cancelled && !outcome_matches(f, e))
           return fail(e, "outcome differs from the model's: expected " + describe_prediction(f));
+        if (is_barrier_op(e.code) && barriers_[e.obj].completing == static_cast<int>(e.fiber))
+          return fail(e, "its arrival completed the phase, but it returned before the "
+                         "completion function ran");
         f.pending = op::count;
         f.predicted = false;
         f.predicted_cancel = false;
@@ -1706,6 +2195,7 @@ class model {
         return;
       }
       case ev::act:
+        if (e.fiber == completion_fiber) return completion(e);
         if (e.fiber != closer_fiber) require_running(e.fiber);
         return act(e);
     }
@@ -1833,7 +2323,46 @@ class model {
     std::uint32_t io_param = 0;
     std::int64_t io_begin_ns = 0;
     std::size_t io_begin_step = 0;
+    // What it holds of each shared mutex (the recursive ones' owner is in mrmutex).
+    std::array<bool, 4> sm_exclusive{};
+    std::array<int, 4> sm_shared{};
     bool operator==(const mfiber&) const = default;
+  };
+  // A promise/future pair: the promise alive (not dropped), its state (0 unset, 1 a value, 2
+  // broken_promise), the actor that claimed the future (the first to get or wait on it) and
+  // whether a get consumed it, and who waits.
+  struct mfuture {
+    bool promise_alive = true;
+    int state = 0;
+    std::uint64_t value = 0;
+    int claimed_by = -1;
+    bool consumed = false;
+    std::vector<std::uint32_t> waiters;
+    bool operator==(const mfuture&) const = default;
+  };
+  // A barrier: participants of the next phases, arrivals the phase still awaits, waiters, and
+  // the fiber whose arrival completed the phase while its completion function has not run yet.
+  struct mbarrier {
+    std::ptrdiff_t expected = 0, remaining = 0;
+    bool completion = false;
+    std::vector<std::uint32_t> waiters;
+    int completing = -1;
+    bool operator==(const mbarrier&) const = default;
+  };
+  // A shared mutex: held exclusively, by how many readers; FIFO queues of waiting writers and
+  // readers (readers queue behind a waiting writer).
+  struct msmutex {
+    bool writer = false;
+    std::size_t readers = 0;
+    std::deque<std::uint32_t> writers_waiting, readers_waiting;
+    bool operator==(const msmutex&) const = default;
+  };
+  // A recursive mutex: owner, depth, FIFO hand-off.
+  struct mrmutex {
+    int owner = -1;
+    int depth = 0;
+    std::deque<std::uint32_t> waiters;
+    bool operator==(const mrmutex&) const = default;
   };
   // A direction of a pipe: the bytes end d wrote that end d ^ 1 has not read, in order, and
   // whether end d's write side was shut down (the reader sees the end of file after them).
@@ -1891,7 +2420,7 @@ class model {
     else if (e.code == op::recv_for || e.code == op::send_for || e.code == op::wait_for ||
              e.code == op::lock_for || e.code == op::sleep || e.code == op::sem_acquire_for ||
              e.code == op::sem_acquire_until || e.code == op::latch_wait_for ||
-             e.code == op::latch_wait_until)
+             e.code == op::latch_wait_until || e.code == op::fut_wait_for)
       d = std::chrono::microseconds(e.fired);  // the limit, logged with the begin
     return d.count();
   }
@@ -1911,7 +2440,16 @@ class model {
       case op::sem_acquire: case op::latch_wait:
         return e.result;
       case op::latch_arrive_and_wait:
+      case op::fut_wait: case op::bar_arrive_and_wait: case op::bar_arrive_and_drop:
         return f.predicted_thrown == e.thrown;
+      case op::fut_get:
+        return f.predicted_thrown == e.thrown &&
+               (e.thrown != log_entry::none || (e.has_value && e.value == f.predicted_value));
+      case op::fut_wait_for:
+        return f.predicted_thrown == e.thrown &&
+               (e.thrown != log_entry::none || f.predicted_any_ok || f.predicted_ok == e.result);
+      case op::sm_lock: case op::sm_lock_shared: case op::rm_lock:
+        return e.result;
       case op::select:
         if (f.predicted_or_timeout && e.fired == 2) return true;
         if (f.predicted_fired != e.fired) return false;
@@ -1940,6 +2478,14 @@ class model {
         return f.predicted_thrown == log_entry::none
                    ? std::string("released (counter zero)")
                    : std::string("its count_down throws ") + thrown_name(f.predicted_thrown);
+      case op::fut_get: case op::fut_wait: case op::fut_wait_for:
+      case op::bar_arrive_and_wait: case op::bar_arrive_and_drop:
+        if (f.predicted_thrown != log_entry::none)
+          return std::string("throws ") + thrown_name(f.predicted_thrown);
+        if (f.pending == op::fut_get) return "value " + std::to_string(f.predicted_value);
+        if (f.pending == op::fut_wait_for)
+          return f.predicted_any_ok ? "ready or timed out" : f.predicted_ok ? "ready" : "timed out";
+        return "returns";
       case op::select: {
         if (f.predicted_fired == 2) return "case 2 (default or timeout)";
         std::string s = "case " + std::to_string(f.predicted_fired) + ", ";
@@ -1988,6 +2534,13 @@ class model {
     for (mevent& ev : events_) std::erase(ev.waiters, f);
     for (msemaphore& s : semaphores_) std::erase(s.waiters, f);
     for (mlatch& l : latches_) std::erase(l.waiters, f);
+    for (mfuture& x : futures_) std::erase(x.waiters, f);
+    for (mbarrier& b : barriers_) std::erase(b.waiters, f);
+    for (msmutex& m : shared_mutexes_) {
+      std::erase(m.writers_waiting, f);
+      std::erase(m.readers_waiting, f);
+    }
+    for (mrmutex& m : recursive_mutexes_) std::erase(m.waiters, f);
   }
 
   void complete(std::uint32_t f, std::uint64_t value, bool has_value, bool ok,
@@ -2171,8 +2724,136 @@ class model {
         fibers_[f].timed = e.code == op::latch_wait_for || e.code == op::latch_wait_until;
         return;
       }
+      case op::fut_get: case op::fut_wait: case op::fut_wait_for: {
+        mfuture& x = futures_[e.obj];
+        if (x.claimed_by < 0) x.claimed_by = static_cast<int>(f);
+        const bool valid = x.claimed_by == static_cast<int>(f) && !x.consumed;
+        if (e.value != valid)
+          return fail(e, std::string("the actor's future is ") + (e.value ? "valid" : "empty") +
+                             ", the model expects the opposite");
+        if (!valid) {  // std::future_error(no_state) at once
+          complete(f, 0, false, false);
+          fibers_[f].predicted_thrown = log_entry::no_state;
+          return;
+        }
+        if (e.code == op::fut_get) x.consumed = true;  // get() empties it first, whatever then
+        if (x.state != 0) return future_complete(f, x);
+        x.waiters.push_back(f);
+        fibers_[f].timed = e.code == op::fut_wait_for;
+        return;
+      }
+      case op::bar_arrive_and_wait: case op::bar_arrive_and_drop: {
+        mbarrier& b = barriers_[e.obj];
+        if (b.remaining < 1) {  // std::logic_error, nothing counted, no wait
+          complete(f, 0, false, false);
+          fibers_[f].predicted_thrown = log_entry::logic_error;
+          return;
+        }
+        --b.remaining;
+        if (e.code == op::bar_arrive_and_drop) --b.expected;
+        if (b.remaining == 0) {
+          complete(f, 0, false, true);
+          if (b.completion) b.completing = static_cast<int>(f);  // then the phase completes
+          else complete_phase(b);
+          return;
+        }
+        if (e.code == op::bar_arrive_and_drop) return complete(f, 0, false, true);
+        b.waiters.push_back(f);
+        return;
+      }
+      case op::sm_lock: {
+        msmutex& m = shared_mutexes_[e.obj];
+        if (!m.writer && m.readers == 0) {
+          m.writer = true;
+          fibers_[f].sm_exclusive[e.obj] = true;
+          return complete(f, 0, false, true);
+        }
+        m.writers_waiting.push_back(f);  // also when f holds it: it waits forever
+        return;
+      }
+      case op::sm_lock_shared: {
+        msmutex& m = shared_mutexes_[e.obj];
+        if (!m.writer && m.writers_waiting.empty()) {
+          ++m.readers;
+          ++fibers_[f].sm_shared[e.obj];
+          return complete(f, 0, false, true);
+        }
+        m.readers_waiting.push_back(f);
+        return;
+      }
+      case op::rm_lock: {
+        mrmutex& m = recursive_mutexes_[e.obj];
+        if (m.owner == static_cast<int>(f) || m.owner < 0) {
+          m.owner = static_cast<int>(f);
+          ++m.depth;
+          return complete(f, 0, false, true);
+        }
+        m.waiters.push_back(f);
+        return;
+      }
       default:
         return fail(e, "not a blocking operation");
+    }
+  }
+
+  // Future x is ready: what waiter f's call returns (get: the value or broken_promise; wait:
+  // returns; wait_for: ready, or, for one whose time may be up, either).
+  void future_complete(std::uint32_t f, const mfuture& x) {
+    mfiber& r = fibers_[f];
+    const bool timed_out_maybe = r.timed && now_upper_ns_ >= r.deadline_ns;
+    if (r.pending == op::fut_get) complete(f, x.value, x.state == 1, true);
+    else complete(f, 0, false, true);
+    r.predicted_thrown =
+        r.pending == op::fut_get && x.state == 2 ? log_entry::broken_promise : log_entry::none;
+    r.predicted_any_ok = timed_out_maybe;
+  }
+  void future_ready(mfuture& x) {
+    const std::vector<std::uint32_t> waiters = std::move(x.waiters);
+    x.waiters.clear();
+    for (std::uint32_t w : waiters)
+      if (!fibers_[w].predicted) future_complete(w, x);
+  }
+
+  // A barrier's phase completes: the next awaits `expected` arrivals, every waiter returns.
+  void complete_phase(mbarrier& b) {
+    b.remaining = b.expected;
+    const std::vector<std::uint32_t> waiters = std::move(b.waiters);
+    b.waiters.clear();
+    for (std::uint32_t w : waiters)
+      if (!fibers_[w].predicted) complete(w, 0, false, true);
+  }
+
+  // The completion function ran (on weft fiber e.value): the completing arrival's fiber's, once.
+  void completion(const log_entry& e) {
+    mbarrier& b = barriers_[e.obj];
+    if (b.completing < 0)
+      return fail(e, "barrier " + std::to_string(e.obj) + "'s completion function ran, but no "
+                     "arrival completed a phase (or it ran twice)");
+    const auto completer = static_cast<std::uint32_t>(b.completing);
+    if (weft_id(completer) != e.value)
+      return fail(e, "barrier " + std::to_string(e.obj) + "'s completion function ran on weft "
+                     "fiber " + std::to_string(e.value) + ", not on fiber " +
+                     std::to_string(completer) + "'s (weft " +
+                     std::to_string(weft_id(completer)) + "), whose arrival completed the phase");
+    b.completing = -1;
+    complete_phase(b);
+  }
+
+  // The shared mutex is free: to the oldest waiting writer, or else to every waiting reader.
+  void hand_over(msmutex& m, std::uint32_t i) {
+    if (!m.writers_waiting.empty()) {
+      const std::uint32_t w = m.writers_waiting.front();
+      m.writers_waiting.pop_front();
+      m.writer = true;
+      fibers_[w].sm_exclusive[i] = true;
+      return complete(w, 0, false, true);
+    }
+    const std::deque<std::uint32_t> readers = std::move(m.readers_waiting);
+    m.readers_waiting.clear();
+    for (std::uint32_t r : readers) {
+      ++m.readers;
+      ++fibers_[r].sm_shared[i];
+      complete(r, 0, false, true);
     }
   }
 
@@ -2378,6 +3059,83 @@ class model {
       }
       case op::detach:
         return;
+      case op::fut_set: {
+        mfuture& x = futures_[e.obj];
+        const log_entry::thrown_kind expected = !x.promise_alive ? log_entry::no_state
+                                                : x.state != 0   ? log_entry::already_satisfied
+                                                                 : log_entry::none;
+        if (e.thrown != expected)
+          return fail(e, std::string("set_value threw ") + thrown_name(e.thrown) +
+                             ", the model expects " + thrown_name(expected));
+        if (expected != log_entry::none) return;
+        x.state = 1;
+        x.value = e.value;
+        return future_ready(x);
+      }
+      case op::fut_drop: {
+        mfuture& x = futures_[e.obj];
+        if (!x.promise_alive) return;
+        x.promise_alive = false;
+        if (x.state != 0) return;
+        x.state = 2;  // broken_promise
+        return future_ready(x);
+      }
+      case op::sm_try_lock: case op::sm_try_lock_shared: {
+        msmutex& m = shared_mutexes_[e.obj];
+        mfiber& f = fibers_[e.fiber];
+        const bool exclusive = e.code == op::sm_try_lock;
+        const bool ok = exclusive ? !m.writer && m.readers == 0
+                                  : !m.writer && m.writers_waiting.empty();
+        if (ok != e.result)
+          return fail(e, std::string(op_name(e.code)) + " returned " +
+                             (e.result ? "true" : "false") + ", the model expects the opposite");
+        if (ok && exclusive) m.writer = f.sm_exclusive[e.obj] = true;
+        if (ok && !exclusive) ++m.readers, ++f.sm_shared[e.obj];
+        return;
+      }
+      case op::sm_unlock: case op::sm_unlock_shared: {
+        msmutex& m = shared_mutexes_[e.obj];
+        mfiber& f = fibers_[e.fiber];
+        const bool exclusive = e.code == op::sm_unlock;
+        if (exclusive ? !f.sm_exclusive[e.obj] : f.sm_shared[e.obj] == 0)
+          return fail(e, "the actor unlocks a shared mutex it does not hold that way");
+        if (e.thrown != log_entry::none)
+          return fail(e, std::string(op_name(e.code)) + " threw " + thrown_name(e.thrown));
+        if (exclusive) {
+          m.writer = f.sm_exclusive[e.obj] = false;
+          return hand_over(m, e.obj);
+        }
+        --f.sm_shared[e.obj];
+        if (--m.readers == 0) hand_over(m, e.obj);
+        return;
+      }
+      case op::rm_try_lock: {
+        mrmutex& m = recursive_mutexes_[e.obj];
+        const bool ok = m.owner < 0 || m.owner == static_cast<int>(e.fiber);
+        if (ok != e.result)
+          return fail(e, std::string("recursive try_lock returned ") +
+                             (e.result ? "true" : "false") + ", the model expects the opposite");
+        if (ok) m.owner = static_cast<int>(e.fiber), ++m.depth;
+        return;
+      }
+      case op::rm_unlock: {
+        mrmutex& m = recursive_mutexes_[e.obj];
+        const bool owner = m.owner == static_cast<int>(e.fiber);
+        const log_entry::thrown_kind expected = owner ? log_entry::none : log_entry::logic_error;
+        if (e.thrown != expected)
+          return fail(e, std::string("recursive unlock threw ") + thrown_name(e.thrown) +
+                             ", the model expects " + thrown_name(expected) + " (owner: " +
+                             (m.owner < 0 ? std::string("none") : std::to_string(m.owner)) + ")");
+        if (!owner || --m.depth > 0) return;
+        m.owner = -1;
+        if (m.waiters.empty()) return;
+        m.owner = static_cast<int>(m.waiters.front());
+        m.depth = 1;
+        m.waiters.pop_front();
+        return complete(static_cast<std::uint32_t>(m.owner), 0, false, true);
+      }
+      case op::fl_write: case op::fl_read:
+        return;  // checked by the actor itself (actor::local), whatever the schedule
       case op::sem_try_acquire: {
         msemaphore& s = semaphores_[e.obj];
         const bool ok = s.count > 0;
@@ -2480,6 +3238,10 @@ class model {
   std::vector<msemaphore> semaphores_;
   std::vector<mlatch> latches_;
   std::vector<mdirection> directions_;
+  std::vector<mfuture> futures_;
+  std::vector<mbarrier> barriers_;
+  std::vector<msmutex> shared_mutexes_;
+  std::vector<mrmutex> recursive_mutexes_;
   std::map<std::uint32_t, std::vector<std::uint32_t>> joiners_;
   std::size_t step_ = 0;
 };
@@ -2763,6 +3525,106 @@ void check_io(const run_context& ctx, const std::vector<std::vector<std::uint8_t
                            " was read " + std::to_string(got[d][b]) + " times");
 }
 
+// The vocabulary's checks that hold whatever the schedule (any number of workers):
+// - futures: at most one set_value per future succeeds; a get returns that value; a get
+//   throws broken_promise only if no set_value succeeded and the promise was dropped; a wait
+//   (or a wait_for that says ready) returns only if one of them happened;
+// - barriers: every completion function ran on the fiber of an arrival on that barrier then in
+//   progress (between its begin and its end), at most once per arrival that did not throw;
+// - fiber_local: every value made was destroyed, once (the actors check what they read, and
+//   the joins that the values were destroyed by then; local_value's destructor, where);
+// - after the run every shared and recursive mutex is free (the actors release what they
+//   hold when they finish, or when the executor unwinds them).
+void check_vocabulary(const run_context& ctx, std::vector<std::string>& failures) {
+  const program_set& p = *ctx.programs;
+  struct fstate {
+    int sets = 0;
+    std::uint64_t value = 0;
+    bool dropped = false;
+  };
+  std::vector<fstate> fs(p.vocab.futures);
+  std::vector<int> arrivals(p.barriers.size(), 0), completions(p.barriers.size(), 0);
+  std::map<std::uint32_t, log_entry> open;  // per fiber, the call in progress
+  std::map<std::uint32_t, std::uint64_t> weft_ids;
+  for (const log_entry& e : ctx.log) {
+    if (e.kind == ev::start) weft_ids[e.fiber] = e.value;
+    if (e.kind == ev::begin) open[e.fiber] = e;
+    if (e.kind == ev::end) open.erase(e.fiber);
+    if (e.kind == ev::act && e.code == op::fut_set && e.thrown == log_entry::none) {
+      ++fs[e.obj].sets;
+      fs[e.obj].value = e.value;
+    }
+    if (e.kind == ev::act && e.code == op::fut_drop) fs[e.obj].dropped = true;
+    if (e.kind == ev::end && (e.code == op::bar_arrive_and_wait ||
+                              e.code == op::bar_arrive_and_drop) &&
+        e.thrown == log_entry::none)
+      ++arrivals[e.obj];
+    if (e.kind == ev::act && e.code == op::bar_completion) {
+      ++completions[e.obj];
+      bool found = false;
+      for (const auto& [f, b] : open)
+        found |= is_barrier_op(b.code) && b.obj == e.obj && weft_ids[f] == e.value;
+      if (!found)
+        failures.push_back("barrier " + std::to_string(e.obj) + "'s completion function ran on "
+                           "weft fiber " + std::to_string(e.value) + ", which was not arriving "
+                           "on it");
+    }
+  }
+  for (std::size_t i = 0; i < p.barriers.size(); ++i)
+    if (completions[i] > arrivals[i])  // the completing arrival never waits: its end is logged
+      failures.push_back("barrier " + std::to_string(i) + "'s completion function ran " +
+                         std::to_string(completions[i]) + " times for " +
+                         std::to_string(arrivals[i]) + " arrivals");
+  for (std::size_t i = 0; i < fs.size(); ++i)
+    if (fs[i].sets > 1)
+      failures.push_back("future " + std::to_string(i) + ": set_value succeeded " +
+                         std::to_string(fs[i].sets) + " times");
+  for (const log_entry& e : ctx.log) {
+    if (e.kind != ev::end || !is_future_op(e.code) || e.cancelled) continue;
+    const fstate& f = fs[e.obj];
+    const std::string who = "fiber " + std::to_string(e.fiber) + ": " + op_name(e.code) +
+                            " on future " + std::to_string(e.obj);
+    if (e.thrown == log_entry::no_state) continue;  // the model checks when (one worker)
+    if (e.thrown == log_entry::broken_promise && (f.sets > 0 || !f.dropped))
+      failures.push_back(who + " threw broken_promise, but " +
+                         (f.sets > 0 ? "a value was set" : "the promise was never dropped"));
+    else if (e.thrown != log_entry::none && e.thrown != log_entry::broken_promise)
+      failures.push_back(who + " threw " + thrown_name(e.thrown));
+    else if (e.code == op::fut_get && e.thrown == log_entry::none &&
+             (f.sets == 0 || e.value != f.value))
+      failures.push_back(who + " returned " + std::to_string(e.value) + ", not the value set");
+    else if (e.code != op::fut_get && e.result && f.sets == 0 && !f.dropped)
+      failures.push_back(who + " returned ready, but nothing was set and the promise lives");
+  }
+  const int made = ctx.locals_constructed.load(), destroyed = ctx.locals_destructed.load();
+  if (made != destroyed)
+    failures.push_back(std::to_string(made) + " fiber_local values were made and " +
+                       std::to_string(destroyed) + " destroyed");
+  for (std::size_t f = 0; f < max_fibers; ++f)
+    for (std::size_t i = 0; i < max_locals; ++i) {
+      const int m = ctx.records[f].locals_made[i].load();
+      const int d = ctx.records[f].locals_destroyed[i].load();
+      if (m > 1 || m != d)
+        failures.push_back("fiber " + std::to_string(f) + ": " + std::to_string(m) +
+                           " of its fiber_local " + std::to_string(i) + " values made, " +
+                           std::to_string(d) + " destroyed");
+    }
+  for (std::size_t i = 0; i < ctx.shared_mutexes.size(); ++i) {
+    if (!ctx.shared_mutexes[i]->try_lock()) {
+      failures.push_back("shared mutex " + std::to_string(i) + " is still held after the run");
+      continue;
+    }
+    ctx.shared_mutexes[i]->unlock();
+  }
+  for (std::size_t i = 0; i < ctx.recursive_mutexes.size(); ++i) {
+    if (!ctx.recursive_mutexes[i]->try_lock()) {
+      failures.push_back("recursive mutex " + std::to_string(i) + " is still held after the run");
+      continue;
+    }
+    ctx.recursive_mutexes[i]->unlock();
+  }
+}
+
 // The semaphore and latch counters after the run, from the log (whatever the schedule): a
 // semaphore's is its initial count plus what the releases that did not throw returned, less a
 // unit per acquire, try_acquire_for/until returning true and try_acquire returning true; a
@@ -2900,6 +3762,10 @@ const char* wait_kind_text(op o) {
     case op::select: return "select";
     case op::sem_acquire: return "semaphore";
     case op::latch_wait: case op::latch_arrive_and_wait: return "latch";
+    case op::fut_get: case op::fut_wait: return "future";
+    case op::bar_arrive_and_wait: return "barrier";
+    case op::sm_lock: case op::sm_lock_shared: return "shared_mutex";
+    case op::rm_lock: return "mutex";  // a recursive_mutex is a weft::mutex inside
     default: return nullptr;
   }
 }
@@ -2943,6 +3809,27 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
   for (std::ptrdiff_t n : programs.semaphores)
     ctx->semaphores.push_back(std::make_unique<weft::counting_semaphore<>>(n));
   for (std::ptrdiff_t n : programs.latches) ctx->latches.push_back(std::make_unique<weft::latch>(n));
+  for (std::size_t i = 0; i < programs.vocab.futures; ++i) {
+    auto f = std::make_unique<future_object>();
+    f->promise.emplace();
+    f->future = f->promise->get_future();
+    ctx->futures.push_back(std::move(f));
+  }
+  for (std::size_t i = 0; i < programs.barriers.size(); ++i) {
+    barrier_object b;
+    const auto [expected, completion] = programs.barriers[i];
+    if (completion)
+      b.with = std::make_unique<weft::barrier<barrier_completion>>(
+          expected, barrier_completion{ctx.get(), static_cast<std::uint32_t>(i)});
+    else
+      b.plain = std::make_unique<weft::barrier<>>(expected);
+    ctx->barriers.push_back(std::move(b));
+  }
+  for (std::size_t i = 0; i < programs.vocab.shared_mutexes; ++i)
+    ctx->shared_mutexes.push_back(std::make_unique<weft::shared_mutex>());
+  for (std::size_t i = 0; i < programs.vocab.recursive_mutexes; ++i)
+    ctx->recursive_mutexes.push_back(std::make_unique<weft::recursive_mutex>());
+  current_run.store(ctx.get());
   for (std::size_t i = 0; i < programs.pipes; ++i) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -3071,6 +3958,8 @@ void run_schedule_program(const std::uint8_t* data, std::size_t size, const harn
 
   check_values(*ctx, drained, failures);
   check_io(*ctx, io_drained, failures);
+  check_vocabulary(*ctx, failures);
+  current_run.store(nullptr);
 
   // Semaphore and latch counters: what the log says they must be (any schedule), measured.
   const sync_expectations sync = expected_counters(*ctx);

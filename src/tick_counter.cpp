@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <string>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -34,6 +36,20 @@ std::atomic<double> learnt_rate{0};
 bool available() noexcept {
   static const bool constant = counts_at_constant_rate();
   return constant;
+}
+
+bool agrees_across_cpus() noexcept {
+  static const bool agrees = [] {
+    if (!available()) return false;
+#if defined(__x86_64__)
+    std::ifstream source("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string name;
+    return static_cast<bool>(source >> name) && name == "tsc";
+#else
+    return true;
+#endif
+  }();
+  return agrees;
 }
 
 double ticks_per_ns_at_least() noexcept {

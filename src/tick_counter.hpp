@@ -14,6 +14,10 @@ namespace weft::detail::tick_counter {
 
 // Whether read() counts at a constant rate on this machine (false: it returns 0).
 bool available() noexcept;
+// Whether, besides, the counters of all CPUs agree: on x86-64, the kernel keeps its clock on the
+// TSC (its clocksource is `tsc`, which it gives up when it finds CPUs' TSCs apart); on AArch64,
+// always (one system counter).
+bool agrees_across_cpus() noexcept;
 
 inline std::uint64_t read() noexcept {
 #if defined(__x86_64__)

@@ -103,6 +103,7 @@ void timer_heap::rebuild() noexcept {
 }
 
 void timer_heap::note_earliest() noexcept {
+  size_.store(entries_.size(), std::memory_order_release);
   earliest_.store(entries_.empty() ? time_point::max() : entries_.front().deadline,
                   std::memory_order_release);
 }

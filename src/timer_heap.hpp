@@ -47,8 +47,10 @@ class timer_heap {
 
   timer_heap() noexcept = default;
 
-  // Without the lock: a hint, exact for the owner between its own changes.
-  bool empty() const noexcept { return earliest() == time_point::max(); }
+  // Without the lock: hints, exact for the owner between its own changes. empty() counts a
+  // timer that never fires (deadline time_point::max()); nothing_due() does not.
+  bool empty() const noexcept { return size_.load(std::memory_order_acquire) == 0; }
+  bool nothing_due() const noexcept { return earliest() == time_point::max(); }
   time_point earliest() const noexcept { return earliest_.load(std::memory_order_acquire); }
 
   // The owner's shortcut past the steady clock (about 30 ns a read in a VM) on its switches:
@@ -119,6 +121,7 @@ class timer_heap {
   std::uint64_t quiet_until_ = 0;
   time_point quiet_for_ = time_point::min();
   std::atomic<time_point> earliest_{time_point::max()};
+  std::atomic<std::size_t> size_{0};  // entries_.size(), written under the lock
 };
 
 }  // namespace weft::detail

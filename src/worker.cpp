@@ -148,7 +148,7 @@ fiber* worker::next_ready(bool no_lock_held) noexcept {
     if (fiber* f = take_external()) return f;
   }
   if (fiber* f = take_continuation()) return f;
-  if (!timers_.empty()) collect_due_timers();
+  if (!timers_.nothing_due()) collect_due_timers();
   if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   return find_work(no_lock_held);
 }

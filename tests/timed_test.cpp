@@ -5,6 +5,7 @@
 // and duplicates nothing, and a wait that completes early leaves no timer behind.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -296,4 +297,43 @@ TEST_CASE("a near timeout armed while a far timer is armed fires on time", "[tim
         CHECK(waited < 500ms);  // not held until the far sleep's shortcut ran out (1 s)
       },
       with_workers(workers));
+}
+
+TEST_CASE("timeouts too long for the clock never end early, whatever their type", "[timed]") {
+  using weft::detail::deadline;
+  using weft::detail::deadline_after;
+  // Unsigned counts beyond every signed one: "wait forever" spelt with ~0.
+  CHECK(deadline_after(std::chrono::duration<unsigned long long, std::milli>(~0ULL)) ==
+        deadline::max());
+  CHECK(deadline_after(std::chrono::duration<std::uint64_t, std::nano>(std::uint64_t{1} << 63)) ==
+        deadline::max());
+  CHECK(deadline_after(std::chrono::hours::max()) == deadline::max());
+  CHECK(deadline_after(std::chrono::duration<double>(1e300)) == deadline::max());
+  const auto before = clock_type::now();
+  const auto in_a_second = deadline_after(std::chrono::duration<unsigned, std::milli>(1000));
+  CHECK(in_a_second >= before + 1s);
+  CHECK(in_a_second < before + 2s);
+  weft::run([] {
+    weft::channel<int> ch(0);
+    auto sender = weft::spawn([&] {
+      weft::this_fiber::sleep_for(10ms);
+      ch.send(1);
+    });
+    CHECK(ch.recv_for(std::chrono::duration<unsigned long long, std::milli>(~0ULL)) == 1);
+    sender.join();
+  });
+}
+
+TEST_CASE("a fiber sleeping forever is no deadlock while a plain thread can stop it", "[timed]") {
+  // Its timer never fires (deadline time_point::max()), yet it is armed: the deadlock check
+  // counts it, as it counts any pending timer.
+  weft::executor ex;
+  auto sleeper = ex.spawn([] { weft::this_fiber::sleep_for(std::chrono::hours::max()); });
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(600ms);
+    sleeper.request_stop();
+  });
+  CHECK_NOTHROW(ex.run());
+  stopper.join();
+  CHECK_THROWS_AS(sleeper.join(), weft::operation_cancelled);
 }

@@ -25,11 +25,14 @@ deadline deadline_after(std::chrono::duration<Rep, Period> d) {
   if (d <= d.zero()) return deadline::min();
   const auto now = now_for_deadline();
   const auto left = deadline::max() - now;  // what can still be added
-  if constexpr (std::is_integral_v<Rep> && std::ratio_greater_equal_v<Period, steady::period>) {
-    // Whole nanoseconds per unit of d: compared in d's units, nothing overflows.
+  if constexpr (std::is_integral_v<Rep> && sizeof(Rep) <= sizeof(std::uintmax_t) &&
+                std::ratio_greater_equal_v<Period, steady::period>) {
+    // Whole nanoseconds per unit of d: compared in d's units (unsigned: d > 0 here, and an
+    // unsigned count may exceed every signed one), nothing overflows.
     using per_unit = std::ratio_divide<Period, steady::period>;
     if constexpr (per_unit::den == 1) {
-      if (static_cast<std::intmax_t>(d.count()) > left.count() / per_unit::num)
+      if (static_cast<std::uintmax_t>(d.count()) >
+          static_cast<std::uintmax_t>(left.count() / per_unit::num))
         return deadline::max();
       return now + std::chrono::duration_cast<steady::duration>(d);
     }

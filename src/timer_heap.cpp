@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "tick_counter.hpp"
+
 namespace weft::detail {
 namespace {
 template <class Entry>

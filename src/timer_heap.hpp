@@ -21,8 +21,6 @@
 #include <weft/detail/thread_annotations.hpp>
 #include <weft/detail/waiter.hpp>
 
-#include "tick_counter.hpp"
-
 namespace weft::detail {
 
 struct fiber;
@@ -54,12 +52,12 @@ class timer_heap {
   time_point earliest() const noexcept { return earliest_.load(std::memory_order_acquire); }
 
   // The owner's shortcut past the steady clock (about 30 ns a read in a VM) on its switches:
-  // after it found nothing due at `now` (the tick counter read just before: `ticks`),
-  // may_be_due() reads only the counter until the earliest deadline could have come. An
+  // after it found nothing due at `now` (tick_counter::read() just before: `ticks`),
+  // may_be_due(ticks) needs only the counter until the earliest deadline could have come. An
   // earlier timer armed meanwhile ends the shortcut. Without a constant-rate counter (or
   // before its rate is learnt) may_be_due() is always true.
-  bool may_be_due() const noexcept {
-    return quiet_until_ == 0 || tick_counter::read() >= quiet_until_;
+  bool may_be_due(std::uint64_t ticks) const noexcept {
+    return quiet_until_ == 0 || ticks >= quiet_until_;
   }
   void nothing_due_at(std::uint64_t ticks, time_point now) noexcept;
 

@@ -18,7 +18,6 @@
 #include "asymmetric_barrier.hpp"
 #include "tick_counter.hpp"
 
-
 namespace weft::detail {
 
 // One event as recorded. Its detail is a static string (every detail but an exception's) or

@@ -10,6 +10,7 @@
 #include "overflow_handler.hpp"
 #include "spin.hpp"
 #include "stop_request.hpp"
+#include "tick_counter.hpp"
 #include "trace_points.hpp"
 #include "unwinding.hpp"
 
@@ -29,8 +30,8 @@ worker::~worker() = default;
 // ---- timers ------------------------------------------------------------------------------
 
 void worker::collect_due_timers() noexcept {
-  if (!timers_.may_be_due()) return;
-  const std::uint64_t ticks = tick_counter::read();
+  const std::uint64_t ticks = tick_counter::read();  // before the clock (nothing_due_at)
+  if (!timers_.may_be_due(ticks)) return;
   const auto now = std::chrono::steady_clock::now();
   if (timers_.earliest() > now) {
     timers_.nothing_due_at(ticks, now);

@@ -36,11 +36,13 @@ deadline now_for_deadline() noexcept {
                cpu_skew_allowance;
     }
   }
-  // Carried forward only where every CPU's counter agrees: the thread may move between them.
-  const double rate =
-      tick_counter::agrees_across_cpus() ? tick_counter::ticks_per_ns_at_least() : 0;
   last.ticks = tick_counter::read();
   last.now = std::chrono::steady_clock::now();
+  // After the reading, which is what this call returns: learning the rate (and, once, asking
+  // the kernel's clocksource) takes time that must not make this deadline late. Carried
+  // forward only where every CPU's counter agrees: the thread may move between them.
+  const double rate =
+      tick_counter::agrees_across_cpus() ? tick_counter::ticks_per_ns_at_least() : 0;
   last.ns_per_tick = rate > 0 ? 1.0 / rate : 0;
   return last.now;
 }

@@ -12,6 +12,8 @@ namespace weft::detail {
 
 constinit __attribute__((tls_model("initial-exec"))) thread_local thread_position
     this_thread_position;
+constinit __attribute__((tls_model("initial-exec"))) thread_local local_table*
+    this_thread_locals asm("weft_this_thread_locals") = &no_locals;
 
 __attribute__((noinline)) fiber* current_fiber() noexcept {
   return this_thread_position.current_fiber;

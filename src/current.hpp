@@ -2,6 +2,8 @@
 // Written by whoever switches (set_current, worker.hpp); read here.
 #pragma once
 
+#include <weft/fiber_local.hpp>
+
 namespace weft::detail {
 
 class executor_core;
@@ -18,6 +20,13 @@ struct thread_position {
 // compiler cached across a switch.
 extern constinit __attribute__((tls_model("initial-exec"))) thread_local thread_position
     this_thread_position;
+
+// The table of fiber_local values of what the thread runs: &current_fiber->locals, or outside
+// fibers the thread's own once a fiber_local needed it (fiber_local.cpp), no_locals before. Kept
+// beside the position by whoever switches; read inline by fiber_local::get through its asm
+// name (current_locals(), <weft/fiber_local.hpp>).
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local local_table*
+    this_thread_locals asm("weft_this_thread_locals");
 
 fiber* current_fiber() noexcept;
 worker* current_worker() noexcept;

@@ -34,11 +34,14 @@ thread_local thread_table_owner thread_table_destroyer;
 }
 }  // namespace
 
+constinit local_table no_locals;
+
 std::size_t new_local_key() noexcept { return next_key.fetch_add(1, std::memory_order_relaxed); }
 
 local_slot& local_slot_of(std::size_t key) {
   // No switch can happen in here, so reading the position directly is safe (current.hpp).
   fiber* f = this_thread_position.current_fiber;
+  if (!f) this_thread_locals = &thread_table;  // later reads find it inline
   const local_table& table = f ? f->locals : thread_table;
   if (key < table.size) [[likely]] return table.slots[key];
   return make_local_slot(f, key);

@@ -235,6 +235,7 @@ class worker {
 // resumed_by (no thread-local lookup).
 inline void set_current(worker* w, fiber* f) noexcept {
   this_thread_position = {w, f};
+  this_thread_locals = f ? &f->locals : &no_locals;
   if (w) w->running_ = f;
   if (f) f->resumed_by = w;
 }

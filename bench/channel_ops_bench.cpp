@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <initializer_list>
 #include <optional>
 #include <vector>
 
@@ -147,49 +148,72 @@ int main(int argc, char** argv) {
   const weft::bench::options opt = weft::bench::parse_options(argc, argv, defaults);
   std::printf("weft_channel_ops_bench: 1 worker, %d reps interleaved\n", opt.reps);
   const receive kinds[] = {receive::plain, receive::timed, receive::select2};
+  // --filter picks whole tiers: weft's rows run together (their ratios are to plain recv).
+  auto tier_selected = [&](const char* tier, std::initializer_list<const char*> names) {
+    return std::any_of(names.begin(), names.end(),
+                       [&](const char* name) { return opt.selected(tier, name); });
+  };
+  const bool run_weft =
+      tier_selected("ready value", {"recv", "recv_for", "select of 2"}) ||
+      tier_selected("round trip", {"recv round trip", "recv_for round trip", "select-of-2 round trip"});
+  const bool run_boost =
+      tier_selected("Boost.Fiber", {"boost pop round trip", "boost pop_wait_for round trip"});
+  const bool run_cancel =
+      tier_selected("cancel 100k in recv", {"scope request_stop", "handle request_stop each"});
   std::vector<double> ready[3], trip[3], boost_trip[2];
-  for (receive k : kinds) {  // warm-up
-    ready_receive(opt.iters / 10, k);
-    round_trip(opt.iters / 10, k);
+  if (run_weft)
+    for (receive k : kinds) {  // warm-up
+      ready_receive(opt.iters / 10, k);
+      round_trip(opt.iters / 10, k);
+    }
+  if (run_boost) {
+    boost_round_trip(opt.iters / 10, false);
+    boost_round_trip(opt.iters / 10, true);
   }
-  boost_round_trip(opt.iters / 10, false);
-  boost_round_trip(opt.iters / 10, true);
   for (int r = 0; r < opt.reps; ++r) {
-    for (int k = 0; k < 3; ++k) {
+    for (int k = 0; k < 3 && run_weft; ++k) {
       ready[k].push_back(ready_receive(opt.iters, kinds[k]));
       trip[k].push_back(round_trip(opt.iters, kinds[k]));
     }
-    boost_trip[0].push_back(boost_round_trip(opt.iters, false));
-    boost_trip[1].push_back(boost_round_trip(opt.iters, true));
+    if (run_boost) {
+      boost_trip[0].push_back(boost_round_trip(opt.iters, false));
+      boost_trip[1].push_back(boost_round_trip(opt.iters, true));
+    }
   }
   using weft::bench::summarize;
-  std::vector<weft::bench::result_row> ready_rows{
-      {"ready value", "recv", summarize(ready[0]), NAN},
-      {"ready value", "recv_for", summarize(ready[1]), NAN},
-      {"ready value", "select of 2", summarize(ready[2]), NAN}};
-  weft::bench::set_ratios(ready_rows, "recv");
-  std::vector<weft::bench::result_row> trip_rows{
-      {"round trip", "recv round trip", summarize(trip[0]), NAN},
-      {"round trip", "recv_for round trip", summarize(trip[1]), NAN},
-      {"round trip", "select-of-2 round trip", summarize(trip[2]), NAN},
-      {"Boost.Fiber", "boost pop round trip", summarize(boost_trip[0]), NAN},
-      {"Boost.Fiber", "boost pop_wait_for round trip", summarize(boost_trip[1]), NAN}};
-  weft::bench::set_ratios(trip_rows, "recv round trip");
-  ready_rows.insert(ready_rows.end(), trip_rows.begin(), trip_rows.end());
-  weft::bench::print_table(ready_rows, "ns", "x plain");
-
-  constexpr std::size_t blocked = 100'000;
-  std::vector<double> by_scope, by_handle;
-  for (int r = 0; r < std::min(opt.reps, 3); ++r) {
-    by_scope.push_back(cancel_blocked(blocked, true));
-    by_handle.push_back(cancel_blocked(blocked, false));
+  std::vector<weft::bench::result_row> rows, trip_rows;
+  if (run_weft) {
+    rows = {{"ready value", "recv", summarize(ready[0]), NAN},
+            {"ready value", "recv_for", summarize(ready[1]), NAN},
+            {"ready value", "select of 2", summarize(ready[2]), NAN}};
+    weft::bench::set_ratios(rows, "recv");
+    trip_rows = {{"round trip", "recv round trip", summarize(trip[0]), NAN},
+                 {"round trip", "recv_for round trip", summarize(trip[1]), NAN},
+                 {"round trip", "select-of-2 round trip", summarize(trip[2]), NAN}};
   }
-  std::vector<weft::bench::result_row> cancel_rows{
-      {"cancel 100k in recv", "scope request_stop", summarize(by_scope), NAN},
-      {"cancel 100k in recv", "handle request_stop each", summarize(by_handle), NAN}};
-  weft::bench::set_ratios(cancel_rows, "scope request_stop");
-  weft::bench::print_table(cancel_rows, "ms", "x scope");
-  ready_rows.insert(ready_rows.end(), cancel_rows.begin(), cancel_rows.end());
-  if (!opt.csv.empty() && !weft::bench::write_csv(opt.csv, ready_rows)) return 1;
+  if (run_boost) {
+    trip_rows.push_back({"Boost.Fiber", "boost pop round trip", summarize(boost_trip[0]), NAN});
+    trip_rows.push_back(
+        {"Boost.Fiber", "boost pop_wait_for round trip", summarize(boost_trip[1]), NAN});
+  }
+  if (run_weft) weft::bench::set_ratios(trip_rows, "recv round trip");
+  rows.insert(rows.end(), trip_rows.begin(), trip_rows.end());
+  if (!rows.empty()) weft::bench::print_table(rows, "ns", "x plain");
+
+  if (run_cancel) {
+    constexpr std::size_t blocked = 100'000;
+    std::vector<double> by_scope, by_handle;
+    for (int r = 0; r < std::min(opt.reps, 3); ++r) {
+      by_scope.push_back(cancel_blocked(blocked, true));
+      by_handle.push_back(cancel_blocked(blocked, false));
+    }
+    std::vector<weft::bench::result_row> cancel_rows{
+        {"cancel 100k in recv", "scope request_stop", summarize(by_scope), NAN},
+        {"cancel 100k in recv", "handle request_stop each", summarize(by_handle), NAN}};
+    weft::bench::set_ratios(cancel_rows, "scope request_stop");
+    weft::bench::print_table(cancel_rows, "ms", "x scope");
+    rows.insert(rows.end(), cancel_rows.begin(), cancel_rows.end());
+  }
+  if (!opt.csv.empty() && !weft::bench::write_csv(opt.csv, rows)) return 1;
   return 0;
 }

@@ -18,7 +18,8 @@ cd "$root"
 # Arguments are split on whitespace. No suppression files anywhere: a sanitizer or valgrind
 # report fails the test that caused it, and gets fixed, not hidden.
 #
-# Sanitizer and valgrind configurations skip the benchmarks (WEFT_BUILD_BENCH=OFF).
+# Sanitizer and valgrind configurations skip the benchmarks (WEFT_BUILD_BENCH=OFF). The
+# valgrind configuration runs the executor label only and builds just its three executables.
 #
 # clang-thread-safety builds everything with clang's -Wthread-safety analysis and -Werror
 # (WEFT_THREAD_SAFETY=ON): the lock rules written as WEFT_GUARDED_BY, WEFT_REQUIRES, ...
@@ -60,7 +61,7 @@ configs=(
                     | -E @tsan_skip@"
   "asm-valgrind     | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CONTEXT_BACKEND=asm
                       -DWEFT_VALGRIND=ON -DWEFT_TEST_VALGRIND=ON -DWEFT_BUILD_BENCH=OFF
-                    |  | -L executor"
+                    |  | -L executor | executor_tests vocabulary_tests task_tests"
   "clang-thread-safety | -DCMAKE_BUILD_TYPE=Release -DWEFT_CONTEXT_BACKEND=asm ${clang[*]}
                       -DWEFT_THREAD_SAFETY=ON -DWEFT_BUILD_BENCH=OFF |  |"
   "fuzz             | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CONTEXT_BACKEND=asm ${clang[*]}

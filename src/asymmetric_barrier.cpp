@@ -17,7 +17,7 @@ long membarrier(int command) noexcept { return ::syscall(SYS_membarrier, command
 }  // namespace
 
 void enable_asymmetric_barriers() noexcept {
-#ifndef WEFT_STANDARD_FENCES  // (asymmetric_barrier.hpp) ThreadSanitizer models neither barrier
+#if !WEFT_HAS_TSAN  // (asymmetric_barrier.hpp) ThreadSanitizer models neither barrier
   static std::once_flag once;
   std::call_once(once, [] {
     const long supported = membarrier(MEMBARRIER_CMD_QUERY);

@@ -13,6 +13,8 @@
 
 #include <atomic>
 
+#include "context/sanitizers.hpp"
+
 namespace weft::detail {
 
 // A full barrier: orders the caller's earlier stores before its later loads (the Dekker
@@ -20,15 +22,8 @@ namespace weft::detail {
 // this for ordinary memory at about half the cost of the mfence that GCC emits for
 // std::atomic_thread_fence(seq_cst) (as Linux's smp_mb does). ThreadSanitizer builds keep the
 // standard fence: it models neither, and sees the hand-offs through acquire/release instead.
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_STANDARD_FENCES 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_STANDARD_FENCES 1
-#endif
-#endif
 inline void store_load_fence() noexcept {
-#if defined(__x86_64__) && !defined(WEFT_STANDARD_FENCES)
+#if defined(__x86_64__) && !WEFT_HAS_TSAN
   asm volatile("lock orq $0, (%%rsp)" ::: "memory", "cc");
 #else
   std::atomic_thread_fence(std::memory_order_seq_cst);

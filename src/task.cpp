@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "context/sanitizers.hpp"
+
 namespace weft::detail {
 
 void drive_tasks(task_driver& driver, std::coroutine_handle<> first) {
@@ -26,17 +28,8 @@ void throw_empty_task(const char* call) {
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool cache_frames = false;  // every frame from the allocator: sanitizers see each one
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool cache_frames = false;
-#else
-constexpr bool cache_frames = true;
-#endif
-#else
-constexpr bool cache_frames = true;
-#endif
+// Under the sanitizers every frame comes from the allocator, so that they see each one.
+constexpr bool cache_frames = !WEFT_HAS_ASAN && !WEFT_HAS_TSAN;
 
 // Freed frames of up to size_classes * granule bytes, per size class, at most max_cached each.
 class frame_cache {

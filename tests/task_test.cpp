@@ -27,16 +27,11 @@
 #include <weft/weft.hpp>
 
 #include "support/fixtures.hpp"
+#include "support/sanitizers.hpp"
 
 using namespace std::chrono_literals;
 using weft_test::custom_error;
 using weft_test::ended_cancelled;
-
-#if defined(__has_feature)
-#define weft_test_has_sanitizer (__has_feature(address_sanitizer) || __has_feature(thread_sanitizer))
-#else
-#define weft_test_has_sanitizer 0
-#endif
 using weft_test::with_workers;
 
 namespace {
@@ -514,9 +509,8 @@ TEST_CASE("task: empty tasks and lost frames give clear errors", "[executor][tas
 // allocators reserve more address space than the cap below leaves, nor clang 14, which keeps
 // the array below out of the coroutine frame (the frame it allocates stays small), nor under
 // qemu's user-mode emulation (WEFT_TEST_EMULATOR), which does not apply RLIMIT_AS to its guest.
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) &&                \
-    !defined(WEFT_TEST_UNDER_VALGRIND) && !weft_test_has_sanitizer && !defined(__clang__) && \
-    !defined(WEFT_TEST_EMULATOR)
+#if !defined(WEFT_TEST_ASAN) && !defined(WEFT_TEST_TSAN) && !defined(WEFT_TEST_UNDER_VALGRIND) && \
+    !defined(__clang__) && !defined(WEFT_TEST_EMULATOR)
 namespace {
 // A task with a 1 GiB frame (the array lives across a co_await; volatile, so it stays).
 weft::task<int> huge_frame() {

@@ -3,21 +3,14 @@
 #pragma once
 
 #include "backend.hpp"
+#include "sanitizers.hpp"
 
 #ifdef WEFT_SWITCH_ANNOTATIONS
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if WEFT_HAS_ASAN
 #define WEFT_ASAN 1
 #endif
-#endif
-#if defined(__SANITIZE_THREAD__)
+#if WEFT_HAS_TSAN
 #define WEFT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_TSAN 1
-#endif
 #endif
 #endif
 

@@ -6,10 +6,11 @@
 // ready, and sends back every byte each client sends until the client ends its side.
 #include <weft/weft.hpp>
 
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <string>
+#include <string_view>
+
+#include "server_main.hpp"
 
 namespace {
 
@@ -25,30 +26,36 @@ void echo(weft::net::tcp_stream stream) {
 
 int main(int argc, char** argv) {
   unsigned long port = 0, workers = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const char* value = argv[i + 1];
-    if (std::strcmp(argv[i], "--port") == 0) port = std::strtoul(value, nullptr, 10);
-    else if (std::strcmp(argv[i], "--workers") == 0) workers = std::strtoul(value, nullptr, 10);
+  bool ok = argc % 2 == 1;
+  for (int i = 1; ok && i + 1 < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    if (flag == "--port") ok = example::parse_number(argv[i + 1], 65535, port);
+    else if (flag == "--workers") ok = example::parse_number(argv[i + 1], 1024, workers) && workers > 0;
+    else ok = false;
   }
-  if (argc % 2 == 0 || port > 65535 || workers == 0) {
+  if (!ok) {
     std::fprintf(stderr, "usage: %s [--port P] [--workers N]\n", argv[0]);
     return 2;
   }
   weft::executor_options options;
   options.workers = workers;
-  weft::run(
-      [port] {
-        auto listener = weft::net::tcp_listener::bind("127.0.0.1", static_cast<std::uint16_t>(port));
-        std::printf("listening on %u\n", listener.local_port());
-        std::fflush(stdout);
-        for (;;) {
-          try {
-            weft::spawn(echo, listener.accept()).detach();
-          } catch (const std::system_error& e) {
-            if (e.code() != std::errc::too_many_files_open) throw;
-            weft::this_fiber::sleep_for(std::chrono::milliseconds(10));  // until some close
+  return example::serve_or_report("weft_echo_server", [&] {
+    weft::run(
+        [port] {
+          auto listener = weft::net::tcp_listener::bind("127.0.0.1", static_cast<std::uint16_t>(port));
+          std::printf("listening on %u\n", listener.local_port());
+          std::fflush(stdout);
+          for (;;) {
+            try {
+              weft::spawn(echo, listener.accept()).detach();
+            } catch (const std::system_error& e) {
+              if (e.code() != std::errc::too_many_files_open &&
+                  e.code() != std::errc::too_many_files_open_in_system)
+                throw;
+              weft::this_fiber::sleep_for(std::chrono::milliseconds(10));  // until some close
+            }
           }
-        }
-      },
-      options);
+        },
+        options);
+  });
 }

@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "server_main.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -214,13 +216,6 @@ void listen_and_serve(std::uint16_t port, settings config) {
   }
 }
 
-bool parse_number(const char* text, unsigned long max, unsigned long& value) {
-  char* end = nullptr;
-  errno = 0;
-  value = std::strtoul(text, &end, 10);
-  return errno == 0 && end != text && *end == '\0' && value <= max;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,10 +224,10 @@ int main(int argc, char** argv) {
   for (int i = 1; ok && i + 1 < argc; i += 2) {
     const std::string_view flag = argv[i];
     const char* value = argv[i + 1];
-    if (flag == "--port") ok = parse_number(value, 65535, port);
-    else if (flag == "--workers") ok = parse_number(value, 1024, workers) && workers > 0;
-    else if (flag == "--idle-timeout-ms") ok = parse_number(value, 86'400'000, idle_ms);
-    else if (flag == "--header-timeout-ms") ok = parse_number(value, 86'400'000, header_ms);
+    if (flag == "--port") ok = example::parse_number(value, 65535, port);
+    else if (flag == "--workers") ok = example::parse_number(value, 1024, workers) && workers > 0;
+    else if (flag == "--idle-timeout-ms") ok = example::parse_number(value, 86'400'000, idle_ms);
+    else if (flag == "--header-timeout-ms") ok = example::parse_number(value, 86'400'000, header_ms);
     else ok = false;
   }
   if (!ok) {
@@ -246,5 +241,7 @@ int main(int argc, char** argv) {
   config.header_timeout = std::chrono::milliseconds(header_ms);
   weft::executor_options options;
   options.workers = workers;
-  weft::run([&] { listen_and_serve(static_cast<std::uint16_t>(port), config); }, options);
+  return example::serve_or_report("weft_http_hello", [&] {
+    weft::run([&] { listen_and_serve(static_cast<std::uint16_t>(port), config); }, options);
+  });
 }

@@ -1,13 +1,15 @@
 // examples/http_hello.cpp (weft_http_hello) run as a server process: pipelined keep-alive
 // requests, hostile clients (malformed request lines, oversized heads, a client trickling one
 // byte every 100 ms, an idle one), and the server serving on throughout. Clients are plain
-// blocking sockets of the test's thread, each read bounded by SO_RCVTIMEO.
+// blocking sockets of the test's thread, each read bounded by SO_RCVTIMEO. Also how both
+// example servers (weft_http_hello, weft_echo_server) refuse bad flags and a port in use.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -16,6 +18,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/child_process.hpp"
 #include "support/server_process.hpp"
 
 using namespace std::chrono_literals;
@@ -87,6 +90,26 @@ struct hello_server {
 };
 
 }  // namespace
+
+TEST_CASE("the example servers refuse a port in use and bad flags with one line", "[http]") {
+  hello_server holder({"--port", "0"});
+  const std::string port = std::to_string(holder.port);
+  for (const std::string program : {WEFT_HTTP_HELLO, WEFT_ECHO_SERVER}) {
+    const std::string name = program.substr(program.rfind('/') + 1);
+    const auto in_use = weft_test::run_program(program, {"--port", port}, 30s);
+    INFO(in_use.describe());
+    CHECK(in_use.exited(1));
+    CHECK_THAT(in_use.err, StartsWith(name + ": ") && Contains("Address already in use"));
+    CHECK(std::count(in_use.err.begin(), in_use.err.end(), '\n') == 1);
+    for (const char* bad : {"-1", "65536", "12x", ""}) {
+      const auto refused = weft_test::run_program(program, {"--port", bad}, 30s);
+      INFO(refused.describe());
+      CHECK(refused.exited(2));
+      CHECK_THAT(refused.err, StartsWith("usage: "));
+    }
+  }
+  holder.check_serving();
+}
 
 TEST_CASE("weft_http_hello answers pipelined keep-alive requests", "[http]") {
   const std::string workers = GENERATE("1", "2");

@@ -106,20 +106,20 @@ void make_nonblocking(int fd, const char* call) {
     throw_errno(errno, call);
 }
 
-std::size_t read_some_until(int fd, std::span<std::byte> buf, io_deadline deadline,
-                            const char* call) {
+std::size_t read_some_until(int fd, std::span<std::byte> buf, io_limit& limit, const char* call,
+                            io_source source) {
   for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    const ssize_t n = source == io_source::socket ? ::recv(fd, buf.data(), buf.size(), 0)
+                                                  : ::read(fd, buf.data(), buf.size());
     if (n >= 0) return static_cast<std::size_t>(n);
     const int error = errno_now();  // errno_now.hpp: this loop waits
     if (error == EINTR) continue;
     if (error != EAGAIN && error != EWOULDBLOCK) throw_errno(error, call);
-    if (!wait_ready(fd, io_direction::read, deadline, call)) throw timeout_error(call);
+    if (!wait_ready(fd, io_direction::read, limit.deadline(), call)) throw timeout_error(call);
   }
 }
 
-void write_all_until(int fd, std::span<const std::byte> buf, io_deadline deadline,
-                     const char* call) {
+void write_all_until(int fd, std::span<const std::byte> buf, io_limit limit, const char* call) {
   io_descriptor& d = descriptor_of(fd, call);
   while (!buf.empty()) {
     const ssize_t n = write_once(d, buf.data(), buf.size());
@@ -130,7 +130,7 @@ void write_all_until(int fd, std::span<const std::byte> buf, io_deadline deadlin
     const int error = static_cast<int>(-n);
     if (error == EINTR) continue;
     if (error != EAGAIN && error != EWOULDBLOCK) throw_errno(error, call);
-    if (!wait_ready(fd, io_direction::write, deadline, call)) throw timeout_error(call);
+    if (!wait_ready(fd, io_direction::write, limit.deadline(), call)) throw timeout_error(call);
   }
 }
 
@@ -168,13 +168,14 @@ bool wait_writable(int fd, std::chrono::nanoseconds timeout) {
 std::size_t read_some(int fd, std::span<std::byte> buf) {
   if (fd < 0) detail::throw_errno(EBADF, "read");
   detail::make_nonblocking(fd, "read");
-  return detail::read_some_until(fd, buf, detail::no_io_deadline, "read");
+  detail::io_limit forever = detail::io_limit::at(detail::no_io_deadline);
+  return detail::read_some_until(fd, buf, forever, "read");
 }
 
 void write_all(int fd, std::span<const std::byte> buf) {
   if (fd < 0) detail::throw_errno(EBADF, "write");
   detail::make_nonblocking(fd, "write");
-  detail::write_all_until(fd, buf, detail::no_io_deadline, "write");
+  detail::write_all_until(fd, buf, detail::io_limit::at(detail::no_io_deadline), "write");
 }
 
 void close(int fd) {

@@ -168,15 +168,17 @@ tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port,
 
 std::size_t tcp_stream::read_some(std::span<std::byte> buf) {
   const int fd = open_fd(fd_, "read");
-  return detail::read_some_until(fd, buf, detail::io_deadline_after(timeout_), "read");
+  detail::io_limit limit = detail::io_limit::after(timeout_);
+  return detail::read_some_until(fd, buf, limit, "read", detail::io_source::socket);
 }
 
 void tcp_stream::read_exact(std::span<std::byte> buf) {
   const int fd = open_fd(fd_, "read");
-  const io_deadline deadline = detail::io_deadline_after(timeout_);
+  detail::io_limit limit = detail::io_limit::after(timeout_);  // for the whole call
   std::size_t done = 0;
   while (done < buf.size()) {
-    const std::size_t n = detail::read_some_until(fd, buf.subspan(done), deadline, "read");
+    const std::size_t n =
+        detail::read_some_until(fd, buf.subspan(done), limit, "read", detail::io_source::socket);
     if (n == 0)
       throw std::system_error(std::make_error_code(std::errc::connection_aborted),
                               "read_exact: the stream ended after " + std::to_string(done) +
@@ -187,7 +189,7 @@ void tcp_stream::read_exact(std::span<std::byte> buf) {
 
 void tcp_stream::write_all(std::span<const std::byte> buf) {
   const int fd = open_fd(fd_, "write");
-  detail::write_all_until(fd, buf, detail::io_deadline_after(timeout_), "write");
+  detail::write_all_until(fd, buf, detail::io_limit::after(timeout_), "write");
 }
 
 void tcp_stream::shutdown_write() {

@@ -147,6 +147,10 @@ fiber* worker::next_ready(bool no_lock_held) noexcept {
     if (no_lock_held) poll_io_now_and_then();
     core_.end_run_if_past_deadline();
     if (fiber* f = take_external()) return f;
+    // Due timers and the FIFO too, before the continuations: a fiber that only spawns and
+    // joins would otherwise run on and on (its children end into it, see reclaim_spawner).
+    if (!timers_.nothing_due()) collect_due_timers();
+    if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
   }
   if (fiber* f = take_continuation()) return f;
   if (!timers_.nothing_due()) collect_due_timers();

@@ -225,6 +225,35 @@ TEST_CASE("sleepers wake in time on any worker", "[scheduler]") {
   CHECK(early == 0);
 }
 
+// A fiber that only spawns and joins children never yields to the FIFO: its children end
+// into it directly (worker::end_short), bypassing the scheduler. A sleeper whose time came
+// and a fiber made ready meanwhile must still get their turn while it loops (not after it).
+TEST_CASE("a spawn+join loop does not starve sleepers and ready fibers", "[scheduler]") {
+  const std::size_t workers = GENERATE(1, 2, 4);
+  CAPTURE(workers);
+  std::atomic<bool> slept{false}, yielded{false};
+  bool both_ran_during_loop = false;
+  weft::run(
+      [&] {
+        auto sleeper = weft::spawn([&] {
+          weft::this_fiber::sleep_for(1ms);
+          slept = true;
+        });
+        auto yielder = weft::spawn([&] {
+          weft::this_fiber::yield();  // into the FIFO, behind the loop below
+          yielded = true;
+        });
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (!(slept && yielded) && std::chrono::steady_clock::now() < give_up)
+          weft::spawn([] {}).join();
+        both_ran_during_loop = slept && yielded;
+        sleeper.join();
+        yielder.join();
+      },
+      with_workers(workers));
+  CHECK(both_ran_during_loop);
+}
+
 TEST_CASE("deadlock_error with several workers names the blocked fibers", "[scheduler]") {
   const std::size_t workers = GENERATE(1, 2, 4);
   CAPTURE(workers);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <stdexcept>
 #include <utility>
 
 #include "current.hpp"
@@ -35,6 +36,14 @@ thread_local thread_table_owner thread_table_destroyer;
 }  // namespace
 
 constinit local_table no_locals;
+
+void constructing_local(void*) noexcept {}
+
+void throw_local_read_while_constructed() {
+  throw std::logic_error(
+      "weft::fiber_local::get: called from the constructor of the value it is making (the same "
+      "fiber_local, on the same fiber or thread)");
+}
 
 std::size_t new_local_key() noexcept { return next_key.fetch_add(1, std::memory_order_relaxed); }
 

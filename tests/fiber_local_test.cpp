@@ -120,6 +120,39 @@ TEST_CASE("fiber_local: a value's constructor may use other fiber_locals", "[exe
   inner = nullptr;
 }
 
+// A value whose constructor reads its own fiber_local would recurse or leak a second value:
+// the inner get() throws instead, and the slot is left empty for a later try.
+struct reads_itself {
+  static inline weft::fiber_local<reads_itself>* local = nullptr;
+  static inline bool read_self = true;
+  static inline int made = 0;
+  reads_itself() {
+    if (read_self) (void)local->get();
+    ++made;
+  }
+};
+
+TEST_CASE("fiber_local: a value's constructor reading the same fiber_local throws logic_error",
+          "[executor][fiber_local]") {
+  weft::fiber_local<reads_itself> local;
+  reads_itself::local = &local;
+  const auto check = [&] {
+    reads_itself::read_self = true;
+    reads_itself::made = 0;
+    CHECK_THROWS_MATCHES(local.get(), std::logic_error,
+                         Catch::Matchers::Message(
+                             "weft::fiber_local::get: called from the constructor of the value "
+                             "it is making (the same fiber_local, on the same fiber or thread)"));
+    CHECK(reads_itself::made == 0);
+    reads_itself::read_self = false;
+    CHECK(&local.get() == &local.get());  // made now, once
+    CHECK(reads_itself::made == 1);
+  };
+  weft::run([&] { weft::spawn(check).join(); });
+  std::thread(check).join();  // a plain thread's value
+  reads_itself::local = nullptr;
+}
+
 TEST_CASE("fiber_local outside fibers: each thread has its own", "[executor][fiber_local]") {
   weft::fiber_local<int> local;
   *local = 5;

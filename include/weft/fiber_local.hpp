@@ -20,6 +20,10 @@ struct local_table {
 std::size_t new_local_key() noexcept;
 // The running fiber's slot for `key` (outside fibers, the calling thread's), made on first use.
 local_slot& local_slot_of(std::size_t key);
+// The `destroy` of a slot whose value is being constructed (its `value` still null): a get()
+// meanwhile, from the value's own constructor, throws std::logic_error.
+void constructing_local(void*) noexcept;
+[[noreturn]] void throw_local_read_while_constructed();
 
 // Empty: what a thread reads before it has a table of its own.
 extern constinit local_table no_locals;
@@ -63,7 +67,9 @@ inline const local_table& current_locals() noexcept {
 // thread_local for per-fiber state. The object itself is shared: define it once (e.g. as a
 // static) and call get() from any fiber. Values outlive the fiber_local object if it is
 // destroyed first. After the first, get() is four dependent loads from the thread pointer,
-// without a call (on x86-64 and AArch64).
+// without a call (on x86-64 and AArch64). A get() from the constructor of the value it is making
+// (on the same fiber or thread) throws std::logic_error; if T's constructor throws, the next
+// get() tries again.
 template <class T>
 class fiber_local {
  public:
@@ -85,11 +91,19 @@ class fiber_local {
  private:
   [[gnu::noinline]] T& get_slow() {
     detail::local_slot& slot = detail::local_slot_of(key_);
-    if (!slot.value) return create();
-    return *static_cast<T*>(slot.value);
+    if (slot.value) return *static_cast<T*>(slot.value);
+    if (slot.destroy == &detail::constructing_local) detail::throw_local_read_while_constructed();
+    return create();
   }
   T& create() {
-    std::unique_ptr<T> value(new T());  // its constructor may use other fiber_locals
+    detail::local_slot_of(key_).destroy = &detail::constructing_local;
+    std::unique_ptr<T> value;
+    try {
+      value.reset(new T());  // its constructor may use other fiber_locals
+    } catch (...) {
+      detail::local_slot_of(key_).destroy = nullptr;
+      throw;
+    }
     detail::local_slot& slot = detail::local_slot_of(key_);  // so the slot is looked up after
     slot.value = value.get();
     slot.destroy = [](void* p) noexcept { delete static_cast<T*>(p); };

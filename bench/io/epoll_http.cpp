@@ -34,6 +34,7 @@ namespace http = weft_bench_http;
 namespace {
 
 struct connection {
+  explicit connection(int socket) : fd(socket) {}
   int fd;
   std::size_t have = 0;       // bytes in `in`
   std::string out;            // answers not yet written
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
             break;  // EAGAIN; or out of descriptors: the next connection's edge retries
           }
           ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          auto* nc = new connection{fd};
+          auto* nc = new connection(fd);
           epoll_event cev{};
           cev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
           cev.data.ptr = nc;

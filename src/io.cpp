@@ -108,6 +108,7 @@ void make_nonblocking(int fd, const char* call) {
 
 std::size_t read_some_until(int fd, std::span<std::byte> buf, io_limit& limit, const char* call,
                             io_source source) {
+  if (buf.empty()) return 0;  // recv(2) of nothing waits for data on a socket; read(2) does not
   for (;;) {
     const ssize_t n = source == io_source::socket ? ::recv(fd, buf.data(), buf.size(), 0)
                                                   : ::read(fd, buf.data(), buf.size());

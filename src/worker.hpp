@@ -193,8 +193,9 @@ class worker {
   fiber_allocator::local_cache region_cache_;
   live_list live_;
   fiber* running_ = nullptr;      // the fiber this worker's thread runs now (null: its run loop)
-  // next_ready looks at the inbox and injection queue first once every external_period picks,
-  // and gives up its steal licence if it has not stolen for steal_licence_expiry.
+  // next_ready looks at the inbox and injection queue, then due timers and the FIFO, before the
+  // continuations once every external_period picks, and gives up its steal licence if it has
+  // not stolen for steal_licence_expiry.
   static constexpr std::uint32_t external_period = 61;
   static constexpr std::chrono::milliseconds steal_licence_expiry{1};
   // How long a thief leaves another worker's only continuation to it (steal; see spin.hpp).

@@ -3,6 +3,7 @@
 // channels as ranges.
 #include <atomic>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>

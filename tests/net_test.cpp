@@ -337,6 +337,15 @@ TEST_CASE("an empty stream's calls throw EBADF", "[net]") {
   CHECK(empty.native_handle() == -1);
 }
 
+TEST_CASE("read_some of an empty buffer returns 0 at once when nothing has arrived", "[net]") {
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+  tcp_stream a(fds[0]), b(fds[1]);
+  a.set_timeout(std::chrono::seconds(5));  // a wait would end in timeout_error, not hang
+  weft::run([&] { CHECK(a.read_some(std::span<std::byte>{}) == 0); });
+  CHECK(a.read_some(std::span<std::byte>{}) == 0);  // a plain thread
+}
+
 TEST_CASE("a slow reader blocks its writer's fiber only", "[net]") {
   const std::size_t workers = GENERATE(1, 2);
   CAPTURE(workers);

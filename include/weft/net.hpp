@@ -54,7 +54,8 @@ class tcp_stream {
     return detail::call_awaiter{[this, buf] { write_all(buf); }};
   }
   // Each later read_some, read_exact and write_all throws timeout_error if it takes longer
-  // than `timeout` (io::forever, the default: never; zero or less: whenever it would wait).
+  // than `timeout`, counted from its first wait (io::forever, the default: never; zero or
+  // less: whenever it would wait).
   void set_timeout(std::chrono::nanoseconds timeout) noexcept { timeout_ = timeout; }
   // No more writes: the peer reads the end of the stream.
   void shutdown_write();

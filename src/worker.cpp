@@ -129,7 +129,7 @@ fiber* worker::take_external() noexcept {
 fiber* worker::find_work(bool no_lock_held) noexcept {
   if (fiber* f = take_external()) return f;
   if (no_lock_held && core_.poll_io_now(fifo_.room()))  // what became ready is ours now
-    if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
+    if (fiber* f = pop_fifo()) return f;
   if (alone_) return nullptr;
   rescue_overdue_timers();
   if (fiber* f = fifo_.pop()) return f;
@@ -149,12 +149,10 @@ fiber* worker::next_ready(bool no_lock_held) noexcept {
     if (fiber* f = take_external()) return f;
     // Due timers and the FIFO too, before the continuations: a fiber that only spawns and
     // joins would otherwise run on and on (its children end into it, see reclaim_spawner).
-    if (!timers_.nothing_due()) collect_due_timers();
-    if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
+    if (fiber* f = take_due_or_queued()) return f;
   }
   if (fiber* f = take_continuation()) return f;
-  if (!timers_.nothing_due()) collect_due_timers();
-  if (fiber* f = alone_ ? fifo_.pop_unshared() : fifo_.pop()) return f;
+  if (fiber* f = take_due_or_queued()) return f;
   return find_work(no_lock_held);
 }
 

@@ -164,6 +164,13 @@ class worker {
   fiber* take_continuation() noexcept {
     return alone_ ? continuations_.take_unshared() : continuations_.take();
   }
+  // The oldest fiber of our FIFO, the lone worker's way or the shared one.
+  fiber* pop_fifo() noexcept { return alone_ ? fifo_.pop_unshared() : fifo_.pop(); }
+  // Makes the due timers' fibers ready, then pops the FIFO.
+  fiber* take_due_or_queued() noexcept {
+    if (!timers_.nothing_due()) collect_due_timers();
+    return pop_fifo();
+  }
   void switch_to(fiber& self, fiber* next) noexcept;
   // For the end of `f` (running here): if f has run since its spawn started it without ever
   // suspending, and its spawner's continuation is still in our deque (no thief took it),

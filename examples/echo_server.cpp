@@ -49,9 +49,7 @@ int main(int argc, char** argv) {
             try {
               weft::spawn(echo, listener.accept()).detach();
             } catch (const std::system_error& e) {
-              if (e.code() != std::errc::too_many_files_open &&
-                  e.code() != std::errc::too_many_files_open_in_system)
-                throw;
+              if (!example::out_of_descriptors(e)) throw;
               weft::this_fiber::sleep_for(std::chrono::milliseconds(10));  // until some close
             }
           }

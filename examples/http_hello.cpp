@@ -207,8 +207,7 @@ void listen_and_serve(std::uint16_t port, settings config) {
     try {
       weft::spawn(serve, listener.accept(), config).detach();
     } catch (const std::system_error& e) {
-      if (e.code() != std::errc::too_many_files_open && e.code() != std::errc::too_many_files_open_in_system)
-        throw;
+      if (!example::out_of_descriptors(e)) throw;
       if (!reported) std::fprintf(stderr, "weft_http_hello: %s; waiting for descriptors\n", e.what());
       reported = true;
       weft::this_fiber::sleep_for(10ms);

@@ -1,12 +1,14 @@
-// What the example servers share around their serving code: reading their numeric flags, and
-// reporting a failure to serve (a port in use, an address refused) as one line naming the
-// program, with exit status 1, instead of std::terminate.
+// What the example servers share around their serving code: reading their numeric flags,
+// telling an accept out of descriptors from other failures, and reporting a failure to serve
+// (a port in use, an address refused) as one line naming the program, with exit status 1,
+// instead of std::terminate.
 #pragma once
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <system_error>
 
 namespace example {
 
@@ -17,6 +19,12 @@ inline bool parse_number(const char* text, unsigned long max, unsigned long& val
   errno = 0;
   value = std::strtoul(text, &end, 10);
   return errno == 0 && *end == '\0' && value <= max;
+}
+
+// Whether an accept failed for want of descriptors (the server waits for some to close).
+inline bool out_of_descriptors(const std::system_error& e) {
+  return e.code() == std::errc::too_many_files_open ||
+         e.code() == std::errc::too_many_files_open_in_system;
 }
 
 // Runs `serve` (which returns only by throwing, or when it is done): 0 if it returns, 1 after

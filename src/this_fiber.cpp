@@ -43,8 +43,8 @@ void sleep_until(std::chrono::steady_clock::time_point deadline, const char* cal
   fiber& self = *f;
   // An interruption point, unless an exception unwinds the fiber (see stop_request.hpp).
   if (stop_due(self)) throw_cancelled();
-  WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);
   if (deadline == std::chrono::steady_clock::time_point::min()) {  // no wait at all: a yield
+    WEFT_TRACE_EVENT(trace::event_kind::sleep, &self);  // (a longer sleep's: in suspend)
     w->yield(self);
     return;
   }

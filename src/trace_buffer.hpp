@@ -63,10 +63,11 @@ class trace_buffer {
 
   // Appends an event (stamped here) if the chrome trace is collecting (see
   // trace_buffers::stop). `detail` must be static unless `copy_detail`; a non-empty `name`
-  // becomes the fiber's name in the trace.
+  // becomes the fiber's name in the trace. `resumed_fiber` (a yield's): the fiber this thread
+  // switches to next, whose resume the event carries (0: none).
   inline void append(trace::event_kind kind, std::uint64_t fiber_id, std::uint64_t other,
                      std::string_view detail, bool copy_detail, std::uint32_t worker,
-                     std::string_view name) noexcept;
+                     std::string_view name, std::uint64_t resumed_fiber = 0) noexcept;
   // A `resume` event right after a yield, block or sleep event of the same thread is folded
   // into that event, at its time: the fiber switched to the resumed one with no wait in
   // between (one clock read and one record per switch). A switch to the run loop instead
@@ -130,7 +131,7 @@ inline bool collecting() noexcept { return collecting_now.load(std::memory_order
 
 void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::uint64_t other,
                           std::string_view detail, bool copy_detail, std::uint32_t worker,
-                          std::string_view name) noexcept {
+                          std::string_view name, std::uint64_t resumed_fiber) noexcept {
   // The handshake with trace_buffers::stop: it clears collecting_now, then waits while
   // `appending` is set; we set `appending`, then look at collecting_now. The asymmetric
   // barrier pair makes sure one of us sees the other's store.
@@ -156,7 +157,7 @@ void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::u
   compact_event& e = chunks_.back().events[used_in_last_++];
   last_ = &e;
   e.stamp = trace_clock::now();
-  e.resumed_fiber = 0;
+  e.resumed_fiber = resumed_fiber;
   e.fiber_id = fiber_id;
   e.other_fiber = other;
   e.detail = detail.data();
@@ -164,8 +165,9 @@ void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::u
   e.worker = worker;
   e.kind = kind;
   if (copy_detail || !name.empty()) [[unlikely]] keep_strings(e, detail, copy_detail, name);
-  reuse_stamp_.store(kind == trace::event_kind::yield || kind == trace::event_kind::block ||
-                         kind == trace::event_kind::sleep,
+  reuse_stamp_.store(resumed_fiber == 0 && (kind == trace::event_kind::yield ||
+                                             kind == trace::event_kind::block ||
+                                             kind == trace::event_kind::sleep),
                      std::memory_order_relaxed);
   appending.store(false, std::memory_order_release);
 }

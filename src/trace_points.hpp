@@ -20,6 +20,37 @@ void record(trace::event_kind kind, fiber* f, std::string_view detail = {},
 // A fiber switches to its worker's run loop rather than to another fiber (see
 // trace_buffer::no_stamp_reuse).
 void note_switch_to_loop() noexcept;
+// `self` switches to `next` (null: to the run loop) as it yields (`kind` yield) or suspends
+// (block or sleep, as self.waiting_on says). Records that event and, if `next` has run before,
+// its resume, both here, before the switch: a chrome trace stores one event with one clock
+// read, and the resumed side records nothing (record_resume).
+void record_switch(trace::event_kind kind, fiber& self, fiber* next) noexcept;
+// The number of the trace running now (from 1; each enable starts a new one).
+extern std::atomic<std::uint32_t> trace_number;
+// The trace in which this thread's last switch recorded the resume of the fiber it switched to
+// (0: none pending). Read and cleared by that fiber, right after the switch, on this thread.
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local std::uint32_t
+    resume_traced_in;
+// A fiber resumed after a switch: its resume event, unless the switch to it
+// recorded it already (record_switch).
+inline void record_resume(fiber& self) noexcept {
+  const std::uint32_t pending = resume_traced_in;
+  if (pending != 0 && pending == trace_number.load(std::memory_order_relaxed)) {
+    resume_traced_in = 0;
+    return;
+  }
+  record(trace::event_kind::resume, &self);
+}
+#define WEFT_TRACE_SWITCH(kind, self, next)                                            \
+  do {                                                                                \
+    if (__builtin_expect(::weft::detail::tracing_on.load(std::memory_order_relaxed), 0)) \
+      ::weft::detail::record_switch(kind, self, next);                                \
+  } while (0)
+#define WEFT_TRACE_RESUME(self)                                                        \
+  do {                                                                                \
+    if (__builtin_expect(::weft::detail::tracing_on.load(std::memory_order_relaxed), 0)) \
+      ::weft::detail::record_resume(self);                                            \
+  } while (0)
 #define WEFT_TRACE_SWITCH_TO_LOOP()                                                    \
   do {                                                                                \
     if (__builtin_expect(::weft::detail::tracing_on.load(std::memory_order_relaxed), 0)) \
@@ -36,6 +67,12 @@ void note_switch_to_loop() noexcept;
   } while (0)
 #define WEFT_TRACE_SWITCH_TO_LOOP() \
   do {                              \
+  } while (0)
+#define WEFT_TRACE_SWITCH(kind, self, next) \
+  do {                                      \
+  } while (0)
+#define WEFT_TRACE_RESUME(self) \
+  do {                          \
   } while (0)
 #endif
 

@@ -120,7 +120,6 @@ void suspend_fiber(fiber& self, waiter& w, spinlock& lock, wait_kind what, const
   self.waiting_on = what;
   self.wait_object = object;
   self.current_waiter = &w;
-  WEFT_TRACE_EVENT(trace::event_kind::block, &self, to_string(what));
   worker* current = current_worker();
   after_switch_actions& actions = current->actions();
   actions.blocked = &self;  // its token opened once our context is saved, before:
@@ -161,12 +160,15 @@ bool must_refuse(const fiber& self, wait_kind what) noexcept {
 }
 
 // block() and block_timed() refusing: out of the queue, the lock released, thrown.
-void refuse_to_block_if_needed(fiber& self, waiter& w, spinlock& lock, wait_kind what)
-    WEFT_REQUIRES(lock) WEFT_NO_THREAD_SAFETY_ANALYSIS {
-  if (!must_refuse(self, what)) [[likely]] return;
+[[gnu::cold, noreturn]] void refuse_to_block(fiber& self, waiter& w, spinlock& lock,
+                                            wait_kind what) WEFT_NO_THREAD_SAFETY_ANALYSIS {
   if (w.queue) w.queue->remove(w);
   lock.unlock();
   throw_refusal(self, what);
+}
+inline void refuse_to_block_if_needed(fiber& self, waiter& w, spinlock& lock, wait_kind what)
+    WEFT_REQUIRES(lock) {
+  if (must_refuse(self, what)) [[unlikely]] refuse_to_block(self, w, lock, what);
 }
 
 // Unlinks `w` if it is still queued (a wait that timed out, or that a stop ended).

@@ -262,7 +262,7 @@ inline void worker::switch_inline_to(fiber& self, fiber* next) noexcept {
   load_eh_state(self.eh, now->thread_eh_);
   if (self.own_fp_env) [[unlikely]] self.fp.make_current();
   now->after_switch();
-  WEFT_TRACE_EVENT(trace::event_kind::resume, &self);
+  WEFT_TRACE_RESUME(self);
 }
 
 // Not inlined: every fiber suspends at this one call site of the switch (see jump_balanced),
@@ -273,7 +273,9 @@ __attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexc
 }
 
 void worker::suspend(fiber& self) noexcept {
-  switch_to(self, core_.should_stop() ? nullptr : next_ready(false));
+  fiber* next = core_.should_stop() ? nullptr : next_ready(false);
+  WEFT_TRACE_SWITCH(trace::event_kind::block, self, next);  // or sleep (self.waiting_on)
+  switch_to(self, next);
 }
 
 inline bool worker::lone_yield_applies(const fiber& self) const noexcept {
@@ -292,14 +294,14 @@ void worker::yield(fiber& self) noexcept {
     if (!next) return;  // nothing else is ready
     fifo_.push_after_pop_unshared(&self);
     --external_countdown_;
-    WEFT_TRACE_EVENT(trace::event_kind::yield, &self);
+    WEFT_TRACE_SWITCH(trace::event_kind::yield, self, next);
     switch_inline_to(self, next);
     return;
   }
   if (!inbox_.looks_empty() || core_.has_injected()) absorb_external();
   fiber* next = core_.should_stop() ? nullptr : next_ready(true);
   if (!next && !core_.should_stop()) return;
-  WEFT_TRACE_EVENT(trace::event_kind::yield, &self);
+  WEFT_TRACE_SWITCH(trace::event_kind::yield, self, next);
   actions_.yielded = &self;
   switch_to(self, next);
 }

@@ -87,6 +87,35 @@ TEST_CASE("a scripted program produces its events in order", "[trace]") {
   CHECK(script == expected);
 }
 
+TEST_CASE("a yield to another fiber is a yield event, then that fiber's resume", "[trace]") {
+  std::vector<std::string> script;
+  std::uint64_t main_id = 0;
+  {
+    recorder r;
+    weft::run([&] {
+      main_id = weft::this_fiber::id();
+      auto child = weft::spawn([] {
+        for (int i = 0; i < 3; ++i) weft::this_fiber::yield();
+      });
+      for (int i = 0; i < 3; ++i) weft::this_fiber::yield();
+      child.join();
+    });
+    script = r.script(main_id);
+  }
+  const std::vector<std::string> expected = {
+      "spawn 0", "start 0", "spawn 1", "start 1",
+      "yield 1", "resume 0",  // the child yields to its spawner
+      "yield 0", "resume 1",
+      "yield 1", "resume 0",
+      "yield 0", "resume 1",
+      "yield 1", "resume 0",
+      "yield 0", "resume 1",
+      "finish 1", "resume 0",  // the child's end hands the worker back to main
+      "finish 0",
+  };
+  CHECK(script == expected);
+}
+
 TEST_CASE("wake and spawn events name the other fiber, and names travel", "[trace]") {
   recorder r;
   std::uint64_t main_id = 0, child_id = 0;
@@ -309,6 +338,35 @@ TEST_CASE("the chrome trace records every thread's events, and drops the oldest 
   CHECK_THAT(small, Catch::Contains("\"name\":\"echo (fiber "));
   CHECK(small.substr(small.size() - 3) == "]}\n");
   weft::trace::set_chrome_capacity(1'000'000);
+}
+
+TEST_CASE("in the chrome trace, each fiber a yield switches to has its running slice",
+          "[trace]") {
+  const std::string path = "weft-trace-yield-" + std::to_string(::getpid()) + ".json";
+  weft::trace::enable("chrome:" + path);
+  weft::run([] {
+    weft::this_fiber::set_name("first");
+    auto second = weft::spawn([] {
+      weft::this_fiber::set_name("second");
+      for (int i = 0; i < 3; ++i) weft::this_fiber::yield();
+    });
+    for (int i = 0; i < 3; ++i) weft::this_fiber::yield();
+    second.join();
+  });
+  weft::trace::disable();
+  const std::string text = read_all(path);
+  std::remove(path.c_str());
+  // The running slices in time order: the two fibers take turns at every yield.
+  std::string turns;
+  for (std::size_t at = text.find("\"name\":\""); at != std::string::npos;
+       at = text.find("\"name\":\"", at + 1)) {
+    const std::size_t slice_end = text.find('}', at);
+    if (text.compare(at + 8, 6, "first ") == 0 && text.find("\"ph\":\"X\"", at) < slice_end)
+      turns += 'f';
+    if (text.compare(at + 8, 7, "second ") == 0 && text.find("\"ph\":\"X\"", at) < slice_end)
+      turns += 's';
+  }
+  CHECK(turns == "fsfsfsfsf");
 }
 
 namespace {

@@ -80,6 +80,16 @@ void waiter_queue::push_back(waiter& w) noexcept {
   tail_ = &w;
 }
 
+namespace {
+// pop_front()'s part for a timed wait, returning `w` (a tail call: the untimed pop keeps its
+// frameless code).
+[[gnu::noinline]] waiter* take_out_timeout(waiter& w) noexcept {
+  w.timeout->heap->cancel(*w.timeout);
+  w.timeout = nullptr;
+  return &w;
+}
+}  // namespace
+
 waiter* waiter_queue::pop_front() noexcept {
   while (waiter* w = head_) {
     head_ = w->next;
@@ -87,7 +97,13 @@ waiter* waiter_queue::pop_front() noexcept {
     else tail_ = nullptr;
     w->next = nullptr;
     w->queue = nullptr;
-    if (!w->token || w->token->claim(w)) return w;
+    if (!w->token || w->token->claim(w)) {
+      // A fiber's timed wait: its timer goes now, while the fiber cannot run (its slot lives
+      // until the wake). The waker's worker then does not find it in its heap (and read the
+      // clock for it), and the fiber, seeing w->timeout cleared, has nothing left to cancel.
+      if (w->timeout) return take_out_timeout(*w);
+      return w;
+    }
   }
   return nullptr;
 }
@@ -238,12 +254,16 @@ bool block_timed(waiter& w, spinlock& lock, wait_kind what, const void* object,
     lock.unlock();
     throw;
   }
+  w.timeout = &timeout;  // seen by wakers once the lock is released, after the timer is armed
   suspend_fiber(*self, w, lock, what, object, &timeout, interruption_point(what));
   const void* winner = self->token.winner.load(std::memory_order_acquire);
   // Unlinked under the lock first when the timeout or a stop won: a stop may have woken us
   // before our timer was armed, which the lock orders before us (stop_request.hpp).
   if (winner == &timeout || winner == wait_token::stopped()) unlink(w, lock);
-  if (winner != &timeout) timeout.heap->cancel(timeout);
+  // Still armed unless it fired or a waker took it out (wake): when a stop or the executor's
+  // unwinding woke us.
+  if (winner != &timeout && w.timeout) timeout.heap->cancel(timeout);
+  w.timeout = nullptr;  // the slot dies here, and `w` may serve another wait
   leave_wait(*self, w, lock, what);
   return winner != &timeout;
 }

@@ -248,6 +248,30 @@ TEST_CASE("waits that complete before their deadline leave no timer behind", "[t
   CHECK_FALSE(armed_at_end);
 }
 
+TEST_CASE("a timed wait's timer leaves the heap when it is woken, before it runs again",
+          "[timed]") {
+  // On one worker the woken receiver cannot run before its waker suspends: its timer must be
+  // gone already, so that the waker's worker has no timer to look at (and no clock to read).
+  weft::executor_options one;
+  one.workers = 1;
+  std::vector<bool> armed_after_wake;
+  weft::run(
+      [&] {
+        weft::channel<int> ch(0);
+        auto receiver = weft::spawn([&] {
+          for (int i = 0; i < 3; ++i) CHECK(ch.recv_for(1h) == i);
+        });
+        for (int i = 0; i < 3; ++i) {
+          weft::this_fiber::yield();  // the receiver waits, its timer armed
+          ch.send(i);                 // hands the value over and wakes it
+          armed_after_wake.push_back(weft::detail::current_core()->timers_armed());
+        }
+        receiver.join();
+      },
+      one);
+  CHECK(armed_after_wake == std::vector<bool>{false, false, false});
+}
+
 TEST_CASE("timeouts count from no earlier than the clock's now", "[timed]") {
   // The carried clock reading (weft/detail/deadline.hpp) is checked against fresh readings of
   // the steady clock: on several threads at once, with gaps below and above the millisecond

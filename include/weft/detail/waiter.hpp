@@ -70,6 +70,8 @@ struct wait_token {
   static constexpr char markers[3] = {};
 };
 
+struct timer_slot;
+
 // One blocked caller, a fiber or a plain thread. It lives on the caller's stack while it waits.
 struct waiter {
   fiber* blocked_fiber = nullptr;    // set by block(); null for a plain thread
@@ -82,6 +84,8 @@ struct waiter {
   bool ok = false;                   // per operation: e.g. whether a transfer happened
   wait_token* token = nullptr;       // a fiber's, or a plain thread's timed wait; null: only
                                      // a waker wakes it
+  timer_slot* timeout = nullptr;     // a fiber's timed wait (block_timed): its timer, which
+                                     // wake() takes out of its heap and clears
 };
 
 class waiter_queue;

@@ -160,7 +160,7 @@ void collect_chrome(tracer& t) WEFT_REQUIRES(t.mutex) {
     t.ring.push_back(stored_event{static_cast<std::uint64_t>(ns), e.worker, e.kind, e.fiber_id,
                                   e.other_fiber, name_of(e.fiber_id),
                                   std::string(e.detail ? e.detail : "", e.detail_size)});
-    if (e.resumed_fiber)  // a resume folded into a switch (trace_buffer::no_stamp_reuse)
+    if (e.resumed_fiber)  // the resume of the fiber switched to (record_switch)
       t.ring.push_back(stored_event{static_cast<std::uint64_t>(ns), e.worker,
                                     event_kind::resume, e.resumed_fiber, 0,
                                     name_of(e.resumed_fiber), {}});
@@ -312,10 +312,6 @@ void enable_from_environment() {
 const bool environment_read = (enable_from_environment(), true);
 
 }  // namespace
-
-void note_switch_to_loop() noexcept {
-  if (trace_buffer* b = trace_buffers::mine_if_any()) b->no_stamp_reuse();
-}
 
 void record_switch(event_kind kind, fiber& self, fiber* next) noexcept {
   if (kind != event_kind::yield)

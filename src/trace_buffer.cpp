@@ -96,8 +96,6 @@ void trace_buffer::clear() noexcept {
   first_chunk_ = 0;
   used_in_last_ = chunk_events;
   dropped_ = 0;
-  reuse_stamp_.store(false, std::memory_order_relaxed);
-  last_ = nullptr;
   names_.clear();
 }
 

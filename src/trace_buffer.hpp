@@ -30,8 +30,8 @@ struct compact_event {
   const char* detail;
   std::uint32_t detail_size;
   std::uint32_t worker;
-  // A yield, block or sleep event: the fiber its thread switched to right after (a resume
-  // event at the same time, folded into this one), or 0.
+  // A yield, block or sleep event: the fiber its thread switched to right after, whose resume
+  // this event also is (record_switch), or 0.
   std::uint64_t resumed_fiber;
   trace::event_kind kind;
 };
@@ -63,17 +63,11 @@ class trace_buffer {
 
   // Appends an event (stamped here) if the chrome trace is collecting (see
   // trace_buffers::stop). `detail` must be static unless `copy_detail`; a non-empty `name`
-  // becomes the fiber's name in the trace. `resumed_fiber` (a yield's): the fiber this thread
-  // switches to next, whose resume the event carries (0: none).
+  // becomes the fiber's name in the trace. `resumed_fiber` (a yield's, block's or sleep's): the
+  // fiber this thread switches to next, whose resume the event carries (0: none).
   inline void append(trace::event_kind kind, std::uint64_t fiber_id, std::uint64_t other,
                      std::string_view detail, bool copy_detail, std::uint32_t worker,
                      std::string_view name, std::uint64_t resumed_fiber = 0) noexcept;
-  // A `resume` event right after a yield, block or sleep event of the same thread is folded
-  // into that event, at its time: the fiber switched to the resumed one with no wait in
-  // between (one clock read and one record per switch). A switch to the run loop instead
-  // (which may search or park before it resumes anybody) calls this first, so that the next
-  // resume is an event of its own.
-  void no_stamp_reuse() noexcept { reuse_stamp_.store(false, std::memory_order_relaxed); }
   // Under the collector's mutex, once no thread appends (trace_buffers::stop):
   std::vector<compact_event> take_events();
   void clear() noexcept;
@@ -99,9 +93,7 @@ class trace_buffer {
   std::vector<chunk> chunks_;
   std::size_t first_chunk_ = 0;  // chunks before it were dropped (their memory reused)
   std::size_t used_in_last_ = chunk_events;
-  compact_event* last_ = nullptr;  // the event appended last (reuse_stamp_: still ours)
   std::uint64_t dropped_ = 0;
-  std::atomic<bool> reuse_stamp_{false};  // relaxed: a stale value only moves a timestamp
   std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::string>> names_;
 };
 
@@ -124,7 +116,7 @@ inline trace_buffer* mine() {
   if (my_buffer) [[likely]] return my_buffer;
   return attach();
 }
-// The calling thread's buffer if it has one (for no_stamp_reuse), or null.
+// The calling thread's buffer if it has one, or null.
 trace_buffer* mine_if_any() noexcept;
 inline bool collecting() noexcept { return collecting_now.load(std::memory_order_relaxed); }
 }  // namespace trace_buffers
@@ -141,21 +133,11 @@ void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::u
     appending.store(false, std::memory_order_release);
     return;
   }
-  if (kind == trace::event_kind::resume && name.empty() &&
-      reuse_stamp_.load(std::memory_order_relaxed)) {
-    // Right after a yield, block or sleep of this thread: folded into that event.
-    reuse_stamp_.store(false, std::memory_order_relaxed);
-    last_->resumed_fiber = fiber_id;
-    appending.store(false, std::memory_order_release);
-    return;
-  }
   if (used_in_last_ == chunk_events && !add_chunk()) [[unlikely]] {
-    reuse_stamp_.store(false, std::memory_order_relaxed);
     appending.store(false, std::memory_order_release);
     return;
   }
   compact_event& e = chunks_.back().events[used_in_last_++];
-  last_ = &e;
   e.stamp = trace_clock::now();
   e.resumed_fiber = resumed_fiber;
   e.fiber_id = fiber_id;
@@ -165,10 +147,6 @@ void trace_buffer::append(trace::event_kind kind, std::uint64_t fiber_id, std::u
   e.worker = worker;
   e.kind = kind;
   if (copy_detail || !name.empty()) [[unlikely]] keep_strings(e, detail, copy_detail, name);
-  reuse_stamp_.store(resumed_fiber == 0 && (kind == trace::event_kind::yield ||
-                                             kind == trace::event_kind::block ||
-                                             kind == trace::event_kind::sleep),
-                     std::memory_order_relaxed);
   appending.store(false, std::memory_order_release);
 }
 

@@ -17,9 +17,6 @@ extern std::atomic<bool> tracing_on;
 // exception event's: the chrome trace keeps only the pointer of the others.
 void record(trace::event_kind kind, fiber* f, std::string_view detail = {},
             std::uint64_t other = 0) noexcept;
-// A fiber switches to its worker's run loop rather than to another fiber (see
-// trace_buffer::no_stamp_reuse).
-void note_switch_to_loop() noexcept;
 // `self` switches to `next` (null: to the run loop) as it yields (`kind` yield) or suspends
 // (block or sleep, as self.waiting_on says). Records that event and, if `next` has run before,
 // its resume, both here, before the switch: a chrome trace stores one event with one clock
@@ -51,11 +48,6 @@ inline void record_resume(fiber& self) noexcept {
     if (__builtin_expect(::weft::detail::tracing_on.load(std::memory_order_relaxed), 0)) \
       ::weft::detail::record_resume(self);                                            \
   } while (0)
-#define WEFT_TRACE_SWITCH_TO_LOOP()                                                    \
-  do {                                                                                \
-    if (__builtin_expect(::weft::detail::tracing_on.load(std::memory_order_relaxed), 0)) \
-      ::weft::detail::note_switch_to_loop();                                          \
-  } while (0)
 #define WEFT_TRACE_EVENT(...)                                                       \
   do {                                                                              \
     if (__builtin_expect(::weft::detail::tracing_on.load(std::memory_order_relaxed), 0)) \
@@ -64,9 +56,6 @@ inline void record_resume(fiber& self) noexcept {
 #else
 #define WEFT_TRACE_EVENT(...) \
   do {                        \
-  } while (0)
-#define WEFT_TRACE_SWITCH_TO_LOOP() \
-  do {                              \
   } while (0)
 #define WEFT_TRACE_SWITCH(kind, self, next) \
   do {                                      \

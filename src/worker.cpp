@@ -256,7 +256,6 @@ inline void worker::switch_inline_to(fiber& self, fiber* next) noexcept {
   save_eh_state(self.eh, thread_eh_);
   leave_fp_env(self);  // the scheduler's switch does not hand it over (fp_env.hpp)
   set_current(this, next);
-  if (!next) WEFT_TRACE_SWITCH_TO_LOOP();
   switch_inline<&context_backend_type::jump_balanced>(self.ctx, next ? next->ctx : loop_context_);
   worker* now = self.resumed_by;  // maybe another thread's
   load_eh_state(self.eh, now->thread_eh_);

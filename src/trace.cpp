@@ -49,8 +49,6 @@ std::string_view to_string(event_kind k) noexcept {
 namespace weft::detail {
 
 std::atomic<bool> tracing_on{false};
-std::atomic<std::uint32_t> trace_number{0};
-constinit __attribute__((tls_model("initial-exec"))) thread_local std::uint32_t resume_traced_in = 0;
 
 namespace {
 
@@ -88,6 +86,12 @@ tracer& the_tracer() {
   static tracer* t = new tracer;  // never destroyed: usable from atexit and late threads
   return *t;
 }
+
+// The number of the trace running now (from 1; each enable starts a new one).
+std::atomic<std::uint32_t> trace_number{0};
+// The trace in which this thread's last switch recorded the resume of the fiber it switched to
+// (0: none pending); read and cleared by that fiber, right after the switch, on this thread.
+constinit thread_local std::uint32_t resume_traced_in = 0;
 
 // Each chrome trace's number: a fiber's name is recorded once per trace (traced_name_epoch).
 std::atomic<std::uint32_t> chrome_epoch{0};
@@ -327,6 +331,15 @@ void record_switch(event_kind kind, fiber& self, fiber* next) noexcept {
     if (resumed) record(event_kind::resume, resumed);
   }
   if (resumed) resume_traced_in = trace_number.load(std::memory_order_relaxed);
+}
+
+[[gnu::noinline]] void record_resume(fiber& self) noexcept {
+  const std::uint32_t pending = resume_traced_in;
+  if (pending != 0 && pending == trace_number.load(std::memory_order_relaxed)) {
+    resume_traced_in = 0;
+    return;
+  }
+  record(event_kind::resume, &self);
 }
 
 void record(event_kind kind, fiber* f, std::string_view detail, std::uint64_t other) noexcept {

@@ -22,22 +22,10 @@ void record(trace::event_kind kind, fiber* f, std::string_view detail = {},
 // its resume, both here, before the switch: a chrome trace stores one event with one clock
 // read, and the resumed side records nothing (record_resume).
 void record_switch(trace::event_kind kind, fiber& self, fiber* next) noexcept;
-// The number of the trace running now (from 1; each enable starts a new one).
-extern std::atomic<std::uint32_t> trace_number;
-// The trace in which this thread's last switch recorded the resume of the fiber it switched to
-// (0: none pending). Read and cleared by that fiber, right after the switch, on this thread.
-extern constinit __attribute__((tls_model("initial-exec"))) thread_local std::uint32_t
-    resume_traced_in;
-// A fiber resumed after a switch: its resume event, unless the switch to it
-// recorded it already (record_switch).
-inline void record_resume(fiber& self) noexcept {
-  const std::uint32_t pending = resume_traced_in;
-  if (pending != 0 && pending == trace_number.load(std::memory_order_relaxed)) {
-    resume_traced_in = 0;
-    return;
-  }
-  record(trace::event_kind::resume, &self);
-}
+// A fiber resumed after a switch: its resume event, unless the switch to it recorded it
+// already (record_switch). Out of line: it reads a thread-local, which code after a switch
+// must not do in the function that switched (current.hpp).
+void record_resume(fiber& self) noexcept;
 #define WEFT_TRACE_SWITCH(kind, self, next)                                            \
   do {                                                                                \
     if (__builtin_expect(::weft::detail::tracing_on.load(std::memory_order_relaxed), 0)) \

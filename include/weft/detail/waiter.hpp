@@ -85,7 +85,7 @@ struct waiter {
   wait_token* token = nullptr;       // a fiber's, or a plain thread's timed wait; null: only
                                      // a waker wakes it
   timer_slot* timeout = nullptr;     // a fiber's timed wait (block_timed): its timer, which
-                                     // wake() takes out of its heap and clears
+                                     // the waker's pop_front takes out and clears
 };
 
 class waiter_queue;

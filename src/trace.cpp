@@ -317,9 +317,10 @@ const bool environment_read = (enable_from_environment(), true);
 
 }  // namespace
 
-void record_switch(event_kind kind, fiber& self, fiber* next) noexcept {
-  if (kind != event_kind::yield)
-    kind = self.waiting_on == wait_kind::sleep ? event_kind::sleep : event_kind::block;
+void record_switch(fiber& self, fiber* next) noexcept {
+  const event_kind kind = self.waiting_on == wait_kind::none    ? event_kind::yield
+                          : self.waiting_on == wait_kind::sleep ? event_kind::sleep
+                                                                : event_kind::block;
   const std::string_view detail =
       kind == event_kind::block ? to_string(self.waiting_on) : std::string_view();
   // A fiber that never ran starts rather than resumes: its start event is its own.

@@ -273,7 +273,7 @@ __attribute__((noinline)) void worker::switch_to(fiber& self, fiber* next) noexc
 
 void worker::suspend(fiber& self) noexcept {
   fiber* next = core_.should_stop() ? nullptr : next_ready(false);
-  WEFT_TRACE_SWITCH(trace::event_kind::block, self, next);  // or sleep (self.waiting_on)
+  WEFT_TRACE_SWITCH(self, next);  // a block or sleep (self.waiting_on)
   switch_to(self, next);
 }
 
@@ -293,14 +293,14 @@ void worker::yield(fiber& self) noexcept {
     if (!next) return;  // nothing else is ready
     fifo_.push_after_pop_unshared(&self);
     --external_countdown_;
-    WEFT_TRACE_SWITCH(trace::event_kind::yield, self, next);
+    WEFT_TRACE_SWITCH(self, next);
     switch_inline_to(self, next);
     return;
   }
   if (!inbox_.looks_empty() || core_.has_injected()) absorb_external();
   fiber* next = core_.should_stop() ? nullptr : next_ready(true);
   if (!next && !core_.should_stop()) return;
-  WEFT_TRACE_SWITCH(trace::event_kind::yield, self, next);
+  WEFT_TRACE_SWITCH(self, next);
   actions_.yielded = &self;
   switch_to(self, next);
 }
